@@ -1,0 +1,207 @@
+"""The cleaning policy: every row in is either kept or dropped by exactly one named rule.
+
+Rules apply in this order; a row is counted under the first rule it meets, so
+``rows_in == rows_kept + sum(dropped.values())``:
+
+1. ``missing_customer_id``: no customer id (the row has no owner).
+2. ``missing_timestamp``: no date.
+3. ``after_as_of``: on or after ``as_of`` (point-in-time snapshot: later rows do not exist yet).
+4. ``duplicate_rows``: exact copies of an earlier row (every column equal); one copy is kept.
+5. ``non_product_code``: postage, fees, discounts, vouchers... (configurable codes and patterns).
+6. ``missing_amount``: no amount (or no quantity / unit price to compute it).
+7. ``zero_quantity``: quantity 0.
+8. ``non_positive_price``: unit price <= 0 (amount == 0 where there is no unit price).
+9. ``returns_ignored``: return lines, only when the policy says ``returns = "ignore"``.
+10. ``orphan_returns``: return lines of a customer with no purchase kept: a return never
+    creates a customer on its own.
+
+Return lines (an order id starting with the cancel prefix, a negative quantity, or a negative
+amount) that survive are kept with a negative ``line_amount``: they are netted against the
+customer's revenue and never counted as purchases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+
+from . import schema as S
+from .config import CleaningPolicy
+from .engine import materialize
+from .errors import DataError
+
+PRE_DUPLICATE_RULES = ("missing_customer_id", "missing_timestamp", "after_as_of")
+POST_DUPLICATE_RULES = (
+    "non_product_code", "missing_amount", "zero_quantity", "non_positive_price", "returns_ignored",
+)
+RULES = (*PRE_DUPLICATE_RULES, "duplicate_rows", *POST_DUPLICATE_RULES, "orphan_returns")
+
+# Columns the cleaning stage adds to the standard ones.
+IS_RETURN = "is_return"
+LINE_AMOUNT = "line_amount"
+PURCHASE_DATE = "purchase_date"
+ORDER_KEY = "order_key"
+
+
+@dataclass(frozen=True)
+class CleaningReport:
+    rows_in: int
+    rows_kept: int
+    purchase_lines: int
+    return_lines: int
+    customers: int
+    as_of: dt.date
+    as_of_source: str
+    dropped: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows_in": self.rows_in,
+            "rows_kept": self.rows_kept,
+            "rows_dropped": sum(self.dropped.values()),
+            "dropped": self.dropped,
+            "kept": {"purchase_lines": self.purchase_lines, "return_lines": self.return_lines},
+            "customers": self.customers,
+            "as_of": self.as_of.isoformat(),
+            "as_of_source": self.as_of_source,
+            "rules_in_order": list(RULES),
+        }
+
+
+@dataclass(frozen=True)
+class CleanTransactions:
+    """Kept rows: standard columns plus is_return, line_amount, purchase_date, order_key."""
+
+    table: ibis.Table
+    report: CleaningReport
+    has_order_id: bool
+
+
+def default_as_of(tx: ibis.Table) -> dt.date:
+    """The day after the last transaction."""
+    last = tx.timestamp.max().to_pyarrow().as_py()
+    if last is None:
+        raise DataError("no row has a valid date; check the timestamp column")
+    return last.date() + dt.timedelta(days=1)
+
+
+def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input") -> CleanTransactions:
+    """Apply the cleaning policy to standard-column transactions, in the engine."""
+    as_of = policy.as_of or default_as_of(tx)
+    cols = tx.columns
+    if policy.drop_duplicates:
+        rows = tx.group_by(cols).aggregate(_n=tx.count())
+    else:
+        rows = tx.mutate(_n=ibis.literal(1, "int64"))
+    is_return = _is_return(rows, policy)
+    rows = rows.mutate(
+        _reason=_first_reason(rows, as_of, policy, is_return),
+        **{IS_RETURN: is_return},
+    )
+    rows = materialize(con, rows, "labelled")
+    kept = rows.filter(rows._reason.isnull())
+    buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID)
+    orphan = rows._reason.isnull() & rows[IS_RETURN] & ~rows[S.CUSTOMER_ID].isin(buyers[S.CUSTOMER_ID])
+    rows = rows.mutate(_reason=ibis.ifelse(orphan, "orphan_returns", rows._reason))
+    report = _report(rows, as_of, "option" if policy.as_of else "day after the last transaction")
+    if report.rows_kept == 0:
+        raise DataError(
+            f"{source}: no rows left after cleaning ({report.rows_in:,} rows in; dropped: "
+            f"{_summary(report.dropped)}); check --as-of, the column mapping and the cleaning policy"
+        )
+    kept = rows.filter(rows._reason.isnull())
+    has_order_id = S.ORDER_ID in cols
+    table = kept.select(
+        *cols,
+        **{
+            IS_RETURN: kept[IS_RETURN],
+            LINE_AMOUNT: ibis.ifelse(kept[IS_RETURN], -kept[S.AMOUNT].abs(), kept[S.AMOUNT].abs()),
+            PURCHASE_DATE: kept[S.TIMESTAMP].date(),
+            ORDER_KEY: _order_key(kept, has_order_id),
+        },
+    )
+    return CleanTransactions(table=table, report=report, has_order_id=has_order_id)
+
+
+def _is_return(t: ibis.Table, policy: CleaningPolicy) -> ibis.Value:
+    flag = t[S.AMOUNT].fill_null(0) < 0
+    if S.QUANTITY in t.columns:
+        flag |= t[S.QUANTITY].fill_null(0) < 0
+    if S.ORDER_ID in t.columns and policy.cancel_prefix:
+        flag |= t[S.ORDER_ID].fill_null("").startswith(policy.cancel_prefix)
+    return flag
+
+
+def _first_reason(t: ibis.Table, as_of: dt.date, policy: CleaningPolicy, is_return) -> ibis.Value:
+    """The first rule a row meets (NULL when it is kept), excluding duplicates and orphans."""
+    conds: list[tuple[ibis.Value, str]] = [
+        (t[S.CUSTOMER_ID].isnull(), "missing_customer_id"),
+        (t[S.TIMESTAMP].isnull(), "missing_timestamp"),
+        (t[S.TIMESTAMP] >= ibis.timestamp(as_of.year, as_of.month, as_of.day, 0, 0, 0), "after_as_of"),
+    ]
+    if S.PRODUCT_ID in t.columns:
+        code = t[S.PRODUCT_ID].upper()
+        hit = code.isin([c.strip().upper() for c in policy.non_product_codes]) if policy.non_product_codes else None
+        for pattern in policy.non_product_patterns:
+            match = t[S.PRODUCT_ID].re_search(f"(?i){pattern}")
+            hit = match if hit is None else hit | match
+        if hit is not None:
+            conds.append((hit.fill_null(False), "non_product_code"))
+    conds.append((t[S.AMOUNT].isnull(), "missing_amount"))
+    if S.QUANTITY in t.columns:
+        conds.append((t[S.QUANTITY] == 0, "zero_quantity"))
+    if S.UNIT_PRICE in t.columns:
+        conds.append((t[S.UNIT_PRICE] <= 0, "non_positive_price"))
+    else:
+        conds.append((t[S.AMOUNT] == 0, "non_positive_price"))
+    if policy.returns == "ignore":
+        conds.append((is_return, "returns_ignored"))
+    return ibis.cases(*[(c.fill_null(False), label) for c, label in conds], else_=ibis.null("string"))
+
+
+def _order_key(t: ibis.Table, has_order_id: bool) -> ibis.Value:
+    """Distinct orders by order id; distinct purchase days when there is none."""
+    day = t[S.TIMESTAMP].date().cast("string")
+    if has_order_id:
+        return t[S.ORDER_ID].fill_null(day)
+    return day
+
+
+def _report(rows: ibis.Table, as_of: dt.date, as_of_source: str) -> CleaningReport:
+    grouped = (
+        rows.group_by(["_reason", IS_RETURN])
+        .aggregate(rows=rows._n.sum(), unique=rows.count())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    dropped = dict.fromkeys(RULES, 0)
+    purchase_lines = return_lines = 0
+    for g in grouped:
+        reason, n, unique = g["_reason"], g["rows"], g["unique"]
+        if reason in PRE_DUPLICATE_RULES:
+            dropped[reason] += n
+            continue
+        dropped["duplicate_rows"] += n - unique
+        if reason is not None:
+            dropped[reason] += unique
+        elif g[IS_RETURN]:
+            return_lines += unique
+        else:
+            purchase_lines += unique
+    rows_in = sum(g["rows"] for g in grouped)
+    kept = purchase_lines + return_lines
+    customers = 0
+    if kept:
+        customers = rows.filter(rows._reason.isnull())[S.CUSTOMER_ID].nunique().to_pyarrow().as_py()
+    return CleaningReport(
+        rows_in=rows_in, rows_kept=kept, purchase_lines=purchase_lines, return_lines=return_lines,
+        customers=customers, as_of=as_of, as_of_source=as_of_source, dropped=dropped,
+    )
+
+
+def _summary(dropped: dict[str, int]) -> str:
+    parts = [f"{rule} {n:,}" for rule, n in dropped.items() if n]
+    return ", ".join(parts) or "nothing"

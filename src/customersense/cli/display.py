@@ -1,0 +1,53 @@
+"""Rich progress and the end-of-run summary (reads results, computes nothing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+class RichReporter:
+    """Shows one line per stage with a spinner and its elapsed time, on stderr."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True)
+        self.progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console
+        )
+        self.progress.start()
+        self.tasks: dict[str, int] = {}
+
+    def start(self, stage: str, description: str) -> None:
+        self.tasks[stage] = self.progress.add_task(description, total=1)
+
+    def finish(self, stage: str, seconds: float) -> None:
+        self.progress.update(self.tasks[stage], completed=1)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def print_summary(result, out_dir: Path, files: list[Path]) -> None:
+    console = Console()
+    rep = result.cleaning
+    console.print(
+        f"[bold]{rep.rows_in:,}[/] rows in, [bold]{rep.rows_kept:,}[/] kept "
+        f"({rep.purchase_lines:,} purchase lines, {rep.return_lines:,} return lines); "
+        f"[bold]{len(result.customers):,}[/] customers as of {rep.as_of.isoformat()}"
+    )
+    dropped = ", ".join(f"{k} {v:,}" for k, v in rep.dropped.items() if v)
+    if dropped:
+        console.print(f"dropped: {dropped}")
+    table = Table(title="RFM segments")
+    for col in ("segment", "customers", "share", "revenue share"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    for row in result.profiles.itertuples(index=False):
+        table.add_row(row.segment, f"{row.customers:,}", f"{row.share:.1%}", f"{row.revenue_share:.1%}")
+    console.print(table)
+    for b in result.rfm.bins:
+        if b.empty_scores:
+            console.print(f"[yellow]note[/]: {b.score}: {b.note()}")
+    console.print(f"outputs: {out_dir} ({', '.join(p.name for p in files)})")

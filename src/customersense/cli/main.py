@@ -1,0 +1,112 @@
+"""``customersense`` command line. Parses flags into a Config, calls the library, prints a summary.
+
+Exit codes: 0 ok, 1 internal error, 2 usage, 3 input cannot be read, 4 bad data or columns,
+5 bad configuration, 6 outputs cannot be written. Errors are one line on stderr; ``--debug``
+shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..errors import EXIT_INTERNAL, CustomerSenseError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="customersense")
+def cli() -> None:
+    """CustomerSense: customer segments from a raw transaction log."""
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("--dataset", help="Run on an embedded dataset instead of SOURCE (see `customersense datasets`).")
+@click.option("--as-of", "as_of", help="Snapshot date YYYY-MM-DD (exclusive). Default: day after the last transaction.")
+@click.option("--map", "mappings", multiple=True, metavar="STD=COLUMN", help="Map a standard column to yours; repeatable.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
+@click.option("--out", "out_dir", help="Output folder (default: outputs).")
+@click.option("--table", help="Table name inside a DuckDB database file.")
+@click.option("--sheet", help="Excel sheet name, or 'all'.")
+@click.option("--date-format", help="strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.")
+@click.option("--encoding", help="CSV text encoding (sniffed when omitted).")
+@click.option("--rfm-map", help="CSV mapping each of the 125 (R,F,M) cells to a segment.")
+@click.option("--returns", type=click.Choice(["net", "ignore"]), help="Net returns against revenue, or drop them.")
+@click.option("--threads", type=int, help="Engine threads (default: all cores).")
+@click.option("--csv-max-rows", type=int, help="Write transactions_with_segments.csv only up to this many rows.")
+@click.option("--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
+        rfm_map, returns, threads, csv_max_rows, quiet, debug) -> None:
+    """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
+
+    Without SOURCE it runs on the embedded Online Retail II (2009-2010) dataset.
+    """
+    try:
+        from ..config import load_config
+        from ..datasets import dataset_path
+        from ..schema import parse_mapping_pairs
+        from ..errors import ConfigError
+
+        if source and dataset:
+            raise ConfigError("give either SOURCE or --dataset, not both")
+        if dataset:
+            source = str(dataset_path(dataset))
+        config = load_config(
+            config_file,
+            {
+                "input": {"source": source, "table": table, "sheet": sheet, "date_format": date_format,
+                          "encoding": encoding},
+                "mapping": parse_mapping_pairs(mappings),
+                "cleaning": {"as_of": as_of, "returns": returns},
+                "rfm": {"segment_map": rfm_map},
+                "output": {"dir": out_dir, "csv_max_rows": csv_max_rows},
+                "engine": {"threads": threads},
+            },
+        )
+        _run(config, quiet)
+    except CustomerSenseError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+        if debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+def _run(config, quiet: bool) -> None:
+    from ..io.outputs import write_outputs
+    from ..pipeline import analyse, session
+    from .display import RichReporter, print_summary
+
+    reporter = None if quiet else RichReporter()
+    try:
+        with session(config) as (con, workdir):
+            result = analyse(config, con, workdir, reporter)
+            files = write_outputs(result, config.output.dir)
+    finally:
+        if reporter is not None:
+            reporter.close()
+    if not quiet:
+        print_summary(result, Path(config.output.dir), files)
+
+
+@cli.command()
+def datasets() -> None:
+    """List the embedded datasets."""
+    from ..datasets import DATASETS, DEFAULT_DATASET, dataset_path
+
+    for name in DATASETS:
+        mark = " (default)" if name == DEFAULT_DATASET else ""
+        click.echo(f"{name}{mark}: {dataset_path(name)}")
+
+
+def main() -> None:
+    cli(prog_name="customersense")

@@ -1,0 +1,202 @@
+"""One frozen configuration object, built once (defaults < TOML file < CLI flags) and passed down.
+
+TOML layout (every key optional)::
+
+    [input]
+    source = "transactions.csv"   # path; omit for the embedded Online Retail II data
+    table = "sales"               # table name inside a DuckDB database file
+    sheet = "Year 2009-2010"      # Excel sheet, or "all" for every sheet with the same header
+    date_format = "%d/%m/%Y %H:%M"  # strptime format when dates are ambiguous text
+    encoding = "cp1252"           # CSV text encoding; sniffed when omitted
+    [mapping]                     # standard name = your column name
+    customer_id = "Client No"
+    [cleaning]
+    as_of = "2010-12-01"          # exclusive: rows on or after this date are left out
+    drop_duplicates = true
+    returns = "net"               # "net": netted against revenue; "ignore": dropped
+    cancel_prefix = "C"
+    non_product_codes = ["POST", "M", ...]
+    non_product_patterns = ["^gift_"]
+    [rfm]
+    segment_map = "my_map.csv"
+    [output]
+    dir = "outputs"
+    csv_max_rows = 1000000
+    [engine]
+    name = "duckdb"
+    threads = 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+# Stock codes of the Online Retail family that are not products: postage, manual entries,
+# discounts, carriage, samples, bad-debt adjustments, bank and marketplace fees, charity.
+DEFAULT_NON_PRODUCT_CODES = (
+    "POST", "DOT", "M", "C2", "D", "S", "B", "ADJUST", "ADJUST2", "BANK CHARGES",
+    "AMAZONFEE", "CRUK", "PADS", "TEST001", "TEST002",
+)
+# Gift vouchers (gift_0001_10 ...) are money, not products.
+DEFAULT_NON_PRODUCT_PATTERNS = ("^gift_",)
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    source: str | None = None
+    table: str | None = None
+    sheet: str | None = None
+    date_format: str | None = None
+    encoding: str | None = None
+    mapping: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CleaningPolicy:
+    as_of: dt.date | None = None
+    drop_missing_customer: bool = True  # always on: a row without a customer has no owner
+    drop_duplicates: bool = True
+    returns: str = "net"
+    cancel_prefix: str = "C"
+    non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
+    non_product_patterns: tuple[str, ...] = DEFAULT_NON_PRODUCT_PATTERNS
+
+    def __post_init__(self) -> None:
+        if self.returns not in ("net", "ignore"):
+            raise ConfigError(f"cleaning.returns={self.returns!r}: use 'net' or 'ignore'")
+        if not self.drop_missing_customer:
+            raise ConfigError("cleaning.drop_missing_customer=false: rows without a customer id cannot be kept")
+
+
+@dataclass(frozen=True)
+class RFMConfig:
+    segment_map: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    dir: str = "outputs"
+    csv_max_rows: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        if self.csv_max_rows < 0:
+            raise ConfigError(f"output.csv_max_rows={self.csv_max_rows}: must be >= 0")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    name: str = "duckdb"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in ("duckdb",):
+            raise ConfigError(f"engine.name={self.name!r}: supported engines: duckdb")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"engine.threads={self.threads}: must be >= 1")
+
+
+@dataclass(frozen=True)
+class Config:
+    input: InputConfig = field(default_factory=InputConfig)
+    cleaning: CleaningPolicy = field(default_factory=CleaningPolicy)
+    rfm: RFMConfig = field(default_factory=RFMConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (dates as ISO strings) for run.json."""
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def parse_date(value: Any, where: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{where}={value!r}: not a date; use YYYY-MM-DD") from None
+
+
+_SECTIONS = {
+    "input": InputConfig,
+    "cleaning": CleaningPolicy,
+    "rfm": RFMConfig,
+    "output": OutputConfig,
+    "engine": EngineConfig,
+}
+
+
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """Build a :class:`Config` from an optional TOML file and per-section overrides (CLI flags).
+
+    ``overrides`` looks like ``{"cleaning": {"as_of": "2010-06-01"}, "mapping": {"customer_id": "Client"}}``;
+    ``None`` values are ignored so that unset flags keep the file's value.
+    """
+    raw: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        raw = _read_toml(Path(path))
+    for section, values in (overrides or {}).items():
+        target = raw.setdefault(section, {})
+        target.update({k: v for k, v in values.items() if v is not None})
+    mapping = raw.pop("mapping", {})
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        raise ConfigError("[mapping]: expected standard_name = \"your column\" pairs")
+    sections: dict[str, Any] = {}
+    for name, values in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"config section [{name}] is unknown; use {', '.join(['mapping', *_SECTIONS])}")
+        sections[name] = _build(name, values)
+    input_cfg = sections.get("input", InputConfig())
+    if mapping:
+        input_cfg = dataclasses.replace(input_cfg, mapping=dict(mapping))
+    sections["input"] = input_cfg
+    return Config(**sections)
+
+
+def _build(section: str, values: Mapping[str, Any]) -> Any:
+    cls = _SECTIONS[section]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"[{section}] {unknown[0]}: unknown key; known keys: {', '.join(sorted(names))}")
+    values = dict(values)
+    if section == "cleaning":
+        if values.get("as_of") is not None:
+            values["as_of"] = parse_date(values["as_of"], "cleaning.as_of")
+        for key in ("non_product_codes", "non_product_patterns"):
+            if key in values:
+                values[key] = tuple(str(v) for v in values[key])
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"[{section}]: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None

@@ -1,0 +1,1 @@
+"""Readers (any source -> standard columns) and atomic writers."""

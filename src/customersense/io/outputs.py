@@ -1,0 +1,95 @@
+"""Write a run's results into the output folder, atomically (see :mod:`.writers`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .. import schema as S
+from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
+from ..features import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
+from ..pipeline import RunResult
+from .writers import AtomicOutputs
+
+OUTPUT_FILES = (
+    "customer_segments.csv",
+    "customer_segments.parquet",
+    "segment_profiles.csv",
+    "transactions_with_segments.parquet",
+    "transactions_with_segments.csv",
+    "cleaning_report.json",
+    "run.json",
+)
+_VERSIONED = ("customersense", "duckdb", "ibis-framework", "sqlglot", "pyarrow", "pandas", "numpy")
+
+
+def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
+    """Write every output of ``result`` into ``out_dir``; all or nothing."""
+    clock = result.clock
+    with AtomicOutputs(out_dir, replaces=OUTPUT_FILES) as out:
+        with clock.stage("write", "Writing outputs"):
+            customers = result.customers
+            out.write_csv("customer_segments.csv", customers)
+            out.write_parquet("customer_segments.parquet", customers)
+            out.write_csv("segment_profiles.csv", result.profiles)
+            tx = _ordered_transactions(result)
+            tx.to_parquet(out.path("transactions_with_segments.parquet"))
+            tx_rows = result.cleaning.rows_kept
+            if tx_rows <= result.config.output.csv_max_rows:
+                tx.to_csv(out.path("transactions_with_segments.csv"))
+            out.write_json("cleaning_report.json", result.cleaning.to_dict())
+        out.write_json("run.json", run_record(result, [*out.written, "run.json"]))
+    return [Path(out_dir) / name for name in out.written]
+
+
+def _ordered_transactions(result: RunResult):
+    """Kept rows with the customer's segment, in a total order so the files are reproducible."""
+    t = result.transactions
+    first = [S.CUSTOMER_ID, S.TIMESTAMP, ORDER_KEY]
+    rest = [c for c in t.columns if c not in first]
+    return t.order_by([*first, *rest]).drop(ORDER_KEY).relocate(
+        "rfm_segment", IS_RETURN, LINE_AMOUNT, PURCHASE_DATE, after=S.CUSTOMER_ID
+    )
+
+
+def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
+    """What the run did: config, versions, input fingerprint, row counts, timings."""
+    customers = result.customers
+    return {
+        "customersense_run": 1,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "config": result.config.to_dict(),
+        "versions": {"python": platform.python_version(), **_versions()},
+        "input": result.source.to_dict(),
+        "as_of": result.as_of.isoformat(),
+        "rows": {
+            "in": result.cleaning.rows_in,
+            "kept": result.cleaning.rows_kept,
+            "dropped_by_rule": result.cleaning.dropped,
+        },
+        "customers": len(customers),
+        "net_revenue": round(float(customers["monetary"].sum()), 6),
+        "orders": int(customers["frequency"].sum()),
+        "features": list(FEATURE_COLUMNS),
+        "engagement_score": {
+            "formula": "100 * (0.4*PR(-recency_days) + 0.3*PR(frequency) + 0.3*PR(monetary)); "
+            "PR = percent rank (rank-1)/(n-1), ties share the lowest rank",
+            "weights": ENGAGEMENT_WEIGHTS,
+        },
+        "rfm": {"segment_map": result.segment_map.path, "bins": result.rfm.to_dict()},
+        "timings": result.clock.to_dict(),
+        "outputs": files,
+    }
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out

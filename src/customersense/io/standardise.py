@@ -1,0 +1,169 @@
+"""Map raw columns to the standard names and types, once, and refuse values that do not parse.
+
+Types after this step: customer_id, order_id, product_id, description, country: string;
+timestamp: timestamp; amount, quantity, unit_price: float64. ``amount`` is
+quantity x unit_price when the source has no amount column. Unmapped columns are kept
+under their own names (prefixed ``src_`` if a name collides with a standard one) so that
+exact-duplicate detection sees the whole row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+
+from .. import schema as S
+from ..engine import try_parse_timestamp
+from ..errors import DataError
+
+# Tried in order; the first that parses every sampled value wins. None = ISO-8601.
+DATE_FORMATS: tuple[str | None, ...] = (
+    None,
+    "%Y%m%d",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%d-%m-%Y %H:%M",
+    "%d-%m-%Y",
+)
+_SAMPLE = 5000
+_NUMERIC = (S.AMOUNT, S.QUANTITY, S.UNIT_PRICE)
+_TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
+
+
+def standardise(
+    raw: ibis.Table, explicit: Mapping[str, str], source: str, date_format: str | None
+) -> tuple[ibis.Table, dict[str, str], dict[str, Any]]:
+    mapping = S.resolve_mapping(raw.columns, explicit, source)
+    exprs: dict[str, ibis.Value] = {}
+    checks: dict[str, tuple[str, ibis.Value]] = {}
+    parse: dict[str, Any] = {}
+
+    exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
+    ts_col = raw[mapping[S.TIMESTAMP]]
+    candidates = _date_candidates(raw, ts_col, date_format)
+    for std in _NUMERIC:
+        if std in mapping:
+            col = raw[mapping[std]]
+            exprs[std] = col.cast("float64") if col.type().is_numeric() else col.strip().try_cast("float64")
+            if not col.type().is_numeric():
+                checks[std] = ("a number", col)
+    for std in _TEXT:
+        if std in mapping:
+            col = raw[mapping[std]].cast("string")
+            exprs[std] = col.strip() if std in (S.ORDER_ID, S.PRODUCT_ID) else col
+    if S.AMOUNT not in mapping:
+        exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE]
+
+    chosen = _validate_timestamp(raw, ts_col, candidates, mapping[S.TIMESTAMP], source, date_format)
+    exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen)
+    if ts_col.type().is_string():
+        parse["timestamp_format"] = chosen or "ISO-8601"
+        others = [c for c in candidates if c != chosen]
+        if others:
+            parse["timestamp_sample_also_parses_as"] = [c or "ISO-8601" for c in others]
+    _validate_numbers(raw, exprs, checks, mapping, source)
+
+    used = set(mapping.values())
+    extras = {}
+    for col in raw.columns:
+        if col not in used:
+            extras[f"src_{col}" if col in S.STANDARD_COLUMNS else col] = raw[col]
+    table = raw.select(**{k: exprs[k] for k in S.STANDARD_COLUMNS if k in exprs}, **extras)
+    return table, mapping, parse
+
+
+def _customer_id(col: ibis.Value) -> ibis.Value:
+    """Ids become text; 13085.0 (a float id from a spreadsheet) becomes '13085'; blanks are missing."""
+    if col.type().is_floating():
+        return ibis.ifelse(col == col.floor(), col.cast("int64").cast("string"), col.cast("string"))
+    if col.type().is_integer():
+        return col.cast("string")
+    text = col.cast("string").strip().re_replace(r"^(\d+)\.0+$", r"\1")
+    return ibis.ifelse(text == "", ibis.null("string"), text)
+
+
+def _timestamp(col: ibis.Value, fmt: str | None) -> ibis.Value:
+    t = col.type()
+    if t.is_timestamp():
+        return col.cast("timestamp")
+    if t.is_date():
+        return col.cast("timestamp")
+    if t.is_integer():
+        return try_parse_timestamp(col.cast("string"), "%Y%m%d")
+    return try_parse_timestamp(col.cast("string").strip(), fmt)
+
+
+def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None) -> list[str | None]:
+    """Formats that parse every value of a sample of the column, best first."""
+    if not col.type().is_string():
+        return [None]
+    if date_format is not None:
+        return [date_format]
+    sample = raw.filter(col.notnull() & (col.strip() != "")).select(v=col.strip()).limit(_SAMPLE)
+    fails = sample.aggregate(
+        **{f"f{i}": try_parse_timestamp(sample.v, f).isnull().sum() for i, f in enumerate(DATE_FORMATS)}
+    ).to_pyarrow().to_pylist()[0]
+    good = [f for i, f in enumerate(DATE_FORMATS) if (fails[f"f{i}"] or 0) == 0]
+    if good:
+        return good
+    best = min(range(len(DATE_FORMATS)), key=lambda i: fails[f"f{i}"])
+    return [DATE_FORMATS[best]]
+
+
+def _validate_timestamp(raw, col, candidates, name, source, date_format) -> str | None:
+    """Pick the first candidate that parses the whole column, or report the rows that fail."""
+    if not col.type().is_string():
+        return candidates[0]
+    present = col.notnull() & (col.strip() != "")
+    counts = raw.aggregate(
+        **{f"f{i}": (present & _timestamp(col, f).isnull()).sum() for i, f in enumerate(candidates)}
+    ).to_pyarrow().to_pylist()[0]
+    for i, fmt in enumerate(candidates):
+        if (counts[f"f{i}"] or 0) == 0:
+            return fmt
+    bad = present & _timestamp(col, candidates[0]).isnull()
+    examples = _bad_rows(raw, bad, col)
+    tried = date_format or ", ".join(f or "ISO-8601" for f in DATE_FORMATS)
+    raise DataError(
+        f"{source}: column {name!r} has {counts['f0']:,} values that are not dates ({examples}); "
+        f"fix them or pass --date-format (tried {tried})"
+    )
+
+
+def _validate_numbers(raw, exprs, checks, mapping, source) -> None:
+    if not checks:
+        return
+    bad = {std: (col.notnull() & (col.strip() != "") & exprs[std].isnull()) for std, (_, col) in checks.items()}
+    counts = raw.aggregate(**{std: b.sum() for std, b in bad.items()}).to_pyarrow().to_pylist()[0]
+    for std, n in counts.items():
+        if n:
+            col = checks[std][1]
+            raise DataError(
+                f"{source}: column {mapping[std]!r} ({std}) has {n:,} values that are not numbers "
+                f"({_bad_rows(raw, bad[std], col)}); fix or remove those rows"
+            )
+
+
+def _bad_rows(raw: ibis.Table, bad: ibis.Value, col: ibis.Value, limit: int = 3) -> str:
+    numbered = raw.mutate(_cs_row=ibis.row_number() + 1, _cs_bad=bad, _cs_val=col.cast("string"))
+    rows = (
+        numbered.filter(numbered._cs_bad)
+        .order_by("_cs_row")
+        .select("_cs_row", "_cs_val")
+        .limit(limit)
+        .to_pyarrow()
+        .to_pylist()
+    )
+    return ", ".join(f"data row {r['_cs_row']}: {r['_cs_val']!r}" for r in rows)

@@ -1,0 +1,102 @@
+"""RFM scores 1-5 per dimension by quantiles, with a tie policy that never splits equal values.
+
+Tie policy. For each dimension the four edges are the 20/40/60/80% quantiles of the customers'
+values (linear interpolation). A customer's score is 1 + the number of edges strictly below
+its value, i.e. bins are right-closed: (-inf, e1] -> 1, (e1, e2] -> 2, ..., (e4, inf) -> 5.
+Recency is scored on its negative, so the most recent customers get 5. The score depends on
+the value alone, so identical customers always get identical scores.
+
+Skewed data: when edges coincide (for example most customers bought once, so the 20%, 40% and
+60% quantiles of frequency are all 1), the bins between them are empty and the customers at
+that value share the lowest score of the run. Nothing is hidden: the report lists the edges,
+the customers per score and the scores left empty ("merged").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+QUANTILES = (0.2, 0.4, 0.6, 0.8)
+DIMENSIONS = (
+    ("r_score", "recency_days", False),
+    ("f_score", "frequency", True),
+    ("m_score", "monetary", True),
+)
+
+
+@dataclass(frozen=True)
+class DimensionBins:
+    score: str
+    column: str
+    higher_is_better: bool
+    edges: tuple[float, ...]
+    customers_per_score: dict[int, int]
+    empty_scores: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "higher_is_better": self.higher_is_better,
+            "quantiles": list(QUANTILES),
+            "edges": list(self.edges),
+            "customers_per_score": {str(k): v for k, v in self.customers_per_score.items()},
+            "merged_bins": list(self.empty_scores),
+            "note": self.note(),
+        }
+
+    def note(self) -> str:
+        if not self.empty_scores:
+            return "5 bins"
+        return (
+            f"scores {', '.join(map(str, self.empty_scores))} are empty: quantile edges coincide "
+            f"({', '.join(f'{e:g}' for e in self.edges)} on {'' if self.higher_is_better else '-'}{self.column}), "
+            "so customers with equal values share the lower score"
+        )
+
+
+@dataclass(frozen=True)
+class RFMScores:
+    scores: pd.DataFrame  # r_score, f_score, m_score (int8), same index as the input
+    bins: tuple[DimensionBins, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {b.score: b.to_dict() for b in self.bins}
+
+
+def quantile_scores(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Scores 1..5 for ``values`` (higher value -> higher score) and the four edges used."""
+    values = np.asarray(values, dtype="float64")
+    if values.size == 0:
+        return np.zeros(0, dtype="int8"), np.full(4, np.nan)
+    edges = np.quantile(values, QUANTILES)
+    # 1 + number of edges strictly below the value: right-closed bins.
+    scores = 1 + np.searchsorted(edges, values, side="left")
+    return scores.astype("int8"), edges
+
+
+def score_rfm(features: pd.DataFrame) -> RFMScores:
+    """Score recency, frequency and monetary of a customer feature table."""
+    out = {}
+    bins = []
+    for score_name, column, higher in DIMENSIONS:
+        values = features[column].to_numpy(dtype="float64")
+        signed = values if higher else -values
+        scores, edges = quantile_scores(signed)
+        out[score_name] = scores
+        counts = {s: int((scores == s).sum()) for s in range(1, 6)}
+        shown = edges if higher else -edges
+        bins.append(
+            DimensionBins(
+                score=score_name,
+                column=column,
+                higher_is_better=higher,
+                edges=tuple(float(e) for e in shown),
+                customers_per_score=counts,
+                empty_scores=tuple(s for s in range(2, 5) if edges[s - 2] == edges[s - 1]),
+            )
+        )
+    return RFMScores(scores=pd.DataFrame(out, index=features.index), bins=tuple(bins))
