@@ -6,10 +6,11 @@ its value, i.e. bins are right-closed: (-inf, e1] -> 1, (e1, e2] -> 2, ..., (e4,
 Recency is scored on its negative, so the most recent customers get 5. The score depends on
 the value alone, so identical customers always get identical scores.
 
-Skewed data: when edges coincide (for example most customers bought once, so the 20%, 40% and
-60% quantiles of frequency are all 1), the bins between them are empty and the customers at
-that value share the lowest score of the run. Nothing is hidden: the report lists the edges,
-the customers per score and the scores left empty ("merged").
+Skewed data: when edges coincide (for example most customers bought once, so the 20% and 40%
+quantiles of frequency are both 1), the bins between them stay empty and the customers at that
+value share the lowest score of the run. Nothing is hidden: the report lists the edges (for
+recency, from score 1 to 5, i.e. descending days), the customers per score and the scores
+left empty ("merged_bins").
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ class DimensionBins:
         if not self.empty_scores:
             return "5 bins"
         return (
-            f"scores {', '.join(map(str, self.empty_scores))} are empty: quantile edges coincide "
-            f"({', '.join(f'{e:g}' for e in self.edges)} on {'' if self.higher_is_better else '-'}{self.column}), "
-            "so customers with equal values share the lower score"
+            f"scores {', '.join(map(str, self.empty_scores))} have no customers: many customers share "
+            f"the same {self.column} (edges {', '.join(f'{e:g}' for e in self.edges)}) and equal values "
+            "are never split"
         )
 
 
@@ -96,7 +97,7 @@ def score_rfm(features: pd.DataFrame) -> RFMScores:
                 higher_is_better=higher,
                 edges=tuple(float(e) for e in shown),
                 customers_per_score=counts,
-                empty_scores=tuple(s for s in range(2, 5) if edges[s - 2] == edges[s - 1]),
+                empty_scores=tuple(s for s, n in counts.items() if n == 0),
             )
         )
     return RFMScores(scores=pd.DataFrame(out, index=features.index), bins=tuple(bins))
