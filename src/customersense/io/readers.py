@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 _SNIFF_BYTES = 1 << 20
+_ATTACHED = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,7 @@ def _cell_text(value: Any) -> str | None:
 # --- DuckDB database ---------------------------------------------------------------------------
 
 def _read_duckdb_table(con: Any, path: str, table: str | None) -> tuple[ibis.Table, str]:
-    alias = "cs_source"
+    alias = f"cs_source_{next(_ATTACHED)}"
     try:
         con.attach(path, name=alias, read_only=True)
     except Exception as exc:

@@ -1,0 +1,276 @@
+"""Benchmark: CustomerSense read + clean + features vs plain DuckDB SQL over the same Parquet.
+
+Runs, each in its own subprocess so that peak RSS is per run (measured by the child itself
+with getrusage at its end, so it covers the whole process, imports included):
+
+- ``duckdb_groupby``: a basic RFM GROUP BY in plain DuckDB SQL (the issue's baseline: rows with a
+  customer, not cancelled, price > 0; distinct invoices, revenue, first/last date per customer).
+- ``duckdb_same_rules``: hand-written DuckDB SQL applying CustomerSense's cleaning rules
+  (standardised ids, exact-duplicate removal, non-product codes, returns netting, orphan returns)
+  and computing the same feature columns. It produces no cleaning report.
+- ``customersense``: ``read_transactions`` + ``clean`` + ``customer_features(...).to_pyarrow()``,
+  with the time of each stage and of the main queries inside it.
+
+Times are wall-clock seconds of the work inside the child, after imports (import time is
+reported separately). The runs are interleaved and their order rotates between repeats; the
+file is read once beforehand so every run starts from a warm page cache.
+
+    .venv/bin/python bench/bench_features.py --rows 10000000 --repeats 3 --markdown out.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+T_START = time.perf_counter()
+HERE = Path(__file__).resolve().parent
+TARGET = 1.5
+RUNS = {
+    "duckdb_groupby": "DuckDB SQL, plain RFM GROUP BY",
+    "duckdb_same_rules": "DuckDB SQL, same cleaning rules + features",
+    "customersense": "CustomerSense read + clean + features",
+}
+# Functions wrapped in the CustomerSense child to time the main queries inside each stage.
+STAGE_PROBES = (
+    ("readers", "fingerprint", "read: sha256 fingerprint of the file"),
+    ("readers", "standardise", "read: standardise (mapping, validation queries)"),
+    ("cleaning", "default_as_of", "clean: as_of = max(timestamp) query"),
+    ("cleaning", "materialize", "clean: dedupe + label rows, materialised"),
+    ("cleaning", "_report", "clean: cleaning report queries"),
+)
+STAGES = ("read (total)", *(p[2] for p in STAGE_PROBES[:2]), "clean (total)",
+          *(p[2] for p in STAGE_PROBES[2:]), "features (total)")
+
+PLAIN_SQL = """
+SELECT "Customer ID" AS customer_id, count(DISTINCT Invoice) AS frequency,
+       sum(Quantity * Price) AS monetary, min(InvoiceDate) AS first_purchase,
+       max(InvoiceDate) AS last_purchase
+FROM read_parquet({path})
+WHERE "Customer ID" IS NOT NULL AND Invoice NOT LIKE 'C%' AND Price > 0
+GROUP BY "Customer ID"
+"""
+
+SAME_RULES_SQL = """
+WITH src AS (
+  SELECT CASE WHEN "Customer ID" = floor("Customer ID")
+              THEN CAST(CAST("Customer ID" AS BIGINT) AS VARCHAR)
+              ELSE CAST("Customer ID" AS VARCHAR) END AS customer_id,
+         trim(Invoice) AS order_id, InvoiceDate AS ts, Quantity * Price AS amount,
+         CAST(Quantity AS DOUBLE) AS quantity, Price AS unit_price,
+         trim(StockCode) AS product_id, Country AS country
+  FROM read_parquet({path})),
+bounds AS (SELECT CAST(max(ts) AS DATE) + 1 AS as_of FROM src),
+dedup AS (SELECT DISTINCT * FROM src
+          WHERE customer_id IS NOT NULL AND ts IS NOT NULL AND ts < (SELECT as_of FROM bounds)),
+valid AS (
+  SELECT *, (coalesce(amount, 0) < 0 OR coalesce(quantity, 0) < 0
+             OR starts_with(coalesce(order_id, ''), 'C')) AS is_return
+  FROM dedup
+  WHERE NOT coalesce(upper(product_id) IN ({codes}) OR regexp_matches(product_id, '(?i)^gift_'), false)
+    AND amount IS NOT NULL AND NOT coalesce(quantity = 0, false)
+    AND NOT coalesce(unit_price <= 0, false)),
+kept AS (SELECT * FROM valid
+         WHERE NOT is_return OR customer_id IN (SELECT customer_id FROM valid WHERE NOT is_return)),
+orders AS (
+  SELECT customer_id, coalesce(order_id, CAST(CAST(ts AS DATE) AS VARCHAR)) AS order_key,
+         sum(abs(amount)) AS order_value, min(CAST(ts AS DATE)) AS order_day
+  FROM kept WHERE NOT is_return GROUP BY ALL),
+per_customer AS (
+  SELECT customer_id, count(*) AS frequency, sum(order_value) AS gross_revenue,
+         avg(order_value) AS avg_order_value, stddev_samp(order_value) AS order_value_std,
+         min(order_day) AS first_day, max(order_day) AS last_day,
+         count(DISTINCT order_day) AS purchase_days
+  FROM orders GROUP BY customer_id),
+returned AS (SELECT customer_id, sum(abs(amount)) AS returns_value
+             FROM kept WHERE is_return GROUP BY customer_id),
+f AS (
+  SELECT p.customer_id, (SELECT as_of FROM bounds) - p.last_day AS recency_days, p.frequency,
+         round(p.gross_revenue - coalesce(r.returns_value, 0), 6) AS monetary,
+         round(p.gross_revenue, 6) AS gross_revenue,
+         round(coalesce(r.returns_value, 0), 6) AS returns_value,
+         round(p.avg_order_value, 6) AS avg_order_value,
+         round(coalesce(p.order_value_std, 0), 6) AS order_value_std,
+         (SELECT as_of FROM bounds) - p.first_day AS tenure_days,
+         round(CASE WHEN p.purchase_days > 1
+                    THEN (p.last_day - p.first_day) / (p.purchase_days - 1) END, 6)
+           AS mean_interpurchase_days,
+         round(coalesce(r.returns_value, 0) / p.gross_revenue, 6) AS return_rate
+  FROM per_customer p LEFT JOIN returned r USING (customer_id))
+SELECT *, round(100 * (0.4 * percent_rank() OVER (ORDER BY recency_days DESC)
+                       + 0.3 * percent_rank() OVER (ORDER BY frequency)
+                       + 0.3 * percent_rank() OVER (ORDER BY monetary)), 6) AS engagement_score
+FROM f ORDER BY customer_id
+"""
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _summary(table) -> dict:
+    """Row count and a checksum, to see that the two feature runs agree."""
+    out = {"customers": table.num_rows}
+    if "monetary" in table.column_names:
+        import pyarrow.compute as pc
+
+        out["sum_monetary"] = round(pc.sum(table["monetary"]).as_py() or 0.0, 2)
+        out["sum_frequency"] = pc.sum(table["frequency"]).as_py()
+    return out
+
+
+def child(run: str, path: str) -> dict:
+    """One run in this process; returns seconds, stage seconds and peak RSS."""
+    import resource
+
+    stages: dict[str, float] = {}
+    if run == "customersense":
+        import tempfile
+
+        import customersense.cleaning as cleaning_mod
+        import customersense.io.readers as readers_mod
+        from customersense.cleaning import clean
+        from customersense.config import load_config
+        from customersense.engine import connect
+        from customersense.features import customer_features
+        from customersense.io.readers import read_transactions
+
+        def timed(module, name: str, label: str) -> None:
+            """Wrap module.name so that its calls add to stages[label] (src/ stays untouched)."""
+            fn = getattr(module, name)
+
+            def wrapper(*args, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    stages[label] = stages.get(label, 0.0) + time.perf_counter() - t
+
+            setattr(module, name, wrapper)
+
+        for module, name, label in STAGE_PROBES:
+            timed({"readers": readers_mod, "cleaning": cleaning_mod}[module], name, label)
+        imported = time.perf_counter()
+        config = load_config(None, {"input": {"source": path}})
+        con = connect(config.engine)
+        with tempfile.TemporaryDirectory() as wd:
+            t0 = time.perf_counter()
+            tx = read_transactions(con, config.input, Path(wd))
+            t1 = time.perf_counter()
+            cleaned = clean(con, tx.table, config.cleaning, source=path)
+            t2 = time.perf_counter()
+            result = customer_features(cleaned.table, cleaned.report.as_of).to_pyarrow()
+            t3 = time.perf_counter()
+        stages.update({"read (total)": t1 - t0, "clean (total)": t2 - t1,
+                       "features (total)": t3 - t2})
+        threads = con.raw_sql("SELECT current_setting('threads')").fetchone()[0]
+    else:
+        import duckdb
+
+        imported = time.perf_counter()
+        con = duckdb.connect()
+        t0 = time.perf_counter()
+        sql = PLAIN_SQL if run == "duckdb_groupby" else SAME_RULES_SQL
+        from customersense.config import DEFAULT_NON_PRODUCT_CODES
+
+        codes = ", ".join(_sql_str(c.upper()) for c in DEFAULT_NON_PRODUCT_CODES)
+        result = con.execute(sql.format(path=_sql_str(path), codes=codes)).fetch_arrow_table()
+        threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    seconds = time.perf_counter() - t0
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return {"run": run, "seconds": seconds, "import_seconds": imported - T_START,
+            "peak_rss_mib": peak_kib / 1024, "stages": stages, "threads": threads,
+            **_summary(result)}
+
+
+def run_child(run: str, path: Path) -> dict:
+    proc = subprocess.run([sys.executable, __file__, "--child", run, "--path", str(path)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{run} failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def report(results: dict[str, list[dict]], rows: int, path: Path, repeats: int) -> str:
+    med = {r: statistics.median(x["seconds"] for x in xs) for r, xs in results.items()}
+    base = med["duckdb_groupby"]
+    ratio = med["customersense"] / base
+    lines = [
+        f"{rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB Parquet, {repeats} repeats "
+        f"(median), DuckDB threads = {results['customersense'][0]['threads']}.",
+        "",
+        "| Run | median s | min s | max s | peak RSS MiB | x plain GROUP BY | customers |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run, xs in results.items():
+        secs = [x["seconds"] for x in xs]
+        rss = max(x["peak_rss_mib"] for x in xs)
+        lines.append(f"| {RUNS[run]} | {med[run]:.2f} | {min(secs):.2f} | {max(secs):.2f} | "
+                     f"{rss:.0f} | {med[run] / base:.2f}x | {xs[0]['customers']:,} |")
+    met = "met" if ratio <= TARGET else "NOT met"
+    lines += ["", f"**CustomerSense / plain DuckDB GROUP BY = {ratio:.2f}x** "
+                  f"(target <= {TARGET}x: {met}); vs DuckDB SQL with the same cleaning rules: "
+                  f"{med['customersense'] / med['duckdb_same_rules']:.2f}x.", ""]
+    a, b = results["customersense"][0], results["duckdb_same_rules"][0]
+    same = all(a[k] == b[k] for k in ("customers", "sum_frequency")) and \
+        abs(a["sum_monetary"] - b["sum_monetary"]) <= 1e-6 * max(1.0, abs(b["sum_monetary"]))
+    lines += [f"Same-rules SQL and CustomerSense agree on customers, sum(frequency) and "
+              f"sum(monetary): {'yes' if same else 'NO'} ({a['customers']:,} customers, "
+              f"monetary {a['sum_monetary']:,.2f} vs {b['sum_monetary']:,.2f}).", ""]
+    lines += ["CustomerSense stages (median s; indented rows are inside the stage above):", "",
+              "| Stage | median s | share of total |", "|---|---:|---:|"]
+    cs = results["customersense"]
+    total = med["customersense"]
+    for key in STAGES:
+        s = statistics.median(x["stages"].get(key, 0.0) for x in cs)
+        name = key if "(total)" in key else "&nbsp;&nbsp;" + key.split(": ", 1)[1]
+        lines.append(f"| {name} | {s:.2f} | {100 * s / total:.0f}% |")
+    imports = {r: statistics.median(x["import_seconds"] for x in xs) for r, xs in results.items()}
+    lines += ["", "Interpreter start + imports, not counted above: "
+              + ", ".join(f"{r} {s:.2f}s" for r, s in imports.items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--path", type=Path, default=None, help="Parquet file (default: generated)")
+    ap.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
+    ap.add_argument("--child", choices=list(RUNS), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(args.child, str(args.path))))
+        return 0
+    sys.path.insert(0, str(HERE))
+    import generate
+
+    path = args.path or generate.default_path(args.rows)
+    if not path.exists():
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--rows", str(args.rows),
+                        "--out", str(path)], check=True)
+    with open(path, "rb") as fh:  # warm the page cache so no run pays for the first read
+        while fh.read(1 << 24):
+            pass
+    results: dict[str, list[dict]] = {r: [] for r in RUNS}
+    names = list(RUNS)
+    for i in range(args.repeats):
+        for run in names[i % len(names):] + names[: i % len(names)]:
+            res = run_child(run, path)
+            results[run].append(res)
+            print(f"repeat {i + 1}/{args.repeats} {run:18s} {res['seconds']:7.2f}s "
+                  f"{res['peak_rss_mib']:7.0f} MiB", file=sys.stderr, flush=True)
+    text = report(results, args.rows, path, args.repeats)
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
