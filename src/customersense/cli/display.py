@@ -10,21 +10,24 @@ from rich.table import Table
 
 
 class RichReporter:
-    """Shows one line per stage with a spinner and its elapsed time, on stderr."""
+    """A spinner for the running stage and one log line per finished stage, on stderr."""
 
     def __init__(self) -> None:
         self.console = Console(stderr=True)
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.console
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=self.console, transient=True,
         )
         self.progress.start()
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, tuple[int, str]] = {}
 
     def start(self, stage: str, description: str) -> None:
-        self.tasks[stage] = self.progress.add_task(description, total=1)
+        self.tasks[stage] = (self.progress.add_task(description, total=None), description)
 
     def finish(self, stage: str, seconds: float) -> None:
-        self.progress.update(self.tasks[stage], completed=1)
+        task, description = self.tasks.pop(stage)
+        self.progress.remove_task(task)
+        self.progress.console.print(f"[green]done[/] {description} ({seconds:.2f} s)")
 
     def close(self) -> None:
         self.progress.stop()

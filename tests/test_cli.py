@@ -1,0 +1,131 @@
+"""The command line: outputs, one-line errors with named exit codes, atomic outputs, determinism."""
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from customersense.cli.main import cli
+from customersense.errors import EXIT_CONFIG, EXIT_DATA, EXIT_INPUT
+
+CSV = """customer_id,order_id,timestamp,amount
+a,1,2021-01-01 10:00,10
+a,2,2021-01-05 10:00,20
+a,R2,2021-01-06 10:00,-5
+b,3,2021-01-02 10:00,7
+c,4,2021-01-03 10:00,100
+c,5,2021-01-08 10:00,50
+d,6,2021-01-08 12:00,1
+"""
+OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profiles.csv",
+           "transactions_with_segments.parquet", "transactions_with_segments.csv",
+           "cleaning_report.json", "run.json")
+
+
+def _invoke(*args):
+    return CliRunner().invoke(cli, ["run", "--quiet", *map(str, args)])
+
+
+@pytest.fixture
+def small(tmp_path):
+    path = tmp_path / "tx.csv"
+    path.write_text(CSV)
+    return path
+
+
+def _digest(folder, names):
+    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}
+
+
+def test_run_writes_every_output(small, tmp_path):
+    out = tmp_path / "out"
+    result = _invoke(small, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    seg = pd.read_csv(out / "customer_segments.csv", dtype={"customer_id": str})
+    assert seg["customer_id"].tolist() == ["a", "b", "c", "d"]
+    assert seg.loc[0, "monetary"] == 25.0 and seg.loc[0, "frequency"] == 2
+    assert {"r_score", "f_score", "m_score", "rfm_segment"} <= set(seg.columns)
+    run = json.loads((out / "run.json").read_text())
+    assert run["rows"]["in"] == 7 and run["customers"] == 4
+    assert run["as_of"] == "2021-01-09"
+    assert set(run["timings"]["stages"]) == {"read", "clean", "features", "rfm", "profiles", "write"}
+    assert run["input"]["fingerprint"]["sha256"] == hashlib.sha256(small.read_bytes()).hexdigest()
+    assert run["versions"]["duckdb"]
+    tx = pd.read_parquet(out / "transactions_with_segments.parquet")
+    assert len(tx) == 7 and tx["rfm_segment"].notna().all()
+    report = json.loads((out / "cleaning_report.json").read_text())
+    assert report["rows_in"] == report["rows_kept"] + report["rows_dropped"]
+
+
+def test_same_input_gives_identical_outputs(small, tmp_path):
+    names = [n for n in OUTPUTS if n != "run.json"]
+    assert _invoke(small, "--out", tmp_path / "one").exit_code == 0
+    assert _invoke(small, "--out", tmp_path / "two").exit_code == 0
+    assert _digest(tmp_path / "one", names) == _digest(tmp_path / "two", names)
+
+
+def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp_path):
+    out = tmp_path / "out"
+    assert _invoke(small, "--out", out).exit_code == 0
+    assert _invoke(small, "--out", out, "--csv-max-rows", 3).exit_code == 0
+    assert not (out / "transactions_with_segments.csv").exists()
+    assert (out / "transactions_with_segments.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    "content, args, code, message",
+    [
+        (None, ["missing.csv"], EXIT_INPUT, "error: file not found: missing.csv"),
+        ("{}", ["data.json"], EXIT_INPUT, "unsupported format '.json'"),
+        ("who,when,much\na,2021-01-01,1\n", ["x.csv"], EXIT_DATA, "columns found: 'who', 'when', 'much'"),
+        ("customer_id,timestamp,amount\na,2021-01-01,1\nb,soon,2\n", ["x.csv"], EXIT_DATA, "data row 2: 'soon'"),
+        (CSV, ["x.csv", "--as-of", "2020-01-01"], EXIT_DATA, "no rows left after cleaning (7 rows in; dropped: after_as_of 7)"),
+        ("customer_id,timestamp,amount\na,2021-01-01,1\na,2021-01-02,2\n", ["x.csv"], EXIT_DATA, "only 1 customer left"),
+        (CSV, ["x.csv", "--as-of", "June"], EXIT_CONFIG, "cleaning.as_of='June': not a date"),
+        (CSV, ["x.csv", "--map", "client=customer_id"], EXIT_CONFIG, "unknown standard column 'client'"),
+    ],
+)
+def test_bad_input_is_one_line_with_an_exit_code_and_keeps_previous_outputs(
+    small, tmp_path, monkeypatch, content, args, code, message
+):
+    out = tmp_path / "out"
+    assert _invoke(small, "--out", out).exit_code == 0
+    before = _digest(out, OUTPUTS)
+    monkeypatch.chdir(tmp_path)
+    if content is not None:
+        (tmp_path / args[0]).write_text(content)
+    result = _invoke(*args, "--out", out)
+    assert result.exit_code == code
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert _digest(out, OUTPUTS) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)  # no staging folder left
+
+
+def test_entry_point_runs_the_embedded_default_and_exits_cleanly_on_error(tmp_path):
+    exe = [sys.executable, "-m", "customersense"]
+    bad = subprocess.run([*exe, "run", str(tmp_path / "none.parquet")], capture_output=True, text=True)
+    assert bad.returncode == EXIT_INPUT
+    assert bad.stderr.strip().startswith("error: file not found") and "Traceback" not in bad.stderr
+    ok = subprocess.run([*exe, "run", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert "Champions" in ok.stdout and "525,461 rows in" in ok.stdout
+
+
+def test_config_file_and_flags(small, tmp_path):
+    cfg = tmp_path / "cs.toml"
+    cfg.write_text(f'[input]\nsource = "{small}"\n[cleaning]\nas_of = "2021-01-07"\n[output]\ndir = "{tmp_path / "o"}"\n')
+    result = CliRunner().invoke(cli, ["run", "--quiet", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert run["as_of"] == "2021-01-07" and run["rows"]["dropped_by_rule"]["after_as_of"] == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[cleaning]\nreturn = 'net'\n")
+    result = CliRunner().invoke(cli, ["run", "--quiet", "--config", str(bad)])
+    assert result.exit_code == EXIT_CONFIG and "[cleaning] return: unknown key" in result.output
