@@ -3,11 +3,12 @@
 Runs, each in its own subprocess so that peak RSS is per run (measured by the child itself
 with getrusage at its end, so it covers the whole process, imports included):
 
-- ``duckdb_groupby``: a basic RFM GROUP BY in plain DuckDB SQL (the issue's baseline: rows with a
-  customer, not cancelled, price > 0; distinct invoices, revenue, first/last date per customer).
-- ``duckdb_same_rules``: hand-written DuckDB SQL applying CustomerSense's cleaning rules
-  (standardised ids, exact-duplicate removal, non-product codes, returns netting, orphan returns)
-  and computing the same feature columns. It produces no cleaning report.
+- ``duckdb_groupby`` (sql/plain_groupby.sql): the issue's baseline, a basic RFM GROUP BY in
+  plain DuckDB SQL (rows with a customer, not cancelled, price > 0; distinct invoices, revenue,
+  first/last date per customer).
+- ``duckdb_same_rules`` (sql/same_rules.sql): hand-written DuckDB SQL applying CustomerSense's
+  cleaning rules (standardised ids, exact-duplicate removal, non-product codes, returns netting,
+  orphan returns) and computing the same feature columns. It produces no cleaning report.
 - ``customersense``: ``read_transactions`` + ``clean`` + ``customer_features(...).to_pyarrow()``,
   with the time of each stage and of the main queries inside it.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -47,70 +49,19 @@ STAGE_PROBES = (
 STAGES = ("read (total)", *(p[2] for p in STAGE_PROBES[:2]), "clean (total)",
           *(p[2] for p in STAGE_PROBES[2:]), "features (total)")
 
-PLAIN_SQL = """
-SELECT "Customer ID" AS customer_id, count(DISTINCT Invoice) AS frequency,
-       sum(Quantity * Price) AS monetary, min(InvoiceDate) AS first_purchase,
-       max(InvoiceDate) AS last_purchase
-FROM read_parquet({path})
-WHERE "Customer ID" IS NOT NULL AND Invoice NOT LIKE 'C%' AND Price > 0
-GROUP BY "Customer ID"
-"""
-
-SAME_RULES_SQL = """
-WITH src AS (
-  SELECT CASE WHEN "Customer ID" = floor("Customer ID")
-              THEN CAST(CAST("Customer ID" AS BIGINT) AS VARCHAR)
-              ELSE CAST("Customer ID" AS VARCHAR) END AS customer_id,
-         trim(Invoice) AS order_id, InvoiceDate AS ts, Quantity * Price AS amount,
-         CAST(Quantity AS DOUBLE) AS quantity, Price AS unit_price,
-         trim(StockCode) AS product_id, Country AS country
-  FROM read_parquet({path})),
-bounds AS (SELECT CAST(max(ts) AS DATE) + 1 AS as_of FROM src),
-dedup AS (SELECT DISTINCT * FROM src
-          WHERE customer_id IS NOT NULL AND ts IS NOT NULL AND ts < (SELECT as_of FROM bounds)),
-valid AS (
-  SELECT *, (coalesce(amount, 0) < 0 OR coalesce(quantity, 0) < 0
-             OR starts_with(coalesce(order_id, ''), 'C')) AS is_return
-  FROM dedup
-  WHERE NOT coalesce(upper(product_id) IN ({codes}) OR regexp_matches(product_id, '(?i)^gift_'), false)
-    AND amount IS NOT NULL AND NOT coalesce(quantity = 0, false)
-    AND NOT coalesce(unit_price <= 0, false)),
-kept AS (SELECT * FROM valid
-         WHERE NOT is_return OR customer_id IN (SELECT customer_id FROM valid WHERE NOT is_return)),
-orders AS (
-  SELECT customer_id, coalesce(order_id, CAST(CAST(ts AS DATE) AS VARCHAR)) AS order_key,
-         sum(abs(amount)) AS order_value, min(CAST(ts AS DATE)) AS order_day
-  FROM kept WHERE NOT is_return GROUP BY ALL),
-per_customer AS (
-  SELECT customer_id, count(*) AS frequency, sum(order_value) AS gross_revenue,
-         avg(order_value) AS avg_order_value, stddev_samp(order_value) AS order_value_std,
-         min(order_day) AS first_day, max(order_day) AS last_day,
-         count(DISTINCT order_day) AS purchase_days
-  FROM orders GROUP BY customer_id),
-returned AS (SELECT customer_id, sum(abs(amount)) AS returns_value
-             FROM kept WHERE is_return GROUP BY customer_id),
-f AS (
-  SELECT p.customer_id, (SELECT as_of FROM bounds) - p.last_day AS recency_days, p.frequency,
-         round(p.gross_revenue - coalesce(r.returns_value, 0), 6) AS monetary,
-         round(p.gross_revenue, 6) AS gross_revenue,
-         round(coalesce(r.returns_value, 0), 6) AS returns_value,
-         round(p.avg_order_value, 6) AS avg_order_value,
-         round(coalesce(p.order_value_std, 0), 6) AS order_value_std,
-         (SELECT as_of FROM bounds) - p.first_day AS tenure_days,
-         round(CASE WHEN p.purchase_days > 1
-                    THEN (p.last_day - p.first_day) / (p.purchase_days - 1) END, 6)
-           AS mean_interpurchase_days,
-         round(coalesce(r.returns_value, 0) / p.gross_revenue, 6) AS return_rate
-  FROM per_customer p LEFT JOIN returned r USING (customer_id))
-SELECT *, round(100 * (0.4 * percent_rank() OVER (ORDER BY recency_days DESC)
-                       + 0.3 * percent_rank() OVER (ORDER BY frequency)
-                       + 0.3 * percent_rank() OVER (ORDER BY monetary)), 6) AS engagement_score
-FROM f ORDER BY customer_id
-"""
+SQL = {run: (HERE / "sql" / f"{name}.sql").read_text()
+       for run, name in (("duckdb_groupby", "plain_groupby"), ("duckdb_same_rules", "same_rules"))}
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _summary(table) -> dict:
@@ -159,33 +110,33 @@ def child(run: str, path: str) -> dict:
         config = load_config(None, {"input": {"source": path}})
         con = connect(config.engine)
         with tempfile.TemporaryDirectory() as wd:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), _cpu()
             tx = read_transactions(con, config.input, Path(wd))
             t1 = time.perf_counter()
             cleaned = clean(con, tx.table, config.cleaning, source=path)
             t2 = time.perf_counter()
             result = customer_features(cleaned.table, cleaned.report.as_of).to_pyarrow()
             t3 = time.perf_counter()
+        seconds = t3 - t0
         stages.update({"read (total)": t1 - t0, "clean (total)": t2 - t1,
                        "features (total)": t3 - t2})
         threads = con.raw_sql("SELECT current_setting('threads')").fetchone()[0]
     else:
         import duckdb
+        from customersense.config import DEFAULT_NON_PRODUCT_CODES
 
         imported = time.perf_counter()
         con = duckdb.connect()
-        t0 = time.perf_counter()
-        sql = PLAIN_SQL if run == "duckdb_groupby" else SAME_RULES_SQL
-        from customersense.config import DEFAULT_NON_PRODUCT_CODES
-
+        t0, cpu0 = time.perf_counter(), _cpu()
         codes = ", ".join(_sql_str(c.upper()) for c in DEFAULT_NON_PRODUCT_CODES)
-        result = con.execute(sql.format(path=_sql_str(path), codes=codes)).fetch_arrow_table()
+        result = con.execute(SQL[run].format(path=_sql_str(path), codes=codes)).fetch_arrow_table()
+        seconds = time.perf_counter() - t0
         threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
-    seconds = time.perf_counter() - t0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"run": run, "seconds": seconds, "import_seconds": imported - T_START,
-            "peak_rss_mib": peak_kib / 1024, "stages": stages, "threads": threads,
-            **_summary(result)}
+            "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu0,
+            "peak_rss_mib": usage.ru_maxrss / 1024,  # ru_maxrss is KiB on Linux
+            "stages": stages, "threads": threads, **_summary(result)}
 
 
 def run_child(run: str, path: Path) -> dict:
@@ -196,48 +147,49 @@ def run_child(run: str, path: Path) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def report(results: dict[str, list[dict]], rows: int, path: Path, repeats: int) -> str:
+def report(results: dict[str, list[dict]], rows: int, path: Path, load: tuple) -> str:
+    """The markdown tables: runs, the headline ratio, a check, and CustomerSense's stages."""
     med = {r: statistics.median(x["seconds"] for x in xs) for r, xs in results.items()}
-    base = med["duckdb_groupby"]
-    ratio = med["customersense"] / base
-    lines = [
-        f"{rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB Parquet, {repeats} repeats "
-        f"(median), DuckDB threads = {results['customersense'][0]['threads']}.",
-        "",
-        "| Run | median s | min s | max s | peak RSS MiB | x plain GROUP BY | customers |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    base, ratio = med["duckdb_groupby"], med["customersense"] / med["duckdb_groupby"]
+    cs_runs = results["customersense"]
+    lines = [f"{rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB Parquet, {len(cs_runs)} "
+             f"repeats, DuckDB threads = {cs_runs[0]['threads']}, 1-minute load average "
+             f"{load[0]:.2f} before / {load[1]:.2f} after.", "",
+             "| Run | median s | min s | max s | CPU s (median) | peak RSS MiB (max) "
+             "| x plain GROUP BY |", "|---|---:|---:|---:|---:|---:|---:|"]
     for run, xs in results.items():
         secs = [x["seconds"] for x in xs]
+        cpu = statistics.median(x["cpu_seconds"] for x in xs)
         rss = max(x["peak_rss_mib"] for x in xs)
         lines.append(f"| {RUNS[run]} | {med[run]:.2f} | {min(secs):.2f} | {max(secs):.2f} | "
-                     f"{rss:.0f} | {med[run] / base:.2f}x | {xs[0]['customers']:,} |")
+                     f"{cpu:.1f} | {rss:.0f} | {med[run] / base:.2f}x |")
     met = "met" if ratio <= TARGET else "NOT met"
-    lines += ["", f"**CustomerSense / plain DuckDB GROUP BY = {ratio:.2f}x** "
-                  f"(target <= {TARGET}x: {met}); vs DuckDB SQL with the same cleaning rules: "
+    lines += ["", f"**CustomerSense / plain DuckDB GROUP BY = {ratio:.2f}x (target <= {TARGET}x: "
+                  f"{met}).** CustomerSense / DuckDB SQL with the same cleaning rules = "
                   f"{med['customersense'] / med['duckdb_same_rules']:.2f}x.", ""]
-    a, b = results["customersense"][0], results["duckdb_same_rules"][0]
-    same = all(a[k] == b[k] for k in ("customers", "sum_frequency")) and \
+    a, b = cs_runs[0], results["duckdb_same_rules"][0]
+    same = a["customers"] == b["customers"] and a["sum_frequency"] == b["sum_frequency"] and \
         abs(a["sum_monetary"] - b["sum_monetary"]) <= 1e-6 * max(1.0, abs(b["sum_monetary"]))
-    lines += [f"Same-rules SQL and CustomerSense agree on customers, sum(frequency) and "
-              f"sum(monetary): {'yes' if same else 'NO'} ({a['customers']:,} customers, "
-              f"monetary {a['sum_monetary']:,.2f} vs {b['sum_monetary']:,.2f}).", ""]
-    cs = sorted(results["customersense"], key=lambda x: x["seconds"])[len(cs_runs := results["customersense"]) // 2]
+    lines += [f"Check: same-rules SQL and CustomerSense agree on customers, sum(frequency) and "
+              f"sum(monetary): {'yes' if same else 'NO'} ({a['customers']:,} customers vs "
+              f"{b['customers']:,}; monetary {a['sum_monetary']:,.2f} vs {b['sum_monetary']:,.2f}). "
+              f"The plain GROUP BY finds {results['duckdb_groupby'][0]['customers']:,} customers.", ""]
+    cs = sorted(cs_runs, key=lambda x: x["seconds"])[len(cs_runs) // 2]  # the median run
     total = cs["seconds"]
-    lines += [f"CustomerSense stages, median run ({total:.2f}s); indented rows are inside the "
-              "stage above:", "", "| Stage | s | share |", "|---|---:|---:|"]
+    lines += [f"CustomerSense stages in the median run ({total:.2f}s); indented rows are parts "
+              "of the stage above:", "", "| Stage | s | share |", "|---|---:|---:|"]
     for key in STAGES:
-        s = cs["stages"].get(key, 0.0)
+        sec = cs["stages"].get(key, 0.0)
         name = key if "(total)" in key else "&nbsp;&nbsp;" + key.split(": ", 1)[1]
-        lines.append(f"| {name} | {s:.2f} | {100 * s / total:.0f}% |")
+        lines.append(f"| {name} | {sec:.2f} | {100 * sec / total:.0f}% |")
         if key in ("read (total)", "clean (total)"):
-            inner = sum(v for k, v in cs["stages"].items() if k.startswith(key.split()[0] + ":"))
-            other = s - inner
+            stage = key.split()[0]
+            other = sec - sum(v for k, v in cs["stages"].items() if k.startswith(stage + ":"))
         if key in (STAGE_PROBES[1][2], STAGE_PROBES[-1][2]):
-            lines.append(f"| &nbsp;&nbsp;other (lazy expressions, Python) | {other:.2f} | "
-                         f"{100 * other / total:.0f}% |")
+            lines.append(f"| &nbsp;&nbsp;rest ({stage}: building expressions, Python) | "
+                         f"{other:.2f} | {100 * other / total:.0f}% |")
     imports = {r: statistics.median(x["import_seconds"] for x in xs) for r, xs in results.items()}
-    lines += ["", "Interpreter start + imports, not counted above: "
+    lines += ["", "Not counted above: interpreter start + imports, "
               + ", ".join(f"{r} {s:.2f}s" for r, s in imports.items()) + "."]
     return "\n".join(lines) + "\n"
 
@@ -263,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     with open(path, "rb") as fh:  # warm the page cache so no run pays for the first read
         while fh.read(1 << 24):
             pass
+    load_before = os.getloadavg()[0]
     results: dict[str, list[dict]] = {r: [] for r in RUNS}
     names = list(RUNS)
     for i in range(args.repeats):
@@ -271,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             results[run].append(res)
             print(f"repeat {i + 1}/{args.repeats} {run:18s} {res['seconds']:7.2f}s "
                   f"{res['peak_rss_mib']:7.0f} MiB", file=sys.stderr, flush=True)
-    text = report(results, args.rows, path, args.repeats)
+    text = report(results, args.rows, path, (load_before, os.getloadavg()[0]))
     print(text)
     if args.markdown:
         args.markdown.write_text(text)

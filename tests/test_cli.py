@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
@@ -20,10 +21,11 @@ b,3,2021-01-02 10:00,7
 c,4,2021-01-03 10:00,100
 c,5,2021-01-08 10:00,50
 d,6,2021-01-08 12:00,1
-"""
+""" + "".join(f"e{i},{10 + i},2021-01-0{1 + i % 8} 09:00,{3 * i + 1}\n" for i in range(12))
 OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profiles.csv",
            "transactions_with_segments.parquet", "transactions_with_segments.csv",
-           "cleaning_report.json", "run.json")
+           "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
+           "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png", "run.json")
 
 
 def _invoke(*args):
@@ -37,6 +39,16 @@ def small(tmp_path):
     return path
 
 
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """One successful run, copied by the tests that need previous outputs."""
+    root = tmp_path_factory.mktemp("baseline")
+    path = root / "tx.csv"
+    path.write_text(CSV)
+    assert _invoke(path, "--out", root / "out").exit_code == 0
+    return root / "out"
+
+
 def _digest(folder, names):
     return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}
 
@@ -47,17 +59,18 @@ def test_run_writes_every_output(small, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
     seg = pd.read_csv(out / "customer_segments.csv", dtype={"customer_id": str})
-    assert seg["customer_id"].tolist() == ["a", "b", "c", "d"]
+    assert seg["customer_id"].tolist()[:4] == ["a", "b", "c", "d"]
     assert seg.loc[0, "monetary"] == 25.0 and seg.loc[0, "frequency"] == 2
     assert {"r_score", "f_score", "m_score", "rfm_segment"} <= set(seg.columns)
     run = json.loads((out / "run.json").read_text())
-    assert run["rows"]["in"] == 7 and run["customers"] == 4
+    assert run["rows"]["in"] == 19 and run["customers"] == 16
     assert run["as_of"] == "2021-01-09"
-    assert set(run["timings"]["stages"]) == {"read", "clean", "features", "rfm", "profiles", "write"}
+    assert set(run["timings"]["stages"]) == {"read", "clean", "features", "rfm", "segments", "profiles", "write", "plots"}
+    assert run["segmentation"]["k"] >= 2
     assert run["input"]["fingerprint"]["sha256"] == hashlib.sha256(small.read_bytes()).hexdigest()
     assert run["versions"]["duckdb"]
     tx = pd.read_parquet(out / "transactions_with_segments.parquet")
-    assert len(tx) == 7 and tx["rfm_segment"].notna().all()
+    assert len(tx) == 19 and tx["rfm_segment"].notna().all() and tx["segment"].notna().all()
     report = json.loads((out / "cleaning_report.json").read_text())
     assert report["rows_in"] == report["rows_kept"] + report["rows_dropped"]
 
@@ -84,17 +97,17 @@ def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp
         ("{}", ["data.json"], EXIT_INPUT, "unsupported format '.json'"),
         ("who,when,much\na,2021-01-01,1\n", ["x.csv"], EXIT_DATA, "columns found: 'who', 'when', 'much'"),
         ("customer_id,timestamp,amount\na,2021-01-01,1\nb,soon,2\n", ["x.csv"], EXIT_DATA, "data row 2: 'soon'"),
-        (CSV, ["x.csv", "--as-of", "2020-01-01"], EXIT_DATA, "no rows left after cleaning (7 rows in; dropped: after_as_of 7)"),
+        (CSV, ["x.csv", "--as-of", "2020-01-01", "--no-plots"], EXIT_DATA, "no rows left after cleaning (19 rows in; dropped: after_as_of 19)"),
         ("customer_id,timestamp,amount\na,2021-01-01,1\na,2021-01-02,2\n", ["x.csv"], EXIT_DATA, "only 1 customer left"),
         (CSV, ["x.csv", "--as-of", "June"], EXIT_CONFIG, "cleaning.as_of='June': not a date"),
         (CSV, ["x.csv", "--map", "client=customer_id"], EXIT_CONFIG, "unknown standard column 'client'"),
     ],
 )
 def test_bad_input_is_one_line_with_an_exit_code_and_keeps_previous_outputs(
-    small, tmp_path, monkeypatch, content, args, code, message
+    baseline, tmp_path, monkeypatch, content, args, code, message
 ):
     out = tmp_path / "out"
-    assert _invoke(small, "--out", out).exit_code == 0
+    shutil.copytree(baseline, out)
     before = _digest(out, OUTPUTS)
     monkeypatch.chdir(tmp_path)
     if content is not None:
@@ -124,7 +137,7 @@ def test_config_file_and_flags(small, tmp_path):
     result = CliRunner().invoke(cli, ["run", "--quiet", "--config", str(cfg)])
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert run["as_of"] == "2021-01-07" and run["rows"]["dropped_by_rule"]["after_as_of"] == 2
+    assert run["as_of"] == "2021-01-07" and run["rows"]["dropped_by_rule"]["after_as_of"] == 4
     bad = tmp_path / "bad.toml"
     bad.write_text("[cleaning]\nreturn = 'net'\n")
     result = CliRunner().invoke(cli, ["run", "--quiet", "--config", str(bad)])

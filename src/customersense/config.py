@@ -19,9 +19,20 @@ TOML layout (every key optional)::
     non_product_patterns = ["^gift_"]
     [rfm]
     segment_map = "my_map.csv"
+    [segmentation]
+    enabled = true
+    features = ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
+    scaler = "standard"           # or "robust"
+    contamination = 0.05          # share of customers flagged as anomalies, or "auto"
+    k = 4                         # fix k; omit to choose it from the data
+    k_min = 2
+    k_max = 10
+    outliers = "assign"           # or "separate": anomalies form their own "Outliers" segment
+    random_state = 42
     [output]
     dir = "outputs"
     csv_max_rows = 1000000
+    plots = true
     [engine]
     name = "duckdb"
     threads = 2
@@ -82,9 +93,43 @@ class RFMConfig:
 
 
 @dataclass(frozen=True)
+class SegmentationConfig:
+    """Learned segments; see customersense.models.segmenter.CustomerSegmenter."""
+
+    enabled: bool = True
+    features: tuple[str, ...] = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+    scaler: str = "standard"
+    contamination: float | str = 0.05
+    k: int | None = None
+    k_min: int = 2
+    k_max: int = 10
+    outliers: str = "assign"
+    random_state: int = 42
+    silhouette_sample_size: int = 5000
+    silhouette_samples: int = 3
+    max_fit_samples: int = 200_000
+
+    def __post_init__(self) -> None:
+        c = self.contamination
+        if not (c == "auto" or (isinstance(c, (int, float)) and 0 <= c <= 0.5)):
+            raise ConfigError(f"segmentation.contamination={c!r}: use 'auto' or a number in [0, 0.5]")
+        if self.scaler not in ("standard", "robust"):
+            raise ConfigError(f"segmentation.scaler={self.scaler!r}: use 'standard' or 'robust'")
+        if self.outliers not in ("assign", "separate"):
+            raise ConfigError(f"segmentation.outliers={self.outliers!r}: use 'assign' or 'separate'")
+        if not 2 <= self.k_min <= self.k_max:
+            raise ConfigError(f"segmentation.k_min={self.k_min}, k_max={self.k_max}: need 2 <= k_min <= k_max")
+        if self.k is not None and self.k < 2:
+            raise ConfigError(f"segmentation.k={self.k}: must be >= 2")
+        if not self.features:
+            raise ConfigError("segmentation.features: name at least one feature")
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     dir: str = "outputs"
     csv_max_rows: int = 1_000_000
+    plots: bool = True
 
     def __post_init__(self) -> None:
         if self.csv_max_rows < 0:
@@ -108,6 +153,7 @@ class Config:
     input: InputConfig = field(default_factory=InputConfig)
     cleaning: CleaningPolicy = field(default_factory=CleaningPolicy)
     rfm: RFMConfig = field(default_factory=RFMConfig)
+    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
@@ -141,6 +187,7 @@ _SECTIONS = {
     "input": InputConfig,
     "cleaning": CleaningPolicy,
     "rfm": RFMConfig,
+    "segmentation": SegmentationConfig,
     "output": OutputConfig,
     "engine": EngineConfig,
 }
@@ -186,6 +233,8 @@ def _build(section: str, values: Mapping[str, Any]) -> Any:
         for key in ("non_product_codes", "non_product_patterns"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key])
+    if section == "segmentation" and "features" in values:
+        values["features"] = tuple(str(v) for v in values["features"])
     try:
         return cls(**values)
     except TypeError as exc:

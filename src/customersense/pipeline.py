@@ -1,4 +1,5 @@
-"""Chains the stages into a result: read -> clean -> features(as_of) -> RFM -> profiles.
+"""Chains the stages into a result: read -> clean -> features(as_of) -> RFM -> anomalies and
+learned segments -> profiles, names and recommendations.
 
 Each stage is a small pure function; this module only passes results along, times each stage
 and keeps the engine connection and the run's scratch folder alive while the result is used.
@@ -22,10 +23,17 @@ from .config import Config
 from .engine import connect
 from .errors import DataError
 from .features import FEATURE_COLUMNS, customer_features
+from .features.pricing import pricing_signals
 from .io.readers import SourceInfo, read_transactions
-from .profiles import segment_profiles
+from .models.learned import LearnedSegments, learn_segments
+from .profiles import segment_profiles, with_recommendations
+from .profiles.naming import load_name_rules
+from .profiles.playbooks import load_playbooks
 from .progress import Reporter, StageClock
 from .rfm import RFMScores, SegmentMap, load_segment_map, score_rfm
+
+# Below this many customers, clusters and anomalies say nothing; the classic RFM segments remain.
+MIN_CUSTOMERS_FOR_LEARNING = 10
 
 
 @dataclass
@@ -36,11 +44,14 @@ class RunResult:
     source: SourceInfo
     cleaning: CleaningReport
     customers: pd.DataFrame
-    profiles: pd.DataFrame
+    profiles: pd.DataFrame        # classic RFM rows, then learned rows (column "segmentation")
     rfm: RFMScores
     segment_map: SegmentMap
-    transactions: ibis.Table  # cleaned transactions with the customer's rfm_segment (lazy)
+    learned: LearnedSegments | None
+    crosstab: pd.DataFrame | None  # learned segment x classic RFM segment, customer counts
+    transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
     clock: StageClock
+    notes: list[str]              # things the user should know (skipped stages, ...)
 
     @property
     def as_of(self):
@@ -78,10 +89,22 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         rfm = score_rfm(customers)
         customers = pd.concat([customers, rfm.scores], axis=1)
         customers["rfm_segment"] = segment_map.assign(rfm.scores)
-    with clock.stage("profiles", "Segment profiles"):
-        profiles = segment_profiles(customers, "rfm_segment", FEATURE_COLUMNS, "rfm")
-    segments = ibis.memtable(customers[[S.CUSTOMER_ID, "rfm_segment"]].astype({"rfm_segment": "string"}))
+    learned = crosstab = None
+    notes: list[str] = []
+    if config.segmentation.enabled and len(customers) < MIN_CUSTOMERS_FOR_LEARNING:
+        notes.append(
+            f"learned segments skipped: {len(customers)} customers, fewer than {MIN_CUSTOMERS_FOR_LEARNING}"
+        )
+    elif config.segmentation.enabled:
+        with clock.stage("segments", "Anomalies and learned segments"):
+            learned = learn_segments(customers, config.segmentation)
+            customers = pd.concat([customers, learned.columns], axis=1)
+            crosstab = pd.crosstab(customers["segment"], customers["rfm_segment"])
+    segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
+    segments = ibis.memtable(customers[[S.CUSTOMER_ID, *segment_cols]].astype({c: "string" for c in segment_cols}))
     transactions = cleaned.table.inner_join(segments, S.CUSTOMER_ID)
+    with clock.stage("profiles", "Segment profiles and recommendations"):
+        profiles = _profiles(customers, transactions, learned)
     return RunResult(
         config=config,
         source=tx.info,
@@ -90,6 +113,28 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         profiles=profiles,
         rfm=rfm,
         segment_map=segment_map,
+        learned=learned,
+        crosstab=crosstab,
         transactions=transactions,
         clock=clock,
+        notes=notes,
     )
+
+
+def _profiles(customers: pd.DataFrame, transactions: ibis.Table, learned: LearnedSegments | None) -> pd.DataFrame:
+    books = load_playbooks()
+    descriptions = {r.name: r.description for r in load_name_rules()}
+    parts = [
+        with_recommendations(
+            segment_profiles(customers, "rfm_segment", FEATURE_COLUMNS, "rfm"),
+            pricing_signals(transactions, "rfm_segment"), books, descriptions,
+        )
+    ]
+    if learned is not None:
+        parts.append(
+            with_recommendations(
+                segment_profiles(customers, "segment", FEATURE_COLUMNS, "learned", order=learned.order),
+                pricing_signals(transactions, "segment"), books, descriptions,
+            )
+        )
+    return pd.concat(parts, ignore_index=True)

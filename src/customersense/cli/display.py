@@ -44,13 +44,24 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     dropped = ", ".join(f"{k} {v:,}" for k, v in rep.dropped.items() if v)
     if dropped:
         console.print(f"dropped: {dropped}")
-    table = Table(title="RFM segments")
-    for col in ("segment", "customers", "share", "revenue share"):
-        table.add_column(col, justify="left" if col == "segment" else "right")
-    for row in result.profiles.itertuples(index=False):
-        table.add_row(row.segment, f"{row.customers:,}", f"{row.share:.1%}", f"{row.revenue_share:.1%}")
-    console.print(table)
+    for kind, title in (("rfm", "Classic RFM segments"), ("learned", "Learned segments")):
+        rows = result.profiles[result.profiles["segmentation"] == kind]
+        if rows.empty:
+            continue
+        table = Table(title=title)
+        for col in ("segment", "customers", "share", "revenue share", "anomalies"):
+            table.add_column(col, justify="left" if col == "segment" else "right")
+        for row in rows.itertuples(index=False):
+            anomalies = f"{int(row.anomalies):,}" if "anomalies" in rows.columns else "-"
+            table.add_row(row.segment, f"{row.customers:,}", f"{row.share:.1%}", f"{row.revenue_share:.1%}", anomalies)
+        console.print(table)
+    if result.learned is not None:
+        model = result.learned.model
+        console.print(f"learned segments: {model.k_reason_}")
+        console.print(f"anomalies: {int(model.is_anomaly_.sum()):,} customers flagged (Isolation Forest)")
     for b in result.rfm.bins:
         if b.empty_scores:
             console.print(f"[yellow]note[/]: {b.score}: {b.note()}")
+    for note in result.notes:
+        console.print(f"[yellow]note[/]: {note}")
     console.print(f"outputs: {out_dir} ({', '.join(p.name for p in files)})")

@@ -37,10 +37,19 @@ def cli() -> None:
 @click.option("--returns", type=click.Choice(["net", "ignore"]), help="Net returns against revenue, or drop them.")
 @click.option("--threads", type=int, help="Engine threads (default: all cores).")
 @click.option("--csv-max-rows", type=int, help="Write transactions_with_segments.csv only up to this many rows.")
+@click.option("--k", "k", type=int, help="Fix the number of learned segments (default: chosen from the data).")
+@click.option("--seed", type=int, help="Random seed of the models (default 42).")
+@click.option("--contamination", help="Share of customers flagged as anomalies, e.g. 0.05, or 'auto'.")
+@click.option("--scaler", type=click.Choice(["standard", "robust"]), help="Feature scaling before clustering.")
+@click.option("--outliers", type=click.Choice(["assign", "separate"]),
+              help="Anomalies join their nearest segment (flagged), or form an 'Outliers' segment.")
+@click.option("--segments/--no-segments", "learn", default=None, help="Learned segments on (default) or off.")
+@click.option("--plots/--no-plots", default=None, help="Draw the PNG dashboards (default on).")
 @click.option("--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
-        rfm_map, returns, threads, csv_max_rows, quiet, debug) -> None:
+        rfm_map, returns, threads, csv_max_rows, k, seed, contamination, scaler, outliers, learn, plots,
+        quiet, debug) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
 
     Without SOURCE it runs on the embedded Online Retail II (2009-2010) dataset.
@@ -63,7 +72,9 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
                 "mapping": parse_mapping_pairs(mappings),
                 "cleaning": {"as_of": as_of, "returns": returns},
                 "rfm": {"segment_map": rfm_map},
-                "output": {"dir": out_dir, "csv_max_rows": csv_max_rows},
+                "segmentation": {"k": k, "random_state": seed, "contamination": _contamination(contamination),
+                                 "scaler": scaler, "outliers": outliers, "enabled": learn},
+                "output": {"dir": out_dir, "csv_max_rows": csv_max_rows, "plots": plots},
                 "engine": {"threads": threads},
             },
         )
@@ -79,6 +90,17 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         click.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+def _contamination(value: str | None):
+    if value is None or value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"--contamination {value!r}: use a number in [0, 0.5] or 'auto'") from None
 
 
 def _run(config, quiet: bool) -> None:

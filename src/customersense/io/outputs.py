@@ -21,6 +21,10 @@ OUTPUT_FILES = (
     "transactions_with_segments.parquet",
     "transactions_with_segments.csv",
     "cleaning_report.json",
+    "model_selection.csv",
+    "segment_crosstab.csv",
+    "customer_segmentation_dashboard.png",
+    "optimal_clusters_analysis.png",
     "run.json",
 )
 _VERSIONED = ("customersense", "duckdb", "ibis-framework", "sqlglot", "pyarrow", "pandas", "numpy")
@@ -41,8 +45,25 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
             if tx_rows <= result.config.output.csv_max_rows:
                 tx.to_csv(out.path("transactions_with_segments.csv"))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
+            if result.learned is not None:
+                out.write_csv("model_selection.csv", result.learned.model.selection_)
+                out.write_csv("segment_crosstab.csv", result.crosstab.reset_index())
+        if result.learned is not None and result.config.output.plots:
+            with clock.stage("plots", "Drawing dashboards"):
+                _write_plots(result, out)
         out.write_json("run.json", run_record(result, [*out.written, "run.json"]))
     return [Path(out_dir) / name for name in out.written]
+
+
+def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
+    from ..reporting.dashboards import k_selection_figure, save_figure, segmentation_dashboard
+
+    learned = result.learned
+    profiles = result.profiles[result.profiles["segmentation"] == "learned"]
+    fig = segmentation_dashboard(result.customers, profiles, learned.order)
+    save_figure(fig, out.path("customer_segmentation_dashboard.png"))
+    fig = k_selection_figure(learned.model.selection_, learned.model.n_clusters_)
+    save_figure(fig, out.path("optimal_clusters_analysis.png"))
 
 
 def _ordered_transactions(result: RunResult):
@@ -80,6 +101,8 @@ def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
             "weights": ENGAGEMENT_WEIGHTS,
         },
         "rfm": {"segment_map": result.segment_map.path, "bins": result.rfm.to_dict()},
+        "segmentation": result.learned.summary() if result.learned is not None else {"enabled": False},
+        "notes": result.notes,
         "timings": result.clock.to_dict(),
         "outputs": files,
     }

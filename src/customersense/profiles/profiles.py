@@ -15,7 +15,7 @@ def segment_profiles(
     order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per segment: segmentation, segment, customers, share, revenue, revenue_share,
-    mean_<feature>, median_<feature>. Revenue is the sum of ``monetary`` (net revenue).
+    [anomalies,] mean_<feature>, median_<feature>. Revenue is the sum of ``monetary`` (net revenue).
 
     Segments come in ``order`` when given (absent ones skipped), else by revenue, largest first.
     """
@@ -26,6 +26,8 @@ def segment_profiles(
     frame["share"] = frame["customers"] / total_customers
     frame["revenue"] = groups["monetary"].sum()
     frame["revenue_share"] = frame["revenue"] / total_revenue if total_revenue else float("nan")
+    if "is_anomaly" in customers.columns:
+        frame["anomalies"] = groups["is_anomaly"].sum().astype("int64")
     for col in features:
         frame[f"mean_{col}"] = groups[col].mean()
         frame[f"median_{col}"] = groups[col].median()
@@ -37,3 +39,16 @@ def segment_profiles(
     frame = frame.reset_index()
     frame.insert(0, "segmentation", segmentation)
     return frame
+
+
+def with_recommendations(
+    profiles: pd.DataFrame, signals: pd.DataFrame, books: dict[str, dict], descriptions: dict[str, str]
+) -> pd.DataFrame:
+    """Add measured pricing signals and the playbook entry (strategy and actions) per segment."""
+    out = profiles.merge(signals, how="left", left_on="segment", right_index=True)
+    default = books["default"]
+    out["description"] = [descriptions.get(s, "") for s in out["segment"]]
+    for field in ("strategy", "retention", "pricing", "campaigns"):
+        values = [books.get(s, default)[field] for s in out["segment"]]
+        out[field] = [v if isinstance(v, str) else " | ".join(v) for v in values]
+    return out

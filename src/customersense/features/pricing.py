@@ -1,0 +1,41 @@
+"""Per-segment pricing signals measured from the transactions, in the engine.
+
+- ``avg_unit_price_paid``: purchase value / items bought (quantity-weighted mean unit price).
+- ``items_per_order``: items bought / purchase orders; ``lines_per_order``: purchase lines / orders.
+- ``return_order_share``: orders with returned items / purchase orders (an order id starting with
+  the cancel prefix is one return order; without order ids, a day with returns is one).
+"""
+
+from __future__ import annotations
+
+import ibis
+import pandas as pd
+
+from .. import schema as S
+from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY
+
+PRICING_COLUMNS = ("avg_unit_price_paid", "items_per_order", "lines_per_order", "return_order_share")
+
+
+def pricing_signals(transactions: ibis.Table, segment_column: str) -> pd.DataFrame:
+    """One row per segment (index: segment name); empty when there is no quantity column."""
+    t = transactions
+    if S.QUANTITY not in t.columns:
+        return pd.DataFrame(columns=PRICING_COLUMNS)
+    purchase = ~t[IS_RETURN]
+    orders = ibis.cases((purchase, t[S.CUSTOMER_ID].concat("\x1f", t[ORDER_KEY])), else_=ibis.null("string"))
+    returns = ibis.cases((t[IS_RETURN], t[S.CUSTOMER_ID].concat("\x1f", t[ORDER_KEY])), else_=ibis.null("string"))
+    agg = t.group_by(segment_column).aggregate(
+        value=t[LINE_AMOUNT].sum(where=purchase),
+        items=t[S.QUANTITY].sum(where=purchase),
+        lines=purchase.cast("int64").sum(),
+        orders=orders.nunique(),
+        return_orders=returns.nunique(),
+    ).to_pandas().set_index(segment_column)
+    out = pd.DataFrame(index=agg.index)
+    out["avg_unit_price_paid"] = agg["value"] / agg["items"]
+    out["items_per_order"] = agg["items"] / agg["orders"]
+    out["lines_per_order"] = agg["lines"] / agg["orders"]
+    out["return_order_share"] = agg["return_orders"] / agg["orders"]
+    out.index.name = "segment"
+    return out.round(6)

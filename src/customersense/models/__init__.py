@@ -1,0 +1,1 @@
+"""Customer-level models: preprocessing, anomaly detection, k selection, the segmenter."""

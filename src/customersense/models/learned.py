@@ -1,0 +1,83 @@
+"""The learned-segments stage: fit the segmenter on the customer table, name the clusters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..config import SegmentationConfig
+from ..errors import DataError
+from ..profiles.naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
+from .segmenter import OUTLIER_CLUSTER, CustomerSegmenter
+
+LEARNED_COLUMNS = ("cluster", "segment", "is_anomaly", "anomaly_score", "anomaly_reason")
+
+
+@dataclass(frozen=True)
+class LearnedSegments:
+    model: CustomerSegmenter
+    columns: pd.DataFrame          # LEARNED_COLUMNS, indexed like the customer table
+    names: dict[int, str]          # cluster -> business name
+    positions: pd.DataFrame        # cluster -> R, F, M percentile position used for naming
+    order: list[str]               # segment names, most valuable cluster first
+
+    def summary(self) -> dict[str, Any]:
+        m = self.model
+        return {
+            "k": int(m.n_clusters_),
+            "k_reason": m.k_reason_,
+            "features": list(m.feature_names_in_),
+            "scaler": m.scaler,
+            "contamination": m.contamination,
+            "outliers": m.outliers,
+            "random_state": m.random_state,
+            "anomalies": int(m.is_anomaly_.sum()),
+            "inertia": m.inertia_,
+            "clusters": [
+                {"cluster": int(c), "segment": self.names[c],
+                 "position": {k: round(float(v), 4) for k, v in self.positions.loc[c].items()}}
+                for c in self.positions.index
+            ],
+            "model_selection": m.selection_.to_dict(orient="records"),
+        }
+
+
+def learn_segments(customers: pd.DataFrame, cfg: SegmentationConfig) -> LearnedSegments:
+    model = CustomerSegmenter(
+        features=cfg.features,
+        scaler=cfg.scaler,
+        contamination=cfg.contamination,
+        n_clusters=cfg.k,
+        k_range=(cfg.k_min, cfg.k_max),
+        outliers=cfg.outliers,
+        silhouette_sample_size=cfg.silhouette_sample_size,
+        silhouette_samples=cfg.silhouette_samples,
+        max_fit_samples=cfg.max_fit_samples,
+        random_state=cfg.random_state,
+    )
+    try:
+        model.fit(customers)
+    except ValueError as exc:
+        raise DataError(f"learned segments: {exc}") from None
+    labels = model.labels_
+    members = (labels != OUTLIER_CLUSTER) & ~model.is_anomaly_
+    positions = cluster_positions(customers, labels, members)
+    names = name_clusters(positions, load_name_rules())
+    names[OUTLIER_CLUSTER] = OUTLIERS
+    order = [names[c] for c in sorted(set(labels.tolist())) if c != OUTLIER_CLUSTER]
+    if (labels == OUTLIER_CLUSTER).any():
+        order.append(OUTLIERS)
+    columns = pd.DataFrame(
+        {
+            "cluster": labels.astype("int64"),
+            "segment": pd.array([names[c] for c in labels], dtype="string"),
+            "is_anomaly": model.is_anomaly_,
+            "anomaly_score": np.round(model.anomaly_score_, 6),
+            "anomaly_reason": pd.array(model.anomaly_reason_, dtype="string"),
+        },
+        index=customers.index,
+    )
+    return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order)
