@@ -1,0 +1,162 @@
+"""Learned segments: planted-truth recovery, metric agreement with scikit-learn, estimator contract."""
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from sklearn import metrics as skm
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from customersense.config import load_config
+from customersense.datasets.synthetic import planted_transactions
+from customersense.evaluation import calinski_harabasz, davies_bouldin, knee_point, silhouette
+from customersense.models.segmenter import OUTLIER_CLUSTER, CustomerSegmenter
+from customersense.pipeline import analyse, session
+from customersense.profiles.naming import (
+    cluster_positions, load_name_rules, midrank_percentile, name_clusters,
+)
+
+FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    tx, truth = planted_transactions(n_customers=2000, seed=0)
+    path = tmp_path_factory.mktemp("planted") / "planted.parquet"
+    pq.write_table(tx, path)
+    config = load_config(None, {"input": {"source": str(path)}})
+    with session(config) as (con, workdir):
+        result = analyse(config, con, workdir)
+    return result, result.customers.merge(truth, on="customer_id", suffixes=("", "_true"))
+
+
+def test_planted_groups_are_recovered_with_default_settings(planted):
+    result, c = planted
+    assert result.learned.model.n_clusters_ == 4
+    normal = ~c["is_anomaly_true"]
+    assert adjusted_rand_score(c.loc[normal, "group"], c.loc[normal, "cluster"]) >= 0.9
+    recall = (c["is_anomaly"] & c["is_anomaly_true"]).sum() / c["is_anomaly_true"].sum()
+    assert recall >= 0.8
+    assert c["is_anomaly"].mean() == pytest.approx(0.05, abs=0.005)
+
+
+def test_planted_groups_get_fitting_unique_names(planted):
+    result, c = planted
+    names = result.learned.names
+    assert len(set(names.values())) == len(names)
+    by_group = c[~c["is_anomaly_true"]].groupby("group")["segment"].agg(lambda s: s.mode().iloc[0])
+    assert by_group["best"] == "Champions"
+    assert by_group["new"] == "New Customers"
+    assert by_group["lapsed"] in {"Hibernating", "Lost"}
+
+
+def test_anomaly_reasons_name_the_planted_spend(planted):
+    _, c = planted
+    planted_hits = c[c["is_anomaly"] & c["is_anomaly_true"]]
+    assert len(planted_hits) > 0
+    assert planted_hits["anomaly_reason"].str.contains("x segment median").all()
+    assert planted_hits["anomaly_reason"].str.contains("monetary|avg_order_value").mean() >= 0.8
+    assert (c.loc[~c["is_anomaly"], "anomaly_reason"] == "").all()
+
+
+def test_profiles_crosstab_and_pricing_signals(planted):
+    result, c = planted
+    learned = result.profiles[result.profiles["segmentation"] == "learned"]
+    assert learned["customers"].sum() == len(c)
+    assert learned["anomalies"].sum() == c["is_anomaly"].sum()
+    assert learned["strategy"].str.len().gt(0).all() and learned["campaigns"].str.len().gt(0).all()
+    assert (learned["avg_unit_price_paid"] > 0).all() and (learned["return_order_share"] == 0).all()
+    assert result.crosstab.to_numpy().sum() == len(c)
+    assert set(result.profiles["segmentation"]) == {"rfm", "learned"}
+
+
+def test_metrics_agree_with_scikit_learn():
+    X, y = make_blobs(n_samples=600, centers=4, random_state=1)
+    est = silhouette(X, y, sample_size=5000)
+    assert est.method == "exact" and est.value == pytest.approx(skm.silhouette_score(X, y))
+    assert davies_bouldin(X, y) == pytest.approx(skm.davies_bouldin_score(X, y))
+    assert calinski_harabasz(X, y) == pytest.approx(skm.calinski_harabasz_score(X, y))
+
+
+def test_sampled_silhouette_is_within_its_spread_of_the_exact_value():
+    X, y = make_blobs(n_samples=4000, centers=3, cluster_std=3.0, random_state=2)
+    exact = skm.silhouette_score(X, y)
+    est = silhouette(X, y, sample_size=800, n_samples=5, random_state=0)
+    assert est.method == "sampled" and est.n_samples == 5 and est.sample_size == 800
+    assert est.std > 0
+    assert abs(est.value - exact) <= 2 * est.std
+
+
+def test_knee_point():
+    k = np.arange(2, 11)
+    inertia = np.array([1000, 400, 150, 130, 115, 105, 98, 92, 88])
+    assert k[knee_point(k, inertia)] == 4
+    assert knee_point(k[:2], inertia[:2]) == 0
+
+
+def _frame(n=400, seed=0):
+    X, y = make_blobs(n_samples=n, centers=3, n_features=5, random_state=seed)
+    frame = pd.DataFrame(np.exp(X / 4), columns=FEATURES)
+    return frame, y
+
+
+def test_estimator_contract():
+    frame, y = _frame()
+    seg = CustomerSegmenter(random_state=0, contamination=0.02)
+    assert clone(seg).get_params() == seg.get_params()
+    assert not hasattr(seg, "labels_")
+    assert seg.fit(frame) is seg
+    for attr in ("labels_", "cluster_centers_", "n_clusters_", "selection_", "is_anomaly_", "anomaly_score_",
+                 "preprocessor_", "inertia_", "k_reason_"):
+        assert hasattr(seg, attr)
+    assert seg.n_clusters_ == 3
+    assert adjusted_rand_score(y, seg.labels_) > 0.95
+    np.testing.assert_array_equal(seg.predict(frame), seg.labels_)
+    assert seg.transform(frame).shape == (len(frame), 3)
+    np.testing.assert_array_equal(seg.transform(frame).argmin(axis=1), seg.labels_)
+    again = CustomerSegmenter(random_state=0, contamination=0.02).fit_predict(frame)
+    np.testing.assert_array_equal(again, seg.labels_)
+
+
+def test_fixed_k_and_separate_outliers():
+    frame, _ = _frame()
+    seg = CustomerSegmenter(n_clusters=5, outliers="separate", contamination=0.05, random_state=0).fit(frame)
+    assert seg.n_clusters_ == 5 and "fixed by the user" in seg.k_reason_
+    assert set(np.unique(seg.labels_)) == {OUTLIER_CLUSTER, 0, 1, 2, 3, 4}
+    assert (seg.labels_ == OUTLIER_CLUSTER).sum() == seg.is_anomaly_.sum()
+    assert seg.selection_["chosen"].sum() == 1
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"contamination": 0.7}, "contamination=0.7: must be 'auto' or a number in \\[0, 0.5\\]"),
+        ({"scaler": "minmax"}, "scaler='minmax'"),
+        ({"k_range": (1, 5)}, "k_range=\\(1, 5\\)"),
+        ({"n_clusters": 1}, "n_clusters=1"),
+        ({"outliers": "drop"}, "outliers='drop'"),
+    ],
+)
+def test_bad_parameters_name_the_argument(params, message):
+    frame, _ = _frame(60)
+    with pytest.raises(ValueError, match=message):
+        CustomerSegmenter(**params).fit(frame)
+
+
+def test_naming_positions_and_assignment():
+    assert midrank_percentile(np.array([1, 1, 1, 2]), 1) == pytest.approx(0.375)
+    customers = pd.DataFrame({
+        "recency_days": [1, 2, 3, 300, 310, 320],
+        "frequency": [20, 25, 30, 1, 1, 1],
+        "monetary": [900.0, 950, 1000, 10, 12, 11],
+    })
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    pos = cluster_positions(customers, labels, np.ones(6, dtype=bool))
+    assert pos.loc[0].tolist() == pytest.approx([4.5 / 6, 4.5 / 6, 4.5 / 6])  # median member: 4 below, itself
+    names = name_clusters(pos, load_name_rules())
+    assert names == {0: "Champions", 1: "Lost"}
+    many = pd.DataFrame(np.full((13, 3), 0.5), columns=["recency", "frequency", "monetary"])
+    named = name_clusters(many, load_name_rules())
+    assert len(set(named.values())) == 13 and "Segment 1" in named.values()
