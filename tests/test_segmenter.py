@@ -155,8 +155,12 @@ def test_naming_positions_and_assignment():
     labels = np.array([0, 0, 0, 1, 1, 1])
     pos = cluster_positions(customers, labels, np.ones(6, dtype=bool))
     assert pos.loc[0].tolist() == pytest.approx([4.5 / 6, 4.5 / 6, 4.5 / 6])  # median member: 4 below, itself
-    names = name_clusters(pos, load_name_rules())
-    assert names == {0: "Champions", 1: "Lost"}
+    # two halves can only sit at 0.75 and 0.25: nearest prototypes are Loyal and Hibernating
+    assert name_clusters(pos, load_name_rules()) == {0: "Loyal Customers", 1: "Hibernating"}
+    # a small top group sits at the extreme: Champions; a small group at the bottom: Lost
+    extreme = pd.DataFrame({"recency": [0.95, 0.5, 0.05], "frequency": [0.95, 0.5, 0.08],
+                            "monetary": [0.95, 0.5, 0.1]}, index=[0, 1, 2])
+    assert name_clusters(extreme, load_name_rules()) == {0: "Champions", 1: "Need Attention", 2: "Lost"}
     many = pd.DataFrame(np.full((13, 3), 0.5), columns=["recency", "frequency", "monetary"])
     named = name_clusters(many, load_name_rules())
     assert len(set(named.values())) == 13 and "Segment 1" in named.values()
