@@ -3,6 +3,7 @@
 import datetime as dt
 
 import duckdb
+import pandas as pd
 import pytest
 
 from customersense.config import DEFAULT_NON_PRODUCT_CODES, load_config
@@ -57,7 +58,7 @@ def test_every_customer_has_a_segment_and_profiles_add_up(or2):
     c = or2.customers
     assert c["rfm_segment"].notna().all()
     assert c[["r_score", "f_score", "m_score"]].isin([1, 2, 3, 4, 5]).all().all()
-    p = or2.profiles
+    p = or2.profiles[or2.profiles["segmentation"] == "rfm"]
     assert p["customers"].sum() == len(c)
     assert p["share"].sum() == pytest.approx(1.0)
     assert p["revenue"].sum() == pytest.approx(c["monetary"].sum())
@@ -79,10 +80,24 @@ def test_past_as_of_is_a_point_in_time_snapshot():
     assert result.cleaning.as_of == as_of
 
 
-def test_cdnow_master_runs_without_column_flags():
-    config = load_config(None, {"input": {"source": str(dataset_path("cdnow_master"))}})
+def _analyse(source):
+    config = load_config(None, {"input": {"source": source}})
     with session(config) as (con, workdir):
-        result = analyse(config, con, workdir)
+        return analyse(config, con, workdir)
+
+
+def test_or2_learned_segments_and_identical_rerun(or2):
+    c = or2.customers
+    assert or2.learned is not None and c["segment"].notna().all()
+    assert c["is_anomaly"].mean() == pytest.approx(0.05, abs=0.005)
+    again = _analyse(OR2)
+    pd.testing.assert_frame_equal(c, again.customers)
+    pd.testing.assert_frame_equal(or2.profiles, again.profiles)
+    pd.testing.assert_frame_equal(or2.learned.model.selection_, again.learned.model.selection_)
+
+
+def test_cdnow_master_runs_without_column_flags():
+    result = _analyse(str(dataset_path("cdnow_master")))
     # 80 rows are worth $0.00: the policy drops them (non_positive_price), and with them the
     # 68 customers whose only purchases were free.
     customers, days = duckdb.sql(
@@ -96,3 +111,7 @@ def test_cdnow_master_runs_without_column_flags():
     assert len(result.customers) == customers == 23_502
     assert int(result.customers["frequency"].sum()) == days  # no order ids: purchase days
     assert result.cleaning.as_of == dt.date(1998, 7, 1)
+    # learned segments on default settings, and the same on a rerun with the same seed
+    assert result.learned.model.n_clusters_ >= 2
+    assert result.learned.model.selection_["silhouette_method"].eq("sampled").all()
+    pd.testing.assert_frame_equal(result.customers, _analyse(str(dataset_path("cdnow_master"))).customers)
