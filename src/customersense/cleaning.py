@@ -7,10 +7,13 @@ Rules apply in this order; a row is counted under the first rule it meets, so
 2. ``missing_timestamp``: no date.
 3. ``after_as_of``: on or after ``as_of`` (point-in-time snapshot: later rows do not exist yet).
 4. ``duplicate_rows``: exact copies of an earlier row (every column equal); one copy is kept.
+   By default (``drop_duplicates = "auto"``) only when the data has order ids: without them
+   (daily data such as CDNOW) identical rows are separate purchases on the same day.
 5. ``non_product_code``: postage, fees, discounts, vouchers... (configurable codes and patterns).
 6. ``missing_amount``: no amount (or no quantity / unit price to compute it).
 7. ``zero_quantity``: quantity 0.
-8. ``non_positive_price``: unit price <= 0 (amount == 0 where there is no unit price).
+8. ``non_positive_price``: unit price <= 0 (amount == 0 where there is no unit price); can be
+   switched off (``drop_non_positive_price = false``) to keep free items as purchases.
 9. ``returns_ignored``: return lines, only when the policy says ``returns = "ignore"``.
 10. ``orphan_returns``: return lines of a customer with no purchase kept: a return never
     creates a customer on its own.
@@ -22,6 +25,7 @@ customer's revenue and never counted as purchases.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +60,7 @@ class CleaningReport:
     as_of: dt.date
     as_of_source: str
     dropped: dict[str, int]
+    duplicates_removed: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +72,7 @@ class CleaningReport:
             "customers": self.customers,
             "as_of": self.as_of.isoformat(),
             "as_of_source": self.as_of_source,
+            "duplicates_removed": self.duplicates_removed,
             "rules_in_order": list(RULES),
         }
 
@@ -92,7 +98,8 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
     """Apply the cleaning policy to standard-column transactions, in the engine."""
     as_of = policy.as_of or default_as_of(tx)
     cols = tx.columns
-    if policy.drop_duplicates:
+    dedupe = policy.drop_duplicates if policy.drop_duplicates != "auto" else S.ORDER_ID in cols
+    if dedupe:
         rows = tx.group_by(cols).aggregate(_n=tx.count())
     else:
         rows = tx.mutate(_n=ibis.literal(1, "int64"))
@@ -106,7 +113,7 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
     buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID)
     orphan = rows._reason.isnull() & rows[IS_RETURN] & ~rows[S.CUSTOMER_ID].isin(buyers[S.CUSTOMER_ID])
     rows = rows.mutate(_reason=ibis.ifelse(orphan, "orphan_returns", rows._reason))
-    report = _report(rows, as_of, "option" if policy.as_of else "day after the last transaction")
+    report = _report(rows, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
     if report.rows_kept == 0:
         raise DataError(
             f"{source}: no rows left after cleaning ({report.rows_in:,} rows in; dropped: "
@@ -114,7 +121,9 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
         )
     kept = rows.filter(rows._reason.isnull())
     has_order_id = S.ORDER_ID in cols
-    table = kept.select(
+    # The kept rows are written once, compact and with the derived columns, so the feature and
+    # output stages read them directly instead of re-deriving which rows survived.
+    table = materialize(con, kept.select(
         *cols,
         **{
             IS_RETURN: kept[IS_RETURN],
@@ -122,7 +131,9 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
             PURCHASE_DATE: kept[S.TIMESTAMP].date(),
             ORDER_KEY: _order_key(kept, has_order_id),
         },
-    )
+    ), "clean")
+    customers = table[S.CUSTOMER_ID].nunique().to_pyarrow().as_py()
+    report = dataclasses.replace(report, customers=customers)
     return CleanTransactions(table=table, report=report, has_order_id=has_order_id)
 
 
@@ -153,9 +164,9 @@ def _first_reason(t: ibis.Table, as_of: dt.date, policy: CleaningPolicy, is_retu
     conds.append((t[S.AMOUNT].isnull(), "missing_amount"))
     if S.QUANTITY in t.columns:
         conds.append((t[S.QUANTITY] == 0, "zero_quantity"))
-    if S.UNIT_PRICE in t.columns:
+    if policy.drop_non_positive_price and S.UNIT_PRICE in t.columns:
         conds.append((t[S.UNIT_PRICE] <= 0, "non_positive_price"))
-    else:
+    elif policy.drop_non_positive_price:
         conds.append((t[S.AMOUNT] == 0, "non_positive_price"))
     if policy.returns == "ignore":
         conds.append((is_return, "returns_ignored"))
@@ -170,7 +181,7 @@ def _order_key(t: ibis.Table, has_order_id: bool) -> ibis.Value:
     return day
 
 
-def _report(rows: ibis.Table, as_of: dt.date, as_of_source: str) -> CleaningReport:
+def _report(rows: ibis.Table, as_of: dt.date, as_of_source: str, dedupe: bool) -> CleaningReport:
     grouped = (
         rows.group_by(["_reason", IS_RETURN])
         .aggregate(rows=rows._n.sum(), unique=rows.count())
@@ -193,12 +204,10 @@ def _report(rows: ibis.Table, as_of: dt.date, as_of_source: str) -> CleaningRepo
             purchase_lines += unique
     rows_in = sum(g["rows"] for g in grouped)
     kept = purchase_lines + return_lines
-    customers = 0
-    if kept:
-        customers = rows.filter(rows._reason.isnull())[S.CUSTOMER_ID].nunique().to_pyarrow().as_py()
     return CleaningReport(
         rows_in=rows_in, rows_kept=kept, purchase_lines=purchase_lines, return_lines=return_lines,
-        customers=customers, as_of=as_of, as_of_source=as_of_source, dropped=dropped,
+        customers=0, as_of=as_of, as_of_source=as_of_source, dropped=dropped,
+        duplicates_removed=dedupe,
     )
 
 

@@ -12,7 +12,8 @@ TOML layout (every key optional)::
     customer_id = "Client No"
     [cleaning]
     as_of = "2010-12-01"          # exclusive: rows on or after this date are left out
-    drop_duplicates = true
+    drop_duplicates = "auto"      # true, false, or "auto": only when the data has order ids
+    drop_non_positive_price = true
     returns = "net"               # "net": netted against revenue; "ignore": dropped
     cancel_prefix = "C"
     non_product_codes = ["POST", "M", ...]
@@ -74,13 +75,18 @@ class InputConfig:
 class CleaningPolicy:
     as_of: dt.date | None = None
     drop_missing_customer: bool = True  # always on: a row without a customer has no owner
-    drop_duplicates: bool = True
+    # "auto": identical rows are duplicates only when the data has order ids; in daily data
+    # without them (CDNOW), two identical rows are two real purchases on one day.
+    drop_duplicates: bool | str = "auto"
+    drop_non_positive_price: bool = True
     returns: str = "net"
     cancel_prefix: str = "C"
     non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
     non_product_patterns: tuple[str, ...] = DEFAULT_NON_PRODUCT_PATTERNS
 
     def __post_init__(self) -> None:
+        if self.drop_duplicates not in (True, False, "auto"):
+            raise ConfigError(f"cleaning.drop_duplicates={self.drop_duplicates!r}: use true, false or 'auto'")
         if self.returns not in ("net", "ignore"):
             raise ConfigError(f"cleaning.returns={self.returns!r}: use 'net' or 'ignore'")
         if not self.drop_missing_customer:
