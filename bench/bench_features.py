@@ -115,7 +115,7 @@ def child(run: str, path: str) -> dict:
             t1 = time.perf_counter()
             cleaned = clean(con, tx.table, config.cleaning, source=path)
             t2 = time.perf_counter()
-            result = customer_features(cleaned.table, cleaned.report.as_of).to_pyarrow()
+            result = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of).to_pyarrow()
             t3 = time.perf_counter()
         seconds = t3 - t0
         stages.update({"read (total)": t1 - t0, "clean (total)": t2 - t1,
@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             results[run].append(res)
             print(f"repeat {i + 1}/{args.repeats} {run:18s} {res['seconds']:7.2f}s "
                   f"{res['peak_rss_mib']:7.0f} MiB", file=sys.stderr, flush=True)
-    text = report(results, args.rows, path, (load_before, os.getloadavg()[0]))
+    import pyarrow.parquet as pq
+
+    rows = pq.read_metadata(path).num_rows  # --path may name a file of another size
+    text = report(results, rows, path, (load_before, os.getloadavg()[0]))
     print(text)
     if args.markdown:
         args.markdown.write_text(text)

@@ -79,11 +79,17 @@ class CleaningReport:
 
 @dataclass(frozen=True)
 class CleanTransactions:
-    """Kept rows: standard columns plus is_return, line_amount, purchase_date, order_key."""
+    """Kept rows: standard columns plus is_return, line_amount, purchase_date, order_key.
+
+    ``table`` holds exactly the kept rows. ``purchases_and_returns`` is the same before the
+    orphan-returns rule: per-customer features read only purchasers and their returns, so orphan
+    returns never reach them, and skipping that anti-join makes the feature stage cheaper.
+    """
 
     table: ibis.Table
     report: CleaningReport
     has_order_id: bool
+    purchases_and_returns: ibis.Table
 
 
 def default_as_of(tx: ibis.Table) -> dt.date:
@@ -119,11 +125,19 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
             f"{source}: no rows left after cleaning ({report.rows_in:,} rows in; dropped: "
             f"{_summary(report.dropped)}); check --as-of, the column mapping and the cleaning policy"
         )
-    kept = rows.filter(rows._reason.isnull())
     has_order_id = S.ORDER_ID in cols
-    # The kept rows are written once, compact and with the derived columns, so the feature and
-    # output stages read them directly instead of re-deriving which rows survived.
-    table = materialize(con, kept.select(
+    customers = buyers[S.CUSTOMER_ID].nunique().to_pyarrow().as_py()
+    report = dataclasses.replace(report, customers=customers)
+    return CleanTransactions(
+        table=_with_derived(rows.filter(rows._reason.isnull()), cols, has_order_id),
+        report=report,
+        has_order_id=has_order_id,
+        purchases_and_returns=_with_derived(kept, cols, has_order_id),
+    )
+
+
+def _with_derived(kept: ibis.Table, cols: list[str], has_order_id: bool) -> ibis.Table:
+    return kept.select(
         *cols,
         **{
             IS_RETURN: kept[IS_RETURN],
@@ -131,10 +145,7 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
             PURCHASE_DATE: kept[S.TIMESTAMP].date(),
             ORDER_KEY: _order_key(kept, has_order_id),
         },
-    ), "clean")
-    customers = table[S.CUSTOMER_ID].nunique().to_pyarrow().as_py()
-    report = dataclasses.replace(report, customers=customers)
-    return CleanTransactions(table=table, report=report, has_order_id=has_order_id)
+    )
 
 
 def _is_return(t: ibis.Table, policy: CleaningPolicy) -> ibis.Value:

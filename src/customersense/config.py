@@ -30,6 +30,12 @@ TOML layout (every key optional)::
     k_max = 10
     outliers = "assign"           # or "separate": anomalies form their own "Outliers" segment
     random_state = 42
+    [validation]
+    enabled = true
+    n_bootstrap = 50              # bootstrap re-fits for cluster stability
+    n_null = 99                   # null (uniform reference) fits for the p-value
+    gap_references = 20           # reference data sets per k for the gap statistic
+    max_customers = 5000          # validate on a seeded sample above this size
     [output]
     dir = "outputs"
     csv_max_rows = 1000000
@@ -132,6 +138,24 @@ class SegmentationConfig:
 
 
 @dataclass(frozen=True)
+class ValidationConfig:
+    """Statistical validation of the learned segments; see customersense.evaluation.validation."""
+
+    enabled: bool = True
+    n_bootstrap: int = 50
+    n_null: int = 99
+    gap_references: int = 20
+    max_customers: int = 5000
+
+    def __post_init__(self) -> None:
+        for name in ("n_bootstrap", "n_null", "gap_references"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"validation.{name}={getattr(self, name)}: must be >= 1")
+        if self.max_customers < 50:
+            raise ConfigError(f"validation.max_customers={self.max_customers}: must be >= 50")
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     dir: str = "outputs"
     csv_max_rows: int = 1_000_000
@@ -160,6 +184,7 @@ class Config:
     cleaning: CleaningPolicy = field(default_factory=CleaningPolicy)
     rfm: RFMConfig = field(default_factory=RFMConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
@@ -194,6 +219,7 @@ _SECTIONS = {
     "cleaning": CleaningPolicy,
     "rfm": RFMConfig,
     "segmentation": SegmentationConfig,
+    "validation": ValidationConfig,
     "output": OutputConfig,
     "engine": EngineConfig,
 }

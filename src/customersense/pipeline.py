@@ -25,7 +25,8 @@ from .errors import DataError
 from .features import FEATURE_COLUMNS, customer_features
 from .features.pricing import pricing_signals
 from .io.readers import SourceInfo, read_transactions
-from .models.learned import LearnedSegments, learn_segments
+from .evaluation.validation import ValidationReport
+from .models.learned import LearnedSegments, learn_segments, validate_learned
 from .profiles import segment_profiles, with_recommendations
 from .profiles.naming import load_name_rules
 from .profiles.playbooks import load_playbooks
@@ -49,6 +50,7 @@ class RunResult:
     segment_map: SegmentMap
     learned: LearnedSegments | None
     crosstab: pd.DataFrame | None  # learned segment x classic RFM segment, customer counts
+    validation: ValidationReport | None
     transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
     clock: StageClock
     notes: list[str]              # things the user should know (skipped stages, ...)
@@ -78,7 +80,7 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
     with clock.stage("clean", "Cleaning"):
         cleaned = clean(con, tx.table, config.cleaning, source=tx.info.path)
     with clock.stage("features", "Customer features"):
-        customers = customer_features(cleaned.table, cleaned.report.as_of).to_pandas()
+        customers = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of).to_pandas()
         if len(customers) < 2:
             raise DataError(
                 f"{tx.info.path}: only {len(customers)} customer left after cleaning; "
@@ -89,7 +91,7 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         rfm = score_rfm(customers)
         customers = pd.concat([customers, rfm.scores], axis=1)
         customers["rfm_segment"] = segment_map.assign(rfm.scores)
-    learned = crosstab = None
+    learned = crosstab = validation = None
     notes: list[str] = []
     if config.segmentation.enabled and len(customers) < MIN_CUSTOMERS_FOR_LEARNING:
         notes.append(
@@ -100,6 +102,9 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
             learned = learn_segments(customers, config.segmentation)
             customers = pd.concat([customers, learned.columns], axis=1)
             crosstab = pd.crosstab(customers["segment"], customers["rfm_segment"])
+        if config.validation.enabled:
+            with clock.stage("validate", "Validating segments (bootstrap, gap, null test)"):
+                validation = validate_learned(customers, learned, config.validation)
     segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
     segments = ibis.memtable(customers[[S.CUSTOMER_ID, *segment_cols]].astype({c: "string" for c in segment_cols}))
     transactions = cleaned.table.inner_join(segments, S.CUSTOMER_ID)
@@ -115,6 +120,7 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         segment_map=segment_map,
         learned=learned,
         crosstab=crosstab,
+        validation=validation,
         transactions=transactions,
         clock=clock,
         notes=notes,

@@ -59,6 +59,11 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
         model = result.learned.model
         console.print(f"learned segments: {model.k_reason_}")
         console.print(f"anomalies: {int(model.is_anomaly_.sum()):,} customers flagged (Isolation Forest)")
+    if result.validation is not None:
+        v = result.validation
+        colour = "green" if v.significant else "yellow"
+        sample = f", on a sample of {v.n_used:,} customers" if v.sampled else ""
+        console.print(f"[{colour}]validation[/]: {v.verdict()}{sample}")
     for b in result.rfm.bins:
         if b.empty_scores:
             console.print(f"[yellow]note[/]: {b.score}: {b.note()}")

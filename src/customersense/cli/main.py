@@ -44,11 +44,13 @@ def cli() -> None:
 @click.option("--outliers", type=click.Choice(["assign", "separate"]),
               help="Anomalies join their nearest segment (flagged), or form an 'Outliers' segment.")
 @click.option("--segments/--no-segments", "learn", default=None, help="Learned segments on (default) or off.")
+@click.option("--validate/--no-validate", "validate", default=None,
+              help="Bootstrap stability, gap statistic and null test of the learned segments (default on).")
 @click.option("--plots/--no-plots", default=None, help="Draw the PNG dashboards (default on).")
 @click.option("--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
-        rfm_map, returns, threads, csv_max_rows, k, seed, contamination, scaler, outliers, learn, plots,
+        rfm_map, returns, threads, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, plots,
         quiet, debug) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
 
@@ -74,6 +76,7 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
                 "rfm": {"segment_map": rfm_map},
                 "segmentation": {"k": k, "random_state": seed, "contamination": _contamination(contamination),
                                  "scaler": scaler, "outliers": outliers, "enabled": learn},
+                "validation": {"enabled": validate},
                 "output": {"dir": out_dir, "csv_max_rows": csv_max_rows, "plots": plots},
                 "engine": {"threads": threads},
             },

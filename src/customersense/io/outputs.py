@@ -25,6 +25,8 @@ OUTPUT_FILES = (
     "segment_crosstab.csv",
     "customer_segmentation_dashboard.png",
     "optimal_clusters_analysis.png",
+    "validation.json",
+    "validation_analysis.png",
     "run.json",
 )
 _VERSIONED = ("customersense", "duckdb", "ibis-framework", "sqlglot", "pyarrow", "pandas", "numpy")
@@ -48,6 +50,8 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
             if result.learned is not None:
                 out.write_csv("model_selection.csv", result.learned.model.selection_)
                 out.write_csv("segment_crosstab.csv", result.crosstab.reset_index())
+            if result.validation is not None:
+                out.write_json("validation.json", result.validation.to_dict())
         if result.learned is not None and result.config.output.plots:
             with clock.stage("plots", "Drawing dashboards"):
                 _write_plots(result, out)
@@ -64,6 +68,10 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
     save_figure(fig, out.path("customer_segmentation_dashboard.png"))
     fig = k_selection_figure(learned.model.selection_, learned.model.n_clusters_)
     save_figure(fig, out.path("optimal_clusters_analysis.png"))
+    if result.validation is not None:
+        from ..reporting.validation_plot import validation_figure
+
+        save_figure(validation_figure(result.validation), out.path("validation_analysis.png"))
 
 
 def _ordered_transactions(result: RunResult):
@@ -102,9 +110,28 @@ def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
         },
         "rfm": {"segment_map": result.segment_map.path, "bins": result.rfm.to_dict()},
         "segmentation": result.learned.summary() if result.learned is not None else {"enabled": False},
+        "validation": _validation_summary(result),
         "notes": result.notes,
         "timings": result.clock.to_dict(),
         "outputs": files,
+    }
+
+
+def _validation_summary(result: RunResult) -> dict[str, Any]:
+    v = result.validation
+    if v is None:
+        return {"enabled": False}
+    return {
+        "verdict": v.verdict(),
+        "significant": v.significant,
+        "p_value": v.p_value,
+        "k_gap": v.k_gap,
+        "stability": {name: {"jaccard": round(j, 4), "status": st}
+                      for name, j, st in zip(v.segment_names, v.jaccard, v.stability)},
+        "mean_ari": round(v.mean_ari, 4),
+        "customers_used": v.n_used,
+        "sampled": v.sampled,
+        "details": "validation.json",
     }
 
 

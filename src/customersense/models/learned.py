@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config import SegmentationConfig
+from ..config import SegmentationConfig, ValidationConfig
 from ..errors import DataError
+from ..evaluation.validation import ValidationReport, ValidationSettings, validate_clustering
 from ..profiles.naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
 from .segmenter import OUTLIER_CLUSTER, CustomerSegmenter
 
@@ -81,3 +82,22 @@ def learn_segments(customers: pd.DataFrame, cfg: SegmentationConfig) -> LearnedS
         index=customers.index,
     )
     return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order)
+
+
+def validate_learned(customers: pd.DataFrame, learned: LearnedSegments, cfg: ValidationConfig) -> ValidationReport:
+    """Validate the learned clusters on the scaled features of the non-anomalous customers."""
+    model = learned.model
+    features = list(model.feature_names_in_)
+    inliers = ~model.is_anomaly_ & (model.labels_ != OUTLIER_CLUSTER)
+    Z = model.preprocessor_.transform(customers.loc[inliers, features].to_numpy(dtype="float64"))
+    settings = ValidationSettings(
+        n_bootstrap=cfg.n_bootstrap,
+        n_null=cfg.n_null,
+        gap_references=cfg.gap_references,
+        k_max=int(model.selection_["k"].max()),
+        max_customers=cfg.max_customers,
+        n_init=2,
+        random_state=model.random_state or 0,
+    )
+    names = [learned.names[c] for c in range(model.n_clusters_)]
+    return validate_clustering(Z, model.labels_[inliers], settings, segment_names=names)

@@ -1,0 +1,23 @@
+"""Customer lifetime value and churn: BG/NBD, Pareto/NBD and Gamma-Gamma fitted by maximum likelihood.
+
+Typical use, from cleaned transactions (an Ibis table)::
+
+    summary = rfm_summary(clean, calibration_end, holdout_end=holdout_end)   # weeks
+    bg = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
+    gg = GammaGammaFitter().fit(summary["frequency"], summary["monetary_value"])
+    clv = customer_lifetime_value(bg, gg, summary, horizon=12, discount_rate=0.01)
+
+Note: use ``summary["T"]``, not ``summary.T`` (the DataFrame transpose).
+"""
+
+from ._base import ConvergenceError
+from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
+from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
+from .plots import clv_figure
+from .summary import rfm_summary, tracking_inputs
+
+__all__ = [
+    "BetaGeoFitter", "ConvergenceError", "GammaGammaFitter", "ParetoNBDFitter",
+    "calibration_by_frequency", "churn_auc", "clv_figure", "customer_lifetime_value",
+    "holdout_accuracy", "predict_holdout", "rfm_summary", "tracking_data", "tracking_inputs",
+]
