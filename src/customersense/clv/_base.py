@@ -55,21 +55,27 @@ def wsum(weights: np.ndarray, values: np.ndarray) -> float:
     return float(np.einsum("i,i->", weights, values))
 
 
+def factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group codes of the distinct rows of the columns (hash-based, O(n)), and one
+    representative row index per group."""
+    key = np.zeros(np.asarray(columns[0]).size, dtype=np.int64)
+    for col in columns:
+        codes, uniques = pd.factorize(np.asarray(col))
+        key, _ = pd.factorize(key * len(uniques) + codes)
+    n_groups = int(key.max()) + 1 if key.size else 0
+    rep = np.empty(n_groups, dtype=np.int64)
+    rep[key] = np.arange(key.size)
+    return key, rep
+
+
 def group_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Distinct rows of the columns and how many times each occurs (hash-based, O(n)).
+    """Distinct rows of the columns and how many times each occurs.
 
     Identical (frequency, recency, T) customers share one likelihood term weighted by the
     count, which makes millions of customers measured in days cheap.
     """
-    key = np.zeros(columns[0].size, dtype=np.int64)
-    n_groups = 1
-    for col in columns:
-        codes, uniques = pd.factorize(col)
-        key, _ = pd.factorize(key * len(uniques) + codes)
-        n_groups = int(key.max()) + 1
-    rep = np.empty(n_groups, dtype=np.int64)
-    rep[key] = np.arange(key.size)
-    counts = np.bincount(key, minlength=n_groups).astype(float)
+    key, rep = factorize_rows(*columns)
+    counts = np.bincount(key, minlength=rep.size).astype(float)
     return [np.asarray(col)[rep] for col in columns], counts
 
 

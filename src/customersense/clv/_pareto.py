@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, hyp2f1
 
-from ._base import wsum
+from ._base import factorize_rows, wsum
 
 SERIES_MAX_Z = 0.9
 _TOL = 1e-17
@@ -82,10 +82,9 @@ class ParetoData:
 
     def __init__(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> None:
         self.x, self.t_x, self.T = x, t_x, T
-        pairs = np.concatenate([np.column_stack([x, t_x]), np.column_stack([x, T])])
-        uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
-        inv = inv.ravel()
-        self.pair_x, self.pair_tau = uniq[:, 0].copy(), uniq[:, 1].copy()
+        px, ptau = np.concatenate([x, x]), np.concatenate([t_x, T])
+        inv, rep = factorize_rows(px, ptau)
+        self.pair_x, self.pair_tau = px[rep], ptau[rep]
         self.i_tx, self.i_T = inv[: x.size], inv[x.size:]
         self.ux, self.ix = np.unique(x, return_inverse=True)
 

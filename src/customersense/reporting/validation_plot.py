@@ -43,7 +43,8 @@ def validation_figure(report: ValidationReport) -> Figure:
     ax_stab.barh(y, report.jaccard, xerr=report.jaccard_std, color=[colors[n] for n in names],
                  edgecolor="black", linewidth=0.5, capsize=3)
     for yi, j, status in zip(y, report.jaccard, report.stability):
-        ax_stab.text(min(j + 0.02, 0.9), yi, f"{j:.2f} {status}", va="center", fontsize=9)
+        ax_stab.text(0.02, yi, f"{j:.2f} {status}", va="center", ha="left", fontsize=10,
+                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 2})
     ax_stab.axvline(0.6, color="tab:red", linestyle="--", linewidth=1, label="0.6: unstable below")
     ax_stab.axvline(0.75, color="tab:green", linestyle="--", linewidth=1, label="0.75: stable above")
     ax_stab.set_yticks(y, names)
