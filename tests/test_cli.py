@@ -25,7 +25,8 @@ d,6,2021-01-08 12:00,1
 OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profiles.csv",
            "transactions_with_segments.parquet", "transactions_with_segments.csv",
            "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
-           "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png", "run.json")
+           "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png",
+           "validation.json", "validation_analysis.png", "run.json")
 
 
 def _invoke(*args):
@@ -65,8 +66,10 @@ def test_run_writes_every_output(small, tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["rows"]["in"] == 19 and run["customers"] == 16
     assert run["as_of"] == "2021-01-09"
-    assert set(run["timings"]["stages"]) == {"read", "clean", "features", "rfm", "segments", "profiles", "write", "plots"}
+    assert set(run["timings"]["stages"]) == {
+        "read", "clean", "features", "rfm", "segments", "validate", "profiles", "write", "plots"}
     assert run["segmentation"]["k"] >= 2
+    assert run["validation"]["verdict"] == json.loads((out / "validation.json").read_text())["verdict"]
     assert run["input"]["fingerprint"]["sha256"] == hashlib.sha256(small.read_bytes()).hexdigest()
     assert run["versions"]["duckdb"]
     tx = pd.read_parquet(out / "transactions_with_segments.parquet")
@@ -84,8 +87,9 @@ def test_same_input_gives_identical_outputs(small, tmp_path):
 
 def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp_path):
     out = tmp_path / "out"
-    assert _invoke(small, "--out", out).exit_code == 0
-    assert _invoke(small, "--out", out, "--csv-max-rows", 3).exit_code == 0
+    fast = ("--no-plots", "--no-validate")
+    assert _invoke(small, "--out", out, *fast).exit_code == 0
+    assert _invoke(small, "--out", out, "--csv-max-rows", 3, *fast).exit_code == 0
     assert not (out / "transactions_with_segments.csv").exists()
     assert (out / "transactions_with_segments.parquet").exists()
 
@@ -126,15 +130,16 @@ def test_entry_point_runs_the_embedded_default_and_exits_cleanly_on_error(tmp_pa
     bad = subprocess.run([*exe, "run", str(tmp_path / "none.parquet")], capture_output=True, text=True)
     assert bad.returncode == EXIT_INPUT
     assert bad.stderr.strip().startswith("error: file not found") and "Traceback" not in bad.stderr
-    ok = subprocess.run([*exe, "run", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    ok = subprocess.run([*exe, "run", "--out", str(tmp_path / "o"), "--no-plots"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "Champions" in ok.stdout and "525,461 rows in" in ok.stdout
+    assert "validation: 3 segments" in ok.stdout
 
 
 def test_config_file_and_flags(small, tmp_path):
     cfg = tmp_path / "cs.toml"
     cfg.write_text(f'[input]\nsource = "{small}"\n[cleaning]\nas_of = "2021-01-07"\n[output]\ndir = "{tmp_path / "o"}"\n')
-    result = CliRunner().invoke(cli, ["run", "--quiet", "--config", str(cfg)])
+    result = CliRunner().invoke(cli, ["run", "--quiet", "--no-plots", "--config", str(cfg)])
     assert result.exit_code == 0, result.output
     run = json.loads((tmp_path / "o" / "run.json").read_text())
     assert run["as_of"] == "2021-01-07" and run["rows"]["dropped_by_rule"]["after_as_of"] == 4
