@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .schema import DEFAULT_SEGMENT_FEATURES
 
 # Stock codes of the Online Retail family that are not products: postage, manual entries,
 # discounts, carriage, samples, bad-debt adjustments, bank and marketplace fees, charity.
@@ -109,7 +110,7 @@ class SegmentationConfig:
     """Learned segments; see customersense.models.segmenter.CustomerSegmenter."""
 
     enabled: bool = True
-    features: tuple[str, ...] = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+    features: tuple[str, ...] = DEFAULT_SEGMENT_FEATURES
     scaler: str = "standard"
     contamination: float | str = 0.05
     k: int | None = None

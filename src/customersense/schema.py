@@ -33,6 +33,9 @@ STANDARD_COLUMNS = (
     COUNTRY,
 )
 
+# Customer features the learned segments use by default (see models/preprocess.py for why).
+DEFAULT_SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+
 # Aliases are compared after normalisation: lower case, only letters and digits.
 # Order matters: the first alias found in the file wins.
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
 
-DEFAULT_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
+from ..schema import DEFAULT_SEGMENT_FEATURES as DEFAULT_FEATURES
 SCALERS = ("standard", "robust")
 
 
