@@ -115,3 +115,19 @@ def test_cdnow_master_runs_without_column_flags():
     assert result.learned.model.n_clusters_ >= 2
     assert result.learned.model.selection_["silhouette_method"].eq("sampled").all()
     pd.testing.assert_frame_equal(result.customers, _analyse(str(dataset_path("cdnow_master"))).customers)
+
+
+@pytest.mark.parametrize(
+    "name, shared",
+    [("online_retail_ii", "online_retail_ii_2009_2010/online_retail_II_2009_2010.parquet"),
+     ("cdnow_master", "cdnow/CDNOW_master.txt"),
+     ("cdnow_sample", "cdnow/CDNOW_sample.txt")],
+)
+def test_embedded_copies_equal_the_shared_datasets(name, shared):
+    """An extra check where ../shared exists: the shipped copies are the real files, unchanged."""
+    from .conftest import SHARED
+
+    path = SHARED / shared
+    if not path.exists():
+        pytest.skip("../shared/datasets is not beside this checkout")
+    assert dataset_path(name).read_bytes() == path.read_bytes()
