@@ -34,7 +34,8 @@ LIFETIMES_CHILD = r"""
 import json, sys, time, numpy as np
 import lifetimes
 d = np.load(sys.argv[1]); n_pareto = int(sys.argv[2]); out = {"version": lifetimes.__version__}
-for name, cls, n in (("BG/NBD", lifetimes.BetaGeoFitter, d["x"].size), ("Pareto/NBD", lifetimes.ParetoNBDFitter, n_pareto)):
+for name, cls, n in (("BG/NBD", lifetimes.BetaGeoFitter, d["x"].size),
+                     ("Pareto/NBD", lifetimes.ParetoNBDFitter, n_pareto)):
     t0 = time.perf_counter()
     try:
         m = cls().fit(d["x"][:n], d["tx"][:n], d["T"][:n])

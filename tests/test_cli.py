@@ -27,6 +27,8 @@ OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profil
            "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
            "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png",
            "validation.json", "validation_analysis.png", "run.json")
+# 16 customers are too few for the CLV models: the run says so and goes on (tests/test_clv_stage.py
+# covers the CLV outputs on real data).
 
 
 def _invoke(*args):
@@ -67,9 +69,11 @@ def test_run_writes_every_output(small, tmp_path):
     assert run["rows"]["in"] == 19 and run["customers"] == 16
     assert run["as_of"] == "2021-01-09"
     assert set(run["timings"]["stages"]) == {
-        "read", "clean", "features", "rfm", "segments", "validate", "profiles", "write", "plots"}
+        "read", "clean", "features", "clv", "rfm", "segments", "validate", "profiles", "write", "plots"}
     assert run["segmentation"]["k"] >= 2
     assert run["validation"]["verdict"] == json.loads((out / "validation.json").read_text())["verdict"]
+    assert run["clv"] == {"enabled": True, "fitted": False}
+    assert any(note.startswith("CLV skipped: ") for note in run["notes"])
     assert run["input"]["fingerprint"]["sha256"] == hashlib.sha256(small.read_bytes()).hexdigest()
     assert run["versions"]["duckdb"]
     tx = pd.read_parquet(out / "transactions_with_segments.parquet")
@@ -133,7 +137,9 @@ def test_entry_point_runs_the_embedded_default_and_exits_cleanly_on_error(tmp_pa
     ok = subprocess.run([*exe, "run", "--out", str(tmp_path / "o"), "--no-plots"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "Champions" in ok.stdout and "525,461 rows in" in ok.stdout
-    assert "validation: 3 segments" in ok.stdout
+    assert "validation: 3 segments" in ok.stdout and "CLV (Pareto/NBD + Gamma-Gamma" in ok.stdout
+    record = json.loads((tmp_path / "o" / "clv_models.json").read_text())
+    assert record["prediction_models"]["transactions"]["converged"]
 
 
 def test_config_file_and_flags(small, tmp_path):

@@ -198,7 +198,8 @@ def test_pareto_likelihood_matches_quadrature():
     """The series evaluation equals direct numerical integration, for alpha < beta, alpha > beta and
     parameters far apart (where the scipy hyp2f1 fallback is used)."""
     rng = np.random.default_rng(1)
-    for r, alpha, s, beta in ((0.55, 10.6, 0.6, 11.7), (0.55, 20.0, 0.6, 3.0), (0.5, 1.0, 3.0, 200.0), (0.3, 100.0, 2.0, 1.5)):
+    cases = ((0.55, 10.6, 0.6, 11.7), (0.55, 20.0, 0.6, 3.0), (0.5, 1.0, 3.0, 200.0), (0.3, 100.0, 2.0, 1.5))
+    for r, alpha, s, beta in cases:
         x = rng.integers(0, 30, 12).astype(float)
         T = rng.uniform(1, 80, 12)
         tx = np.where(x > 0, rng.uniform(0, 1, 12) * T, 0.0)
@@ -246,6 +247,11 @@ def test_degenerate_inputs_raise_clear_errors():
         BetaGeoFitter().fit([1, 2], [5.0, 50.0], [10.0, 20.0])
     with pytest.raises(DataError, match="missing"):
         BetaGeoFitter().fit([1, np.nan], [1.0, 1.0], [2.0, 2.0])
+
+
+def test_optimiser_failure_raises(summary):
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        BetaGeoFitter(max_iter=2).fit(summary["frequency"], summary["recency"], summary["T"])
 
 
 def test_unidentified_fit_raises_not_nan():

@@ -36,6 +36,14 @@ TOML layout (every key optional)::
     n_null = 99                   # null (uniform reference) fits for the p-value
     gap_references = 20           # reference data sets per k for the gap statistic
     max_customers = 5000          # validate on a seeded sample above this size
+    [clv]
+    enabled = true
+    model = "pareto"              # or "bgnbd"
+    time_unit = "weeks"
+    calibration_end = "2010-08-01"  # holdout evaluation after this date; default: last third
+    horizon_months = 12
+    discount_rate = 0.01          # per month
+    margin = 1.0                  # profit share of revenue
     [output]
     dir = "outputs"
     csv_max_rows = 1000000
@@ -157,6 +165,31 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class CLVConfig:
+    """Customer lifetime value and churn; see customersense.clv.stage."""
+
+    enabled: bool = True
+    model: str = "pareto"          # "pareto" (Pareto/NBD) or "bgnbd" (BG/NBD)
+    time_unit: str = "weeks"
+    calibration_end: dt.date | None = None  # default: the last third of the period is the holdout
+    horizon_months: int = 12
+    discount_rate: float = 0.01    # per month (30 days)
+    margin: float = 1.0            # profit share of revenue; 1.0 gives revenue CLV
+
+    def __post_init__(self) -> None:
+        if self.model not in ("pareto", "bgnbd"):
+            raise ConfigError(f"clv.model={self.model!r}: use 'pareto' or 'bgnbd'")
+        if self.time_unit not in ("weeks", "days"):
+            raise ConfigError(f"clv.time_unit={self.time_unit!r}: use 'weeks' or 'days'")
+        if self.horizon_months < 1:
+            raise ConfigError(f"clv.horizon_months={self.horizon_months}: must be >= 1")
+        if not -1 < self.discount_rate < 1:
+            raise ConfigError(f"clv.discount_rate={self.discount_rate}: a monthly rate in (-1, 1), e.g. 0.01")
+        if not 0 < self.margin <= 1:
+            raise ConfigError(f"clv.margin={self.margin}: a share in (0, 1]")
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     dir: str = "outputs"
     csv_max_rows: int = 1_000_000
@@ -186,6 +219,7 @@ class Config:
     rfm: RFMConfig = field(default_factory=RFMConfig)
     segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
     validation: ValidationConfig = field(default_factory=ValidationConfig)
+    clv: CLVConfig = field(default_factory=CLVConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
@@ -221,6 +255,7 @@ _SECTIONS = {
     "rfm": RFMConfig,
     "segmentation": SegmentationConfig,
     "validation": ValidationConfig,
+    "clv": CLVConfig,
     "output": OutputConfig,
     "engine": EngineConfig,
 }
@@ -266,6 +301,8 @@ def _build(section: str, values: Mapping[str, Any]) -> Any:
         for key in ("non_product_codes", "non_product_patterns"):
             if key in values:
                 values[key] = tuple(str(v) for v in values[key])
+    if section == "clv" and values.get("calibration_end") is not None:
+        values["calibration_end"] = parse_date(values["calibration_end"], "clv.calibration_end")
     if section == "segmentation" and "features" in values:
         values["features"] = tuple(str(v) for v in values["features"])
     try:

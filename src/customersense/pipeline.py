@@ -19,9 +19,10 @@ import pandas as pd
 
 from . import schema as S
 from .cleaning import CleaningReport, clean
+from .clv.stage import CLVResult, run_clv
 from .config import Config
 from .engine import connect
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .features import FEATURE_COLUMNS, customer_features
 from .features.pricing import pricing_signals
 from .io.readers import SourceInfo, read_transactions
@@ -32,6 +33,8 @@ from .profiles.naming import load_name_rules
 from .profiles.playbooks import load_playbooks
 from .progress import Reporter, StageClock
 from .rfm import RFMScores, SegmentMap, load_segment_map, score_rfm
+
+CLV_COLUMNS = ("p_alive", "expected_spend", "clv")
 
 # Below this many customers, clusters and anomalies say nothing; the classic RFM segments remain.
 MIN_CUSTOMERS_FOR_LEARNING = 10
@@ -51,6 +54,7 @@ class RunResult:
     learned: LearnedSegments | None
     crosstab: pd.DataFrame | None  # learned segment x classic RFM segment, customer counts
     validation: ValidationReport | None
+    clv: CLVResult | None
     transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
     clock: StageClock
     notes: list[str]              # things the user should know (skipped stages, ...)
@@ -87,12 +91,25 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
                 "segments need at least 2 customers"
             )
         customers = customers.astype({S.CUSTOMER_ID: "string"})
+    notes: list[str] = []
+    clv = None
+    if config.clv.enabled:
+        with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)"):
+            try:
+                clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv)
+            except DataError as exc:  # a fit that cannot converge, too little data: say so, go on
+                if isinstance(exc, ConfigError):
+                    raise
+                notes.append(f"CLV skipped: {exc}")
+        if clv is not None:
+            customers = customers.join(clv.columns, on=S.CUSTOMER_ID)
+            if "error" in clv.record["evaluation"]:
+                notes.append(f"CLV holdout evaluation not available: {clv.record['evaluation']['error']}")
     with clock.stage("rfm", "RFM scores and segments"):
         rfm = score_rfm(customers)
         customers = pd.concat([customers, rfm.scores], axis=1)
         customers["rfm_segment"] = segment_map.assign(rfm.scores)
     learned = crosstab = validation = None
-    notes: list[str] = []
     if config.segmentation.enabled and len(customers) < MIN_CUSTOMERS_FOR_LEARNING:
         notes.append(
             f"learned segments skipped: {len(customers)} customers, fewer than {MIN_CUSTOMERS_FOR_LEARNING}"
@@ -121,6 +138,7 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         learned=learned,
         crosstab=crosstab,
         validation=validation,
+        clv=clv,
         transactions=transactions,
         clock=clock,
         notes=notes,
@@ -128,18 +146,19 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
 
 
 def _profiles(customers: pd.DataFrame, transactions: ibis.Table, learned: LearnedSegments | None) -> pd.DataFrame:
+    features = [*FEATURE_COLUMNS, *(c for c in CLV_COLUMNS if c in customers.columns)]
     books = load_playbooks()
     descriptions = {r.name: r.description for r in load_name_rules()}
     parts = [
         with_recommendations(
-            segment_profiles(customers, "rfm_segment", FEATURE_COLUMNS, "rfm"),
+            segment_profiles(customers, "rfm_segment", features, "rfm"),
             pricing_signals(transactions, "rfm_segment"), books, descriptions,
         )
     ]
     if learned is not None:
         parts.append(
             with_recommendations(
-                segment_profiles(customers, "segment", FEATURE_COLUMNS, "learned", order=learned.order),
+                segment_profiles(customers, "segment", features, "learned", order=learned.order),
                 pricing_signals(transactions, "segment"), books, descriptions,
             )
         )

@@ -67,6 +67,16 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     for b in result.rfm.bins:
         if b.empty_scores:
             console.print(f"[yellow]note[/]: {b.score}: {b.note()}")
+    if result.clv is not None:
+        rec = result.clv.record
+        ev = rec["evaluation"]
+        line = (f"CLV ({rec['prediction_models']['transactions']['model']} + Gamma-Gamma, "
+                f"{rec['horizon_months']} months): total {result.customers['clv'].sum():,.0f}")
+        if "holdout_purchases" in ev:
+            h = ev["holdout_purchases"]
+            line += (f"; holdout after {ev['calibration_end']}: {h['predicted_total']:,.0f} purchases predicted, "
+                     f"{h['actual_total']:,.0f} actual, churn AUC {ev['churn_auc']:.2f}")
+        console.print(line)
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"outputs: {out_dir} ({', '.join(p.name for p in files)})")

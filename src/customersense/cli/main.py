@@ -46,11 +46,18 @@ def cli() -> None:
 @click.option("--segments/--no-segments", "learn", default=None, help="Learned segments on (default) or off.")
 @click.option("--validate/--no-validate", "validate", default=None,
               help="Bootstrap stability, gap statistic and null test of the learned segments (default on).")
+@click.option("--clv/--no-clv", "clv", default=None, help="Lifetime value and churn models (default on).")
+@click.option("--clv-model", type=click.Choice(["pareto", "bgnbd"]), help="Transaction model (default pareto).")
+@click.option("--calibration-end", help="CLV holdout evaluation after this date (default: the last third).")
+@click.option("--horizon", type=int, help="CLV and expected-purchases horizon in months (default 12).")
+@click.option("--discount-rate", type=float, help="Monthly discount rate for CLV (default 0.01).")
+@click.option("--margin", type=float, help="Profit share of revenue for CLV (default 1.0: revenue).")
 @click.option("--plots/--no-plots", default=None, help="Draw the PNG dashboards (default on).")
 @click.option("--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
-        rfm_map, returns, threads, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, plots,
+        rfm_map, returns, threads, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, clv, clv_model, calibration_end,
+        horizon, discount_rate, margin, plots,
         quiet, debug) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
 
@@ -77,6 +84,8 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
                 "segmentation": {"k": k, "random_state": seed, "contamination": _contamination(contamination),
                                  "scaler": scaler, "outliers": outliers, "enabled": learn},
                 "validation": {"enabled": validate},
+                "clv": {"enabled": clv, "model": clv_model, "calibration_end": calibration_end,
+                        "horizon_months": horizon, "discount_rate": discount_rate, "margin": margin},
                 "output": {"dir": out_dir, "csv_max_rows": csv_max_rows, "plots": plots},
                 "engine": {"threads": threads},
             },

@@ -192,10 +192,10 @@ class MLEFitter(BaseEstimator):
         else:
             hess = numerical_hessian(nll, best.x) * total
         try:
-            cov_log = np.linalg.inv(hess)
+            np.linalg.cholesky(hess)
+            var = np.diag(np.linalg.inv(hess))
         except np.linalg.LinAlgError:
-            cov_log = np.full_like(hess, np.nan)
-        var = np.diag(cov_log)
+            var = np.full(len(names), np.nan)
         if not np.all(np.isfinite(var)) or np.any(var <= 0):
             raise ConvergenceError(
                 f"{self._model_name} fit found a flat or saddle optimum (Hessian not positive definite "

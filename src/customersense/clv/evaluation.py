@@ -147,7 +147,9 @@ def calibration_by_frequency(frequency, actual, predicted, max_frequency: int = 
     group = np.minimum(x, max_frequency).astype(int)
     labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
     df = pd.DataFrame({"group": group, "actual": a, "predicted": p})
-    out = df.groupby("group").agg(customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean"))
+    out = df.groupby("group").agg(
+        customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
+    )
     out.index = pd.Index([labels[i] for i in out.index], name="calibration_frequency")
     return out
 

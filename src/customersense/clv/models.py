@@ -100,7 +100,10 @@ class BetaGeoFitter(_TransactionModel):
         r, alpha, a, b = params
         x, tx, t, ux, ix = data
         ll, om, pos = self._parts(params, data)
-        d_r = (digamma(r + ux) - digamma(r))[ix] + np.log(alpha) - (1 - om) * np.log(alpha + t) - om * np.log(alpha + tx)
+        d_r = (
+            (digamma(r + ux) - digamma(r))[ix] + np.log(alpha)
+            - (1 - om) * np.log(alpha + t) - om * np.log(alpha + tx)
+        )
         d_alpha = r / alpha - (r + x) * ((1 - om) / (alpha + t) + om / (alpha + tx))
         psi_abx = digamma(a + b + ux)[ix]
         d_a = digamma(a + b) - psi_abx + om / a
@@ -179,7 +182,8 @@ class ParetoNBDFitter(_TransactionModel):
         """E[X(t)] = r β / (α (s-1)) [1 - (β/(β+t))^(s-1)]."""
         r, alpha, s, beta = self._check_fitted()
         t = np.asarray(t, dtype=float)
-        return _finite(r * beta / alpha * _lomax_factor(s, np.log1p(t / beta)), "Pareto/NBD expected_purchases_population")
+        out = r * beta / alpha * _lomax_factor(s, np.log1p(t / beta))
+        return _finite(out, "Pareto/NBD expected_purchases_population")
 
 
 def _lomax_factor(s: float, log_ratio: np.ndarray) -> np.ndarray:
@@ -192,7 +196,10 @@ def _lomax_factor(s: float, log_ratio: np.ndarray) -> np.ndarray:
 def _finite(values: np.ndarray, what: str) -> np.ndarray:
     values = np.asarray(values, dtype=float)
     if not np.all(np.isfinite(values)):
-        raise DataError(f"{what} is not finite for {int((~np.isfinite(values)).sum())} customer(s): check the inputs and the fitted parameters")
+        raise DataError(
+            f"{what} is not finite for {int((~np.isfinite(values)).sum())} customer(s): "
+            "check the inputs and the fitted parameters"
+        )
     return values
 
 

@@ -40,18 +40,24 @@ def clv_figure(
     ax_track.plot(x, tracking["expected_cumulative"], color="tab:blue", linestyle="--", label="model")
     cal_end = tracking.attrs.get("calibration_end")
     if cal_end:
-        ax_track.axvline(pd.Timestamp(dt.date.fromisoformat(cal_end)), color="grey", linestyle=":", label="calibration end")
+        ax_track.axvline(pd.Timestamp(dt.date.fromisoformat(cal_end)), color="grey", linestyle=":",
+                         label="calibration end")
     ax_track.set_ylabel("cumulative repeat purchases")
     ax_track.legend(loc="upper left")
     ax_track.tick_params(axis="x", labelrotation=30)
 
-    pos = np.arange(len(calibration_table))
-    ax_cal.plot(pos, calibration_table["actual"], marker="o", color="black", label="actual")
-    ax_cal.plot(pos, calibration_table["predicted"], marker="s", color="tab:blue", linestyle="--", label="model")
-    ax_cal.set_xticks(pos, [str(i) for i in calibration_table.index])
-    ax_cal.set_xlabel("repeat purchases in calibration")
-    ax_cal.set_ylabel("mean purchases in holdout")
-    ax_cal.legend(loc="upper left")
+    if calibration_table is None or len(calibration_table) == 0:
+        ax_cal.text(0.5, 0.5, "no holdout evaluation\n(the calibration fit did not converge)",
+                    ha="center", va="center", transform=ax_cal.transAxes)
+    else:
+        pos = np.arange(len(calibration_table))
+        ax_cal.plot(pos, calibration_table["actual"], marker="o", color="black", label="actual")
+        ax_cal.plot(pos, calibration_table["predicted"], marker="s", color="tab:blue", linestyle="--",
+                    label="model")
+        ax_cal.set_xticks(pos, [str(i) for i in calibration_table.index])
+        ax_cal.set_xlabel("repeat purchases in calibration")
+        ax_cal.set_ylabel("mean purchases in holdout")
+        ax_cal.legend(loc="upper left")
 
     _histogram(ax_alive, p_alive, "P(alive) at the calibration end", bins=np.linspace(0, 1, 21))
     _histogram(ax_clv, clv, "customer lifetime value", bins=40)

@@ -27,6 +27,8 @@ OUTPUT_FILES = (
     "optimal_clusters_analysis.png",
     "validation.json",
     "validation_analysis.png",
+    "clv_models.json",
+    "clv_analysis.png",
     "run.json",
 )
 _VERSIONED = ("customersense", "duckdb", "ibis-framework", "sqlglot", "pyarrow", "pandas", "numpy")
@@ -52,7 +54,9 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
                 out.write_csv("segment_crosstab.csv", result.crosstab.reset_index())
             if result.validation is not None:
                 out.write_json("validation.json", result.validation.to_dict())
-        if result.learned is not None and result.config.output.plots:
+            if result.clv is not None:
+                out.write_json("clv_models.json", result.clv.record)
+        if result.config.output.plots and (result.learned is not None or result.clv is not None):
             with clock.stage("plots", "Drawing dashboards"):
                 _write_plots(result, out)
         out.write_json("run.json", run_record(result, [*out.written, "run.json"]))
@@ -63,6 +67,15 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
     from ..reporting.dashboards import k_selection_figure, save_figure, segmentation_dashboard
 
     learned = result.learned
+    if result.clv is not None:
+        from ..clv import clv_figure
+
+        clv = result.clv
+        fig = clv_figure(clv.tracking, clv.calibration_table, result.customers["p_alive"], result.customers["clv"],
+                         title=f"Customer lifetime value: {clv.record['prediction_models']['transactions']['model']}")
+        save_figure(fig, out.path("clv_analysis.png"))
+    if learned is None:
+        return
     profiles = result.profiles[result.profiles["segmentation"] == "learned"]
     fig = segmentation_dashboard(result.customers, profiles, learned.order)
     save_figure(fig, out.path("customer_segmentation_dashboard.png"))
@@ -111,9 +124,24 @@ def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
         "rfm": {"segment_map": result.segment_map.path, "bins": result.rfm.to_dict()},
         "segmentation": result.learned.summary() if result.learned is not None else {"enabled": False},
         "validation": _validation_summary(result),
+        "clv": _clv_summary(result),
         "notes": result.notes,
         "timings": result.clock.to_dict(),
         "outputs": files,
+    }
+
+
+def _clv_summary(result: RunResult) -> dict[str, Any]:
+    if result.clv is None:
+        return {"enabled": result.config.clv.enabled, "fitted": False}
+    ev = result.clv.record["evaluation"]
+    return {
+        "model": result.clv.record["prediction_models"]["transactions"]["model"],
+        "params": result.clv.record["prediction_models"]["transactions"]["params"],
+        "total_clv": round(float(result.customers["clv"].sum()), 2),
+        "holdout": ev.get("holdout_purchases", {"error": ev.get("error")}),
+        "churn_auc": ev.get("churn_auc"),
+        "details": "clv_models.json",
     }
 
 

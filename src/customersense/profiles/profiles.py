@@ -28,6 +28,8 @@ def segment_profiles(
     frame["revenue_share"] = frame["revenue"] / total_revenue if total_revenue else float("nan")
     if "is_anomaly" in customers.columns:
         frame["anomalies"] = groups["is_anomaly"].sum().astype("int64")
+    if "clv" in customers.columns:
+        frame["clv_total"] = groups["clv"].sum()
     for col in features:
         frame[f"mean_{col}"] = groups[col].mean()
         frame[f"median_{col}"] = groups[col].median()

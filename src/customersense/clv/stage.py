@@ -1,0 +1,139 @@
+"""The CLV stage of a run: fit on all data for the predictions, and on a calibration period for
+a measured holdout evaluation.
+
+- **Predictions** (added to every customer): the transaction model (Pareto/NBD by default) and
+  Gamma-Gamma are fitted on all purchases up to the day before ``as_of``; each customer gets
+  ``p_alive``, ``expected_purchases_<h>m`` (the next h months, 30 days each), ``expected_spend``
+  and ``clv`` (discounted, times the margin).
+- **Evaluation**: the same models fitted on the calibration period only (to ``calibration_end``;
+  by default the last third of the observed period is the holdout) and compared with what the
+  customers really did afterwards: total and per-customer error, purchases by calibration
+  frequency, and how well P(alive) separates customers who bought again (ROC AUC).
+
+Pareto/NBD is the default because BG/NBD gives P(alive) = 1 to every customer without a repeat
+purchase, which makes it a poor churn score (on the CDNOW sample's holdout: churn AUC 0.73 for
+Pareto/NBD, 0.32 for BG/NBD), while both predict purchases about equally well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from ..config import CLVConfig
+from ..errors import ConfigError, DataError
+from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
+from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
+from .summary import TIME_UNITS, rfm_summary, tracking_inputs
+
+MODELS = {"pareto": ("Pareto/NBD", ParetoNBDFitter), "bgnbd": ("BG/NBD", BetaGeoFitter)}
+MONTH_DAYS = 30.0
+
+
+@dataclass(frozen=True)
+class CLVResult:
+    columns: pd.DataFrame          # indexed by customer_id
+    record: dict[str, Any]         # clv_models.json
+    tracking: pd.DataFrame
+    calibration_table: pd.DataFrame
+
+
+def _fit(summary: pd.DataFrame, cfg: CLVConfig):
+    name, cls = MODELS[cfg.model]
+    model = cls().fit(summary["frequency"], summary["recency"], summary["T"])
+    spend = GammaGammaFitter().fit(summary["frequency"], summary["monetary_value"])
+    return name, model, spend
+
+
+def _describe(name: str, model, cfg: CLVConfig, calibration_end: dt.date, n: int) -> dict[str, Any]:
+    return {
+        "model": name,
+        "params": model.params_,
+        "standard_errors": model.standard_errors_,
+        "log_likelihood": model.log_likelihood_,
+        "converged": bool(model.converged_),
+        "customers": n,
+        "time_unit": cfg.time_unit,
+        "calibration_end": calibration_end.isoformat(),
+    }
+
+
+def default_calibration_end(first_day: dt.date, as_of: dt.date) -> dt.date:
+    """Leave the last third of the observed period for the holdout."""
+    span = (as_of - first_day).days
+    return as_of - dt.timedelta(days=max(1, span // 3)) - dt.timedelta(days=1)
+
+
+def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig) -> CLVResult:
+    last_day = as_of - dt.timedelta(days=1)
+    first_day = clean.purchase_date.min().to_pyarrow().as_py()
+    cal_end = cfg.calibration_end or default_calibration_end(first_day, as_of)
+    if not first_day <= cal_end < last_day:
+        raise ConfigError(
+            f"clv.calibration_end={cal_end}: must be between the first purchase ({first_day}) and "
+            f"the day before as_of ({last_day})"
+        )
+    # Predictions from all data.
+    full = rfm_summary(clean, last_day, time_unit=cfg.time_unit)
+    name, model, spend = _fit(full, cfg)
+    horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
+    cols = (full["frequency"], full["recency"], full["T"])
+    columns = pd.DataFrame(
+        {
+            "p_alive": np.round(model.probability_alive(*cols), 6),
+            f"expected_purchases_{cfg.horizon_months}m": np.round(model.expected_purchases(horizon, *cols), 6),
+            "expected_spend": np.round(spend.expected_average_spend(full["frequency"], full["monetary_value"]), 6),
+            "clv": np.round(customer_lifetime_value(
+                model, spend, full, horizon=cfg.horizon_months, discount_rate=cfg.discount_rate,
+                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS,
+            ).to_numpy(), 6),
+        },
+        index=pd.Index(full["customer_id"].astype("string"), name="customer_id"),
+    )
+    record = {
+        "purchases_counted": full.attrs.get("purchases_counted", "distinct purchase days; returns excluded"),
+        "spend": "mean value of the repeat purchase days, the first purchase excluded (Fader & Hardie)",
+        "horizon_months": cfg.horizon_months,
+        "discount_rate_per_month": cfg.discount_rate,
+        "margin": cfg.margin,
+        "prediction_models": {
+            "transactions": _describe(name, model, cfg, last_day, len(full)),
+            "spend": _describe("Gamma-Gamma", spend, cfg, last_day, int((full["frequency"] > 0).sum())),
+        },
+    }
+    try:
+        record["evaluation"], tracking, table = _evaluate(clean, cal_end, last_day, cfg)
+    except DataError as exc:  # ConvergenceError included
+        # The predictions stand; say plainly that the holdout check could not be made.
+        record["evaluation"] = {"calibration_end": cal_end.isoformat(), "error": str(exc)}
+        cohorts, repeats = tracking_inputs(clean, last_day, last_day)
+        tracking = tracking_data(model, cohorts, repeats, last_day, time_unit=cfg.time_unit)
+        table = None
+    return CLVResult(columns=columns, record=record, tracking=tracking, calibration_table=table)
+
+
+def _evaluate(clean: ibis.Table, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig):
+    """Fit on the calibration period, compare with the holdout."""
+    cal = rfm_summary(clean, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
+    name, model, spend = _fit(cal, cfg)
+    predicted = predict_holdout(model, cal)
+    actual = cal["holdout_frequency"].to_numpy(float)
+    p_alive = model.probability_alive(cal["frequency"], cal["recency"], cal["T"])
+    cohorts, repeats = tracking_inputs(clean, cal_end, last_day)
+    tracking = tracking_data(model, cohorts, repeats, last_day, calibration_end=cal_end, time_unit=cfg.time_unit)
+    table = calibration_by_frequency(cal["frequency"], actual, predicted)
+    evaluation = {
+        "calibration_end": cal_end.isoformat(),
+        "holdout_end": last_day.isoformat(),
+        "transactions_model": _describe(name, model, cfg, cal_end, len(cal)),
+        "spend_model": _describe("Gamma-Gamma", spend, cfg, cal_end, int((cal["frequency"] > 0).sum())),
+        "holdout_purchases": holdout_accuracy(actual, predicted),
+        "churn_auc": churn_auc(p_alive, actual),
+        "by_calibration_frequency": table.reset_index().to_dict(orient="records"),
+    }
+    return evaluation, tracking, table
