@@ -32,7 +32,9 @@ def clv_figure(
     """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13, 9), layout="constrained")
+    from ..reporting.dashboards import SAVE_DPI, freeze_layout
+
+    fig = Figure(figsize=(13, 9), dpi=SAVE_DPI, layout="constrained")
     ax_track, ax_cal, ax_alive, ax_clv = fig.subplots(2, 2).ravel()
 
     x = pd.to_datetime(tracking["period_end"])
@@ -66,7 +68,7 @@ def clv_figure(
         ax.set_title(name)
     if title:
         fig.suptitle(title)
-    return fig
+    return freeze_layout(fig)
 
 
 def _histogram(ax, values, xlabel: str, bins) -> None:

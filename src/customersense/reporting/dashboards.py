@@ -149,7 +149,7 @@ def segmentation_dashboard(
     fig.legend(handles=handles, loc="outside lower center", ncol=max(1, -(-len(order) // rows)),
                frameon=False, fontsize=11)
     fig.suptitle("Customer segmentation dashboard", fontsize=18, fontweight="bold")
-    return _freeze_layout(fig)
+    return freeze_layout(fig)
 
 
 def k_selection_figure(selection: pd.DataFrame, chosen_k: int) -> Figure:
@@ -184,7 +184,7 @@ def k_selection_figure(selection: pd.DataFrame, chosen_k: int) -> Figure:
         ax.set_title(title)
         ax.legend(loc="best", fontsize=9)
     fig.suptitle("Choosing the number of segments", fontsize=16, fontweight="bold")
-    return _freeze_layout(fig)
+    return freeze_layout(fig)
 
 
 def save_figure(fig: Figure, path: str | PathLike[str]) -> None:
@@ -204,7 +204,7 @@ def save_figure(fig: Figure, path: str | PathLike[str]) -> None:
         fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight", format=fmt, metadata=metadata)
 
 
-def _freeze_layout(fig: Figure) -> Figure:
+def freeze_layout(fig: Figure) -> Figure:
     """Settle the constrained layout (it moves by a hair between its first passes) and fix it,
     so that every later save of the figure draws exactly the same picture."""
     for _ in range(2):

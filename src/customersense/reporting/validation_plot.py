@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dashboards import SAVE_DPI, _freeze_layout, segment_colors
+from .dashboards import SAVE_DPI, freeze_layout, segment_colors
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,4 +60,4 @@ def validation_figure(report: ValidationReport) -> Figure:
     ax_null.set(title=VALIDATION_TITLES[2], ylabel="reference data sets",
                 xlabel=f"log W(1) - log W({report.k}): dispersion removed by {report.k} clusters")
     ax_null.legend(loc="best", fontsize=9)
-    return _freeze_layout(fig)
+    return freeze_layout(fig)
