@@ -95,16 +95,9 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
     clv = None
     if config.clv.enabled:
         with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)"):
-            try:
-                clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv)
-            except DataError as exc:  # a fit that cannot converge, too little data: say so, go on
-                if isinstance(exc, ConfigError):
-                    raise
-                notes.append(f"CLV skipped: {exc}")
+            clv = _clv(cleaned, config, notes)
         if clv is not None:
             customers = customers.join(clv.columns, on=S.CUSTOMER_ID)
-            if "error" in clv.record["evaluation"]:
-                notes.append(f"CLV holdout evaluation not available: {clv.record['evaluation']['error']}")
     with clock.stage("rfm", "RFM scores and segments"):
         rfm = score_rfm(customers)
         customers = pd.concat([customers, rfm.scores], axis=1)
@@ -143,6 +136,20 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         clock=clock,
         notes=notes,
     )
+
+
+def _clv(cleaned, config: Config, notes: list[str]) -> CLVResult | None:
+    """Fit the CLV models; a fit that cannot converge (or too little data) becomes a note."""
+    try:
+        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv)
+    except ConfigError:
+        raise
+    except DataError as exc:
+        notes.append(f"CLV skipped: {exc}")
+        return None
+    if "error" in clv.record["evaluation"]:
+        notes.append(f"CLV holdout evaluation not available: {clv.record['evaluation']['error']}")
+    return clv
 
 
 def _profiles(customers: pd.DataFrame, transactions: ibis.Table, learned: LearnedSegments | None) -> pd.DataFrame:
