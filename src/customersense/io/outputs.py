@@ -31,7 +31,10 @@ OUTPUT_FILES = (
     "clv_analysis.png",
     "run.json",
 )
-_VERSIONED = ("customersense", "duckdb", "ibis-framework", "sqlglot", "pyarrow", "pandas", "numpy")
+_VERSIONED = (
+    "customersense", "duckdb", "ibis-framework", "sqlglot", "pyarrow", "pandas", "numpy", "scikit-learn",
+    "scipy", "matplotlib",
+)
 
 
 def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
