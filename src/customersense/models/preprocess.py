@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
 
-from ..schema import DEFAULT_SEGMENT_FEATURES as DEFAULT_FEATURES
+from ..schema import DEFAULT_SEGMENT_FEATURES as DEFAULT_FEATURES  # noqa: F401 (re-exported)
 SCALERS = ("standard", "robust")
 
 
