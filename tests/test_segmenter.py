@@ -164,3 +164,18 @@ def test_naming_positions_and_assignment():
     many = pd.DataFrame(np.full((13, 3), 0.5), columns=["recency", "frequency", "monetary"])
     named = name_clusters(many, load_name_rules())
     assert len(set(named.values())) == 13 and "Segment 1" in named.values()
+
+
+@pytest.mark.parametrize("contamination", [0.05, "auto"])
+def test_chunked_anomaly_scores_equal_scikit_learn_whatever_the_chunking(contamination):
+    from sklearn.ensemble import IsolationForest
+
+    from customersense.models.anomaly import AnomalyDetector
+
+    Z = np.random.default_rng(3).standard_t(3, size=(7_001, 5))
+    reference = IsolationForest(n_estimators=200, contamination=contamination, random_state=7).fit(Z)
+    for chunk_rows, workers in ((50_000, None), (1_000, 2), (333, 3)):
+        det = AnomalyDetector(contamination, random_state=7).fit(Z, chunk_rows=chunk_rows, workers=workers)
+        np.testing.assert_array_equal(det.train_scores_, reference.score_samples(Z))
+        assert det.offset_ == reference.offset_
+        np.testing.assert_array_equal(det.predict(Z), reference.predict(Z))

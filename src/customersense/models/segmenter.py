@@ -75,8 +75,9 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             self.is_anomaly_ = np.zeros(n, dtype=bool)
         else:
             self.anomaly_detector_ = fit_isolation_forest(Z, self.contamination, self.random_state)
-            self.anomaly_score_ = -self.anomaly_detector_.score_samples(Z)
-            self.is_anomaly_ = self.anomaly_detector_.predict(Z) == -1
+            scores = self.anomaly_detector_.train_scores_
+            self.anomaly_score_ = -scores
+            self.is_anomaly_ = scores < self.anomaly_detector_.offset_
         inliers = Z[~self.is_anomaly_]
         fit_on = self._fit_sample(inliers)
         k_min, k_max = self.k_range
