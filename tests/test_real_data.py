@@ -108,6 +108,12 @@ def _analyse(source):
 def test_or2_learned_segments_and_identical_rerun(or2):
     c = or2.customers
     assert or2.learned is not None and c["segment"].notna().all()
+    # the figures the README quotes
+    model = or2.learned.model
+    assert model.n_clusters_ == 3 and int(model.is_anomaly_.sum()) == 215
+    assert model.selection_.set_index("k").loc[3, "silhouette"] == pytest.approx(0.328, abs=5e-4)
+    assert int(model.selection_.loc[model.selection_["is_elbow"], "k"].iloc[0]) == 4
+    assert or2.validation.significant and min(or2.validation.jaccard) >= 0.97
     assert c["is_anomaly"].mean() == pytest.approx(0.05, abs=0.005)
     again = _analyse(OR2)
     pd.testing.assert_frame_equal(c, again.customers)

@@ -25,6 +25,3 @@ def load_playbooks(path: str | Path | None = None) -> dict[str, dict]:
             raise ConfigError(f"{path}: playbook {name!r} lacks {', '.join(missing)}")
     return books
 
-
-def playbook_for(books: dict[str, dict], segment: str) -> dict:
-    return books.get(segment, books["default"])
