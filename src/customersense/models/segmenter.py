@@ -138,9 +138,15 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         return centers[order]
 
     # -- using the fitted model ------------------------------------------------------------------
-    def _nearest(self, Z: np.ndarray) -> np.ndarray:
-        d = ((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
-        return d.argmin(axis=1)
+    def _nearest(self, Z: np.ndarray, chunk_rows: int = 100_000) -> np.ndarray:
+        # In row chunks: the n x k x features difference array of millions of customers
+        # would not fit in memory at once.
+        return np.concatenate([
+            self._squared_distances(Z[i:i + chunk_rows]).argmin(axis=1) for i in range(0, len(Z), chunk_rows)
+        ]) if len(Z) else np.zeros(0, dtype=np.int64)
+
+    def _squared_distances(self, Z: np.ndarray) -> np.ndarray:
+        return ((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2)
 
     def _scaled(self, X) -> np.ndarray:
         features = list(self.feature_names_in_)
@@ -148,8 +154,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Euclidean distance of each customer to each cluster centre, in the scaled space."""
-        Z = self._scaled(X)
-        return np.sqrt(((Z[:, None, :] - self.cluster_centers_[None, :, :]) ** 2).sum(axis=2))
+        return np.sqrt(self._squared_distances(self._scaled(X)))
 
     def predict(self, X) -> np.ndarray:
         """Nearest cluster; -1 for anomalies when ``outliers="separate"``."""
