@@ -32,7 +32,7 @@ ROWS = [
 
 @pytest.fixture
 def cleaned(con):
-    return clean(con, std_table(ROWS), CleaningPolicy(as_of=AS_OF))
+    return clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=AS_OF))
 
 
 def test_every_row_is_counted_once(cleaned):
@@ -52,20 +52,20 @@ def test_every_row_is_counted_once(cleaned):
 
 
 def test_default_as_of_is_the_day_after_the_last_transaction(con):
-    rep = clean(con, std_table(ROWS), CleaningPolicy()).report
+    rep = clean(con, std_table(ROWS, con=con), CleaningPolicy()).report
     assert rep.as_of == dt.date(2020, 2, 2)
     assert rep.dropped["after_as_of"] == 0
 
 
 def test_returns_can_be_ignored(con):
-    rep = clean(con, std_table(ROWS), CleaningPolicy(as_of=AS_OF, returns="ignore")).report
+    rep = clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=AS_OF, returns="ignore")).report
     assert rep.dropped["returns_ignored"] == 2  # c1's return and c3's return
     assert rep.dropped["orphan_returns"] == 0
     assert rep.return_lines == 0
 
 
 def test_duplicates_can_be_kept(con):
-    rep = clean(con, std_table(ROWS), CleaningPolicy(as_of=AS_OF, drop_duplicates=False)).report
+    rep = clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=AS_OF, drop_duplicates=False)).report
     assert rep.dropped["duplicate_rows"] == 0
     assert rep.purchase_lines == 6
 
@@ -101,7 +101,7 @@ def test_frequency_counts_purchase_days_without_order_ids(con):
         ("a", "2020-01-04 00:01:00", "7"),
         ("b", "2020-01-02 23:59:00", "3"),
     ]
-    t = std_table(rows, ["customer_id", "timestamp", "amount"])
+    t = std_table(rows, ["customer_id", "timestamp", "amount"], con=con)
     cleaned = clean(con, t, CleaningPolicy())
     f = customer_features(cleaned.table, cleaned.report.as_of).to_pandas().set_index("customer_id")
     assert cleaned.report.as_of == dt.date(2020, 1, 5)
@@ -113,7 +113,7 @@ def test_frequency_counts_purchase_days_without_order_ids(con):
 
 
 def test_past_as_of_ignores_later_rows(con):
-    early = clean(con, std_table(ROWS), CleaningPolicy(as_of=dt.date(2020, 1, 5)))
+    early = clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=dt.date(2020, 1, 5)))
     f = customer_features(early.table, dt.date(2020, 1, 5)).to_pandas().set_index("customer_id")
     assert list(f.index) == ["c1", "c2"]  # c4 bought only on 01-09
     assert f.loc["c1", "frequency"] == 1 and f.loc["c1", "monetary"] == 13.0

@@ -117,6 +117,10 @@ def test_duckdb_table(con, tmp_path):
         c.execute("CREATE TABLE sales (client VARCHAR, sold_at TIMESTAMP, total DOUBLE)")
         c.execute("INSERT INTO sales VALUES ('a', '2022-01-01 10:00', 10.0), ('b', '2022-01-02', 4.5)")
         c.execute("CREATE TABLE other (x INT)")
+    if con.name == "pyspark":
+        with pytest.raises(InputError, match="a DuckDB database file needs --engine duckdb"):
+            _read(con, tmp_path, source=str(db), table="sales")
+        return
     tx = _read(con, tmp_path, source=str(db), table="sales",
                mapping={"customer_id": "client", "timestamp": "sold_at", "amount": "total"})
     assert [r["amount"] for r in _rows(tx)] == [10.0, 4.5]

@@ -116,9 +116,15 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
     )
     rows = materialize(con, rows, "labelled")
     kept = rows.filter(rows._reason.isnull())
-    buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID)
-    orphan = rows._reason.isnull() & rows[IS_RETURN] & ~rows[S.CUSTOMER_ID].isin(buyers[S.CUSTOMER_ID])
-    rows = rows.mutate(_reason=ibis.ifelse(orphan, "orphan_returns", rows._reason))
+    buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID).distinct()
+    # A left join, not NOT IN: engines plan NOT IN (null-aware) as a nested loop.
+    marked = rows.left_join(buyers.mutate(_buyer=ibis.literal(True)), S.CUSTOMER_ID)
+    rows = marked.select(
+        *[c for c in rows.columns if c != "_reason"],
+        _reason=ibis.ifelse(
+            marked._reason.isnull() & marked[IS_RETURN] & marked._buyer.isnull(), "orphan_returns", marked._reason
+        ),
+    )
     report = _report(rows, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
     if report.rows_kept == 0:
         raise DataError(
@@ -126,7 +132,7 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
             f"{_summary(report.dropped)}); check --as-of, the column mapping and the cleaning policy"
         )
     has_order_id = S.ORDER_ID in cols
-    customers = buyers[S.CUSTOMER_ID].nunique().to_pyarrow().as_py()
+    customers = buyers.count().to_pyarrow().as_py()
     report = dataclasses.replace(report, customers=customers)
     return CleanTransactions(
         table=_with_derived(rows.filter(rows._reason.isnull()), cols, has_order_id),
@@ -162,7 +168,7 @@ def _first_reason(t: ibis.Table, as_of: dt.date, policy: CleaningPolicy, is_retu
     conds: list[tuple[ibis.Value, str]] = [
         (t[S.CUSTOMER_ID].isnull(), "missing_customer_id"),
         (t[S.TIMESTAMP].isnull(), "missing_timestamp"),
-        (t[S.TIMESTAMP] >= ibis.timestamp(as_of.year, as_of.month, as_of.day, 0, 0, 0), "after_as_of"),
+        (t[S.TIMESTAMP] >= ibis.literal(dt.datetime.combine(as_of, dt.time()), "timestamp"), "after_as_of"),
     ]
     if S.PRODUCT_ID in t.columns:
         code = t[S.PRODUCT_ID].upper()

@@ -49,8 +49,12 @@ TOML layout (every key optional)::
     csv_max_rows = 1000000
     plots = true
     [engine]
-    name = "duckdb"
-    threads = 2
+    name = "duckdb"               # or "spark"
+    threads = 2                   # DuckDB threads (Spark: use spark_conf)
+    spark_master = "local[*]"     # default: $SPARK_MASTER, else the session spark-submit made, else local[*]
+    max_collect_customers = 2000000  # Spark: above this, models fit on a sample and score in Spark
+    [engine.spark_conf]           # any Spark setting
+    "spark.driver.memory" = "4g"
 """
 
 from __future__ import annotations
@@ -200,16 +204,30 @@ class OutputConfig:
             raise ConfigError(f"output.csv_max_rows={self.csv_max_rows}: must be >= 0")
 
 
+ENGINES = ("duckdb", "spark")
+
+
 @dataclass(frozen=True)
 class EngineConfig:
+    """Where transaction-level work runs; see customersense.engine."""
+
     name: str = "duckdb"
     threads: int | None = None
+    spark_master: str | None = None
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # Spark only: customer tables up to this size come back to the driver whole (one row per
+    # customer); larger ones are modelled on a sample and scored inside Spark.
+    max_collect_customers: int = 2_000_000
 
     def __post_init__(self) -> None:
-        if self.name not in ("duckdb",):
-            raise ConfigError(f"engine.name={self.name!r}: supported engines: duckdb")
+        if self.name not in ENGINES:
+            raise ConfigError(f"engine.name={self.name!r}: supported engines: {', '.join(ENGINES)}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"engine.threads={self.threads}: must be >= 1")
+        if not isinstance(self.spark_conf, Mapping):
+            raise ConfigError("[engine.spark_conf]: expected \"spark.setting\" = \"value\" pairs")
+        if self.max_collect_customers < 1:
+            raise ConfigError(f"engine.max_collect_customers={self.max_collect_customers}: must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -303,6 +321,11 @@ def _build(section: str, values: Mapping[str, Any]) -> Any:
                 values[key] = tuple(str(v) for v in values[key])
     if section == "clv" and values.get("calibration_end") is not None:
         values["calibration_end"] = parse_date(values["calibration_end"], "clv.calibration_end")
+    if section == "engine" and "spark_conf" in values:
+        conf = values["spark_conf"]
+        if not isinstance(conf, Mapping):
+            raise ConfigError("[engine.spark_conf]: expected \"spark.setting\" = \"value\" pairs")
+        values["spark_conf"] = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()}
     if section == "segmentation" and "features" in values:
         values["features"] = tuple(str(v) for v in values["features"])
     try:

@@ -21,7 +21,7 @@ from . import schema as S
 from .cleaning import CleaningReport, clean
 from .clv.stage import CLVResult, run_clv
 from .config import Config
-from .engine import connect
+from .engine import close, connect
 from .errors import ConfigError, DataError
 from .features import FEATURE_COLUMNS, customer_features
 from .features.pricing import pricing_signals
@@ -72,7 +72,7 @@ def session(config: Config) -> Iterator[tuple[Any, Path]]:
         try:
             yield con, Path(workdir)
         finally:
-            con.disconnect()
+            close(con)
 
 
 def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None = None) -> RunResult:
@@ -92,6 +92,9 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
             )
         customers = customers.astype({S.CUSTOMER_ID: "string"})
     notes: list[str] = []
+    if config.engine.name == "spark":
+        notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
+                     "written by the executors; no transactions CSV is written")
     clv = None
     if config.clv.enabled:
         with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)"):

@@ -29,13 +29,15 @@ def cli() -> None:
 @click.option("--map", "mappings", multiple=True, metavar="STD=COLUMN", help="Map a standard column to yours; repeatable.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
 @click.option("--out", "out_dir", help="Output folder (default: outputs).")
-@click.option("--table", help="Table name inside a DuckDB database file.")
+@click.option("--table", help="Table in a DuckDB database file; with --engine spark and no SOURCE, a Spark catalog table.")
 @click.option("--sheet", help="Excel sheet name, or 'all'.")
 @click.option("--date-format", help="strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.")
 @click.option("--encoding", help="CSV text encoding (sniffed when omitted).")
 @click.option("--rfm-map", help="CSV mapping each of the 125 (R,F,M) cells to a segment.")
 @click.option("--returns", type=click.Choice(["net", "ignore"]), help="Net returns against revenue, or drop them.")
 @click.option("--threads", type=int, help="Engine threads (default: all cores).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Where transaction-level work runs (default duckdb).")
+@click.option("--spark-master", help="Spark master URL (default: $SPARK_MASTER, spark-submit's, else local[*]).")
 @click.option("--csv-max-rows", type=int, help="Write transactions_with_segments.csv only up to this many rows.")
 @click.option("--k", "k", type=int, help="Fix the number of learned segments (default: chosen from the data).")
 @click.option("--seed", type=int, help="Random seed of the models (default 42).")
@@ -56,7 +58,7 @@ def cli() -> None:
 @click.option("--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
-        rfm_map, returns, threads, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, clv, clv_model, calibration_end,
+        rfm_map, returns, threads, engine, spark_master, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, clv, clv_model, calibration_end,
         horizon, discount_rate, margin, plots,
         quiet, debug) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
@@ -87,7 +89,7 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
                 "clv": {"enabled": clv, "model": clv_model, "calibration_end": calibration_end,
                         "horizon_months": horizon, "discount_rate": discount_rate, "margin": margin},
                 "output": {"dir": out_dir, "csv_max_rows": csv_max_rows, "plots": plots},
-                "engine": {"threads": threads},
+                "engine": {"threads": threads, "name": engine, "spark_master": spark_master},
             },
         )
         _run(config, quiet)

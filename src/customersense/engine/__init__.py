@@ -1,7 +1,8 @@
 """The engine boundary: transaction-level work runs as Ibis expressions on a backend.
 
-DuckDB (embedded, in-process) is the default. Backend-specific SQL functions that Ibis
-does not expose portably live here, so the stages above stay backend-neutral.
+DuckDB (embedded, in-process) is the default; Apache Spark (:mod:`.spark`) runs the same
+expressions beyond one machine. The few backend-specific SQL functions that Ibis does not
+expose portably live here, so the stages above stay backend-neutral.
 """
 
 from __future__ import annotations
@@ -18,8 +19,12 @@ _counter = itertools.count()
 
 
 def connect(cfg: EngineConfig | None = None) -> Any:
-    """Open a backend connection for one run."""
+    """Open a backend connection for one run; close it with :func:`close`."""
     cfg = cfg or EngineConfig()
+    if cfg.name == "spark":
+        from .spark import connect_spark
+
+        return connect_spark(cfg)
     kwargs: dict[str, Any] = {}
     if cfg.threads is not None:
         kwargs["threads"] = cfg.threads
@@ -27,13 +32,31 @@ def connect(cfg: EngineConfig | None = None) -> Any:
     return ibis.duckdb.connect(**kwargs)
 
 
-def materialize(con: Any, expr: ibis.Table, prefix: str = "cs") -> ibis.Table:
-    """Execute ``expr`` once into a temporary table of the backend and return it.
+def close(con: Any) -> None:
+    """Release a connection from :func:`connect` (a Spark session it did not start stays up)."""
+    if is_spark(con):
+        from .spark import close_spark
 
-    Later stages read the table instead of recomputing the expression; it lives as long
-    as the connection and spills to disk when it does not fit in memory.
+        close_spark(con)
+    else:
+        con.disconnect()
+
+
+def is_spark(con: Any) -> bool:
+    return getattr(con, "name", None) == "pyspark"
+
+
+def materialize(con: Any, expr: ibis.Table, prefix: str = "cs") -> ibis.Table:
+    """Execute ``expr`` once and return a table that later stages read instead of recomputing.
+
+    DuckDB: a temporary table that lives as long as the connection and spills to disk when it
+    does not fit in memory. Spark: a cached DataFrame (memory and disk) on the executors.
     """
     name = f"_{prefix}_{next(_counter)}"
+    if is_spark(con):
+        from .spark import cache_view
+
+        return cache_view(con, expr, name)
     return con.create_table(name, expr, temp=True)
 
 
@@ -42,8 +65,20 @@ def _try_strptime(value: str, fmt: str) -> _dt.datetime:  # pragma: no cover - e
     """DuckDB's TRY_STRPTIME: NULL where the text does not match the format."""
 
 
-def try_parse_timestamp(value: ibis.Value, fmt: str | None) -> ibis.Value:
-    """Parse text to a timestamp, NULL where it does not parse (ISO-8601 when ``fmt`` is None)."""
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _try_to_timestamp(value: str, fmt: str) -> _dt.datetime:  # pragma: no cover - executed by Spark
+    """Spark's TRY_TO_TIMESTAMP: NULL where the text does not match the (Java) pattern."""
+
+
+def try_parse_timestamp(value: ibis.Value, fmt: str | None, dialect: str = "duckdb") -> ibis.Value:
+    """Parse text to a timestamp, NULL where it does not parse (ISO-8601 when ``fmt`` is None).
+
+    ``fmt`` is a strptime format; ``dialect`` is the backend's name (``con.name``).
+    """
     if fmt is None:
         return value.try_cast("timestamp")
+    if dialect == "pyspark":
+        from .spark import java_pattern
+
+        return _try_to_timestamp(value, java_pattern(fmt)).cast("timestamp")
     return _try_strptime(value, fmt)

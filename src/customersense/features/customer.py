@@ -59,7 +59,6 @@ def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
     per_customer = orders.group_by(cid).aggregate(
         frequency=orders.count(),
         gross_revenue=orders.order_value.sum(),
-        avg_order_value=orders.order_value.mean(),
         order_value_std=orders.order_value.std(how="sample"),
         first_day=orders.order_day.min(),
         last_day=orders.order_day.max(),
@@ -68,7 +67,7 @@ def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
     returns = clean.filter(clean[IS_RETURN])
     returned = returns.group_by(cid).aggregate(returns_value=-returns[LINE_AMOUNT].sum())
     t = per_customer.left_join(returned, cid).select(per_customer, returned.returns_value)
-    as_of_day = ibis.date(as_of.year, as_of.month, as_of.day)
+    as_of_day = ibis.literal(as_of, "date")
     returns_value = t.returns_value.fill_null(0.0)
     span = t.last_day.delta(t.first_day, unit="day")
     t = t.mutate(
@@ -83,7 +82,10 @@ def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
         return_rate=returns_value / t.gross_revenue,
     )
     # Money is rounded to 1e-6 so that parallel float sums give identical outputs on every run.
-    t = t.mutate(**{c: t[c].round(6) for c in _FLOAT_COLUMNS})
+    t = t.mutate(**{c: t[c].round(6) for c in _FLOAT_COLUMNS if c != "avg_order_value"})
+    # From the rounded sum, so every engine divides the same two numbers (a mean aggregate
+    # rounds differently when the engine adds in another order).
+    t = t.mutate(avg_order_value=(t.gross_revenue / t.frequency).round(6))
     w = ENGAGEMENT_WEIGHTS
     score = 100.0 * (
         w["recency"] * ibis.percent_rank().over(order_by=ibis.desc(t.recency_days))

@@ -49,7 +49,9 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
             tx = _ordered_transactions(result)
             tx.to_parquet(out.path("transactions_with_segments.parquet"))
             tx_rows = result.cleaning.rows_kept
-            if tx_rows <= result.config.output.csv_max_rows:
+            # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
+            # to pass through the driver, so the Spark engine writes none.
+            if tx_rows <= result.config.output.csv_max_rows and result.config.engine.name != "spark":
                 tx.to_csv(out.path("transactions_with_segments.csv"))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
             if result.learned is not None:

@@ -23,6 +23,8 @@ import pyarrow as pa
 from ..config import InputConfig
 from ..datasets import dataset_path
 from ..errors import InputError
+from ..engine import is_spark, materialize
+from . import spark_readers
 from .standardise import standardise
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -65,28 +67,47 @@ class Transactions:
 
 def read_transactions(con: Any, cfg: InputConfig, workdir: Path) -> Transactions:
     """Read the configured source (or the embedded default) into standard columns."""
+    spark = is_spark(con)
+    if spark and cfg.source is None and cfg.table is not None:
+        return _finish(con, cfg, spark_readers.read_catalog_table(con, cfg.table), cfg.table, "spark-table",
+                       {"table": cfg.table}, {})
     source = cfg.source if cfg.source is not None else str(dataset_path())
-    paths = _resolve_paths(source)
+    remote = spark and spark_readers.is_uri(source)
+    paths = [source] if remote else _resolve_paths(source)
     fmt = _detect_format(source, paths, cfg)
     details: dict[str, Any] = {}
+    if spark and fmt in ("duckdb", "excel") and remote:
+        raise InputError(f"{source}: the Spark engine reads Parquet and CSV from remote storage; copy it locally")
     if fmt == "parquet":
-        raw = con.read_parquet(paths if len(paths) > 1 else paths[0])
+        if spark:
+            raw = spark_readers.read_parquet(con, paths)
+        else:
+            raw = con.read_parquet(paths if len(paths) > 1 else paths[0])
     elif fmt == "duckdb":
+        if spark:
+            raise InputError(f"{source}: a DuckDB database file needs --engine duckdb")
         raw, details["table"] = _read_duckdb_table(con, paths[0], cfg.table)
     elif fmt == "excel":
         raw, details["sheets"] = _read_excel(paths[0], cfg.sheet)
+        if spark:  # the cells go to the executors once, as a cached view
+            raw = materialize(con, raw, "excel")
     elif fmt == "cdnow":
         raw, details["header"] = _read_cdnow(con, paths[0])
     else:
-        raw, details["csv"] = _read_csv(con, paths, cfg.encoding, workdir)
-    table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format)
+        raw, details["csv"] = _read_csv(con, paths, cfg.encoding, workdir, remote)
+    fp = {"uri": source, "hashed": False} if remote else fingerprint(paths)
+    return _finish(con, cfg, raw, source, fmt, fp, details)
+
+
+def _finish(con, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: dict, details: dict) -> Transactions:
+    table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, con.name)
     details["parsing"] = parse
     info = SourceInfo(
         path=source,
         format=fmt,
         columns=tuple(raw.columns),
         mapping=mapping,
-        fingerprint=fingerprint(paths),
+        fingerprint=fp,
         details=details,
     )
     return Transactions(table=table, info=info)
@@ -184,17 +205,25 @@ def _sniff_delimiter(text: str) -> str | None:
         return None
 
 
-def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path) -> tuple[ibis.Table, dict]:
+def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path,
+              remote: bool = False) -> tuple[ibis.Table, dict]:
     path = paths[0]
-    head = _read_head(path)
-    enc = encoding or sniff_encoding(head)
-    text = head.decode(enc if enc != "utf-16" else "utf-16", errors="replace")
+    spark = is_spark(con)
+    if remote:  # only Spark can see it: sniff from its first lines, assume UTF-8
+        enc, text = encoding or "utf-8", spark_readers.head_text(path)
+    else:
+        head = _read_head(path)
+        enc = encoding or sniff_encoding(head)
+        text = head.decode(enc if enc != "utf-16" else "utf-16", errors="replace")
     delim = _sniff_delimiter(text)
     if delim is None:
         raise InputError(f"{path}: cannot find the column delimiter (tried , ; tab |) in the first lines")
     read_path = path
-    if enc.replace("-", "").lower() not in ("utf8", "utf8sig"):
+    plain_utf8 = ("utf8",) if spark else ("utf8", "utf8sig")
+    if not remote and enc.replace("-", "").lower() not in plain_utf8:
         read_path = str(_transcode(path, enc, workdir))
+    if spark:
+        return spark_readers.read_csv(con, read_path, delim), {"delimiter": delim, "encoding": enc}
     try:
         raw = con.read_csv(read_path, delim=delim, header=True, all_varchar=True, quote='"', null_padding=True)
     except Exception as exc:  # the engine's own message is the most precise one
@@ -235,6 +264,8 @@ _NUM = re.compile(r"^-?\d+(\.\d+)?$")
 
 def _looks_like_cdnow(path: str) -> bool:
     """Whitespace-separated columns with no other delimiter, data rows all numeric."""
+    if not Path(path).is_file():  # remote storage: CDNOW files are read locally
+        return False
     text = _read_head(path)[:65536].decode("latin-1")
     lines = [ln.split() for ln in text.splitlines()[:20] if ln.strip()]
     if len(lines) < 2 or any(ch in text for ch in ",;\t|"):
@@ -254,10 +285,16 @@ def _read_cdnow(con: Any, path: str) -> tuple[ibis.Table, bool]:
         names = ["customer_id", "sample_customer_id", "date", "number_of_cds", "dollar_value"]
     else:
         names = ["customer_id", "date", "number_of_cds", "dollar_value"]
-    lines = con.read_csv(
-        path, columns={"line": "VARCHAR"}, delim="\x1f", header=False, quote="", escape="",
-        skip=1 if has_header else 0,
-    )
+    if is_spark(con):
+        lines = spark_readers.read_lines(con, path)
+        if has_header:
+            header_line = _read_head(path)[:4096].decode("latin-1").splitlines()[0]
+            lines = lines.filter(lines.line != header_line)
+    else:
+        lines = con.read_csv(
+            path, columns={"line": "VARCHAR"}, delim="\x1f", header=False, quote="", escape="",
+            skip=1 if has_header else 0,
+        )
     lines = lines.filter(lines.line.re_search(r"\S"))
     parts = lines.line.re_replace(r"^\s+|\s+$", "").re_split(r"\s+")
     raw = lines.select(**{name: parts[i] for i, name in enumerate(names)})

@@ -43,8 +43,10 @@ _TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
 
 
 def standardise(
-    raw: ibis.Table, explicit: Mapping[str, str], source: str, date_format: str | None
+    raw: ibis.Table, explicit: Mapping[str, str], source: str, date_format: str | None,
+    dialect: str = "duckdb",
 ) -> tuple[ibis.Table, dict[str, str], dict[str, Any]]:
+    """``dialect`` is the backend's name (``con.name``): date parsing is backend-specific SQL."""
     mapping = S.resolve_mapping(raw.columns, explicit, source)
     exprs: dict[str, ibis.Value] = {}
     checks: dict[str, tuple[str, ibis.Value]] = {}
@@ -52,7 +54,7 @@ def standardise(
 
     exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
     ts_col = raw[mapping[S.TIMESTAMP]]
-    candidates = _date_candidates(raw, ts_col, date_format)
+    candidates = _date_candidates(raw, ts_col, date_format, dialect)
     for std in _NUMERIC:
         if std in mapping:
             col = raw[mapping[std]]
@@ -66,8 +68,8 @@ def standardise(
     if S.AMOUNT not in mapping:
         exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE]
 
-    chosen = _validate_timestamp(raw, ts_col, candidates, mapping[S.TIMESTAMP], source, date_format)
-    exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen)
+    chosen = _validate_timestamp(raw, ts_col, candidates, mapping[S.TIMESTAMP], source, date_format, dialect)
+    exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen, dialect)
     if ts_col.type().is_string():
         parse["timestamp_format"] = chosen or "ISO-8601"
         others = [c for c in candidates if c != chosen]
@@ -90,22 +92,24 @@ def _customer_id(col: ibis.Value) -> ibis.Value:
         return ibis.ifelse(col == col.floor(), col.cast("int64").cast("string"), col.cast("string"))
     if col.type().is_integer():
         return col.cast("string")
-    text = col.cast("string").strip().re_replace(r"^(\d+)\.0+$", r"\1")
+    text = col.cast("string").strip()
+    # No back-references in the replacement: DuckDB writes them \1, Spark $1.
+    text = ibis.ifelse(text.re_search(r"^\d+\.0+$"), text.re_replace(r"\.0+$", ""), text)
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
-def _timestamp(col: ibis.Value, fmt: str | None) -> ibis.Value:
+def _timestamp(col: ibis.Value, fmt: str | None, dialect: str) -> ibis.Value:
     t = col.type()
     if t.is_timestamp():
         return col.cast("timestamp")
     if t.is_date():
         return col.cast("timestamp")
     if t.is_integer():
-        return try_parse_timestamp(col.cast("string"), "%Y%m%d")
-    return try_parse_timestamp(col.cast("string").strip(), fmt)
+        return try_parse_timestamp(col.cast("string"), "%Y%m%d", dialect)
+    return try_parse_timestamp(col.cast("string").strip(), fmt, dialect)
 
 
-def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None) -> list[str | None]:
+def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None, dialect: str) -> list[str | None]:
     """Formats that parse every value of a sample of the column, best first."""
     if not col.type().is_string():
         return [None]
@@ -113,7 +117,7 @@ def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None) 
         return [date_format]
     sample = raw.filter(col.notnull() & (col.strip() != "")).select(v=col.strip()).limit(_SAMPLE)
     fails = sample.aggregate(
-        **{f"f{i}": try_parse_timestamp(sample.v, f).isnull().sum() for i, f in enumerate(DATE_FORMATS)}
+        **{f"f{i}": try_parse_timestamp(sample.v, f, dialect).isnull().sum() for i, f in enumerate(DATE_FORMATS)}
     ).to_pyarrow().to_pylist()[0]
     good = [f for i, f in enumerate(DATE_FORMATS) if (fails[f"f{i}"] or 0) == 0]
     if good:
@@ -122,18 +126,18 @@ def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None) 
     return [DATE_FORMATS[best]]
 
 
-def _validate_timestamp(raw, col, candidates, name, source, date_format) -> str | None:
+def _validate_timestamp(raw, col, candidates, name, source, date_format, dialect) -> str | None:
     """Pick the first candidate that parses the whole column, or report the rows that fail."""
     if not col.type().is_string():
         return candidates[0]
     present = col.notnull() & (col.strip() != "")
     counts = raw.aggregate(
-        **{f"f{i}": (present & _timestamp(col, f).isnull()).sum() for i, f in enumerate(candidates)}
+        **{f"f{i}": (present & _timestamp(col, f, dialect).isnull()).sum() for i, f in enumerate(candidates)}
     ).to_pyarrow().to_pylist()[0]
     for i, fmt in enumerate(candidates):
         if (counts[f"f{i}"] or 0) == 0:
             return fmt
-    bad = present & _timestamp(col, candidates[0]).isnull()
+    bad = present & _timestamp(col, candidates[0], dialect).isnull()
     examples = _bad_rows(raw, bad, col)
     tried = date_format or ", ".join(f or "ISO-8601" for f in DATE_FORMATS)
     raise DataError(

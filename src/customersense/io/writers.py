@@ -65,10 +65,10 @@ class AtomicOutputs:
     def commit(self) -> list[Path]:
         try:
             for name in self.written:
-                os.replace(self.staging / name, self.out_dir / name)
+                _replace(self.staging / name, self.out_dir / name, self.staging)
             for name in self.replaces:
-                if name not in self.written and (self.out_dir / name).exists():
-                    (self.out_dir / name).unlink()
+                if name not in self.written:
+                    _remove(self.out_dir / name)
         except OSError as exc:
             raise OutputError(f"cannot move outputs into {self.out_dir}: {exc.strerror or exc}") from None
         finally:
@@ -77,6 +77,23 @@ class AtomicOutputs:
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def _replace(new: Path, target: Path, staging: Path) -> None:
+    """Move ``new`` onto ``target``; a folder (Spark's Parquet parts) replaces file or folder."""
+    if target.is_dir() and not target.is_symlink():
+        old = staging / f".old-{target.name}"
+        os.replace(target, old)  # then the new one takes its place; the old goes with staging
+    elif new.is_dir() and target.exists():
+        target.unlink()
+    os.replace(new, target)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 def _json_default(value: Any) -> Any:
