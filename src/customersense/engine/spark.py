@@ -69,6 +69,7 @@ def connect_spark(cfg: EngineConfig) -> Any:
         except Exception as exc:  # Java missing or too old, bad master URL, ...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot start Spark (master {master or 'from spark-submit'}): {first}") from None
+        session.sparkContext.setLogLevel(os.environ.get("CUSTOMERSENSE_SPARK_LOG_LEVEL", "ERROR"))
     else:
         for key, value in cfg.spark_conf.items():
             session.conf.set(key, value)

@@ -48,6 +48,15 @@ _FLOAT_COLUMNS = (
 ENGAGEMENT_WEIGHTS = {"recency": 0.4, "frequency": 0.3, "monetary": 0.3}
 
 
+def round6(x: ibis.Value) -> ibis.Value:
+    """x rounded to 1e-6, half up, with the same IEEE operations on every engine.
+
+    SQL ROUND differs between engines on halves (Spark rounds the shortest decimal text of
+    the double, DuckDB the binary value); floor(x * 1e6 + 0.5) / 1e6 is computed identically.
+    """
+    return (x * 1e6 + 0.5).floor().cast("float64") / 1e6
+
+
 def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
     """One row per customer with :data:`FEATURE_COLUMNS`, ordered by customer_id."""
     cid = S.CUSTOMER_ID
@@ -82,15 +91,15 @@ def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
         return_rate=returns_value / t.gross_revenue,
     )
     # Money is rounded to 1e-6 so that parallel float sums give identical outputs on every run.
-    t = t.mutate(**{c: t[c].round(6) for c in _FLOAT_COLUMNS if c != "avg_order_value"})
+    t = t.mutate(**{c: round6(t[c]) for c in _FLOAT_COLUMNS if c != "avg_order_value"})
     # From the rounded sum, so every engine divides the same two numbers (a mean aggregate
     # rounds differently when the engine adds in another order).
-    t = t.mutate(avg_order_value=(t.gross_revenue / t.frequency).round(6))
+    t = t.mutate(avg_order_value=round6(t.gross_revenue / t.frequency))
     w = ENGAGEMENT_WEIGHTS
     score = 100.0 * (
         w["recency"] * ibis.percent_rank().over(order_by=ibis.desc(t.recency_days))
         + w["frequency"] * ibis.percent_rank().over(order_by=t.frequency)
         + w["monetary"] * ibis.percent_rank().over(order_by=t.monetary)
     )
-    t = t.mutate(engagement_score=score.round(6))
+    t = t.mutate(engagement_score=round6(score))
     return t.select(cid, *FEATURE_COLUMNS).order_by(cid)
