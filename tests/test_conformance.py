@@ -164,3 +164,38 @@ def test_whole_run_gives_the_same_customer_segments(spark_session, name, tmp_pat
     assert_same_customers(duck, spark)
     assert results["duckdb"].learned.model.n_clusters_ == results["spark"].learned.model.n_clusters_
     pd.testing.assert_frame_equal(results["duckdb"].profiles, results["spark"].profiles, check_exact=False, rtol=1e-9)
+
+
+def test_at_scale_models_fit_on_a_sample_and_score_every_customer_in_spark(spark_session, tmp_path):
+    """Above engine.max_collect_customers the table stays in Spark; scores equal the driver's."""
+    from customersense.io.outputs import write_outputs
+    from customersense.models.learned import learn_segments
+
+    overrides = {"input": {"source": _source("online_retail_ii")}, "validation": {"enabled": False},
+                 "clv": {"enabled": False}, "segmentation": {"max_fit_samples": 2000}}
+    config = load_config(None, {**overrides, "engine": {"name": "spark", "max_collect_customers": 1000}})
+    with session(config) as (con, workdir):
+        result = analyse(config, con, workdir)
+        scored = result.customer_table.order_by("customer_id").to_pandas()
+        files = write_outputs(result, tmp_path / "out")
+    sample = result.customers
+    assert len(scored) == 4285 and 1700 < len(sample) < 2300  # about the requested sample size
+    assert result.sample.to_dict()["representative"], result.sample.to_dict()
+    # Scored in Spark == the fitted model applied on the driver, for the sample's own customers...
+    mine = scored.set_index("customer_id").loc[sample["customer_id"]]
+    assert (mine["segment"].to_numpy() == sample["segment"].to_numpy()).all()
+    assert (mine["is_anomaly"].to_numpy() == sample["is_anomaly"].to_numpy()).all()
+    assert (mine["rfm_segment"].to_numpy() == sample["rfm_segment"].to_numpy()).all()
+    # ... and for every customer: the same model fitted on the same sample by the DuckDB run.
+    duck_config = load_config(None, {**overrides, "segmentation": {"enabled": False}})
+    with session(duck_config) as (con, workdir):
+        everyone = analyse(duck_config, con, workdir).customers.set_index("customer_id")
+    refit = learn_segments(sample, config.segmentation)
+    labels = refit.model.predict(everyone.loc[scored["customer_id"]])
+    assert (np.asarray([refit.names[c] for c in labels]) == scored["segment"].to_numpy()).all()
+    np.testing.assert_allclose(scored["monetary"], everyone.loc[scored["customer_id"], "monetary"], rtol=1e-9)
+    learned = result.profiles[result.profiles["segmentation"] == "learned"]
+    assert learned["customers"].sum() == 4285
+    written = pd.read_parquet(tmp_path / "out" / "customer_segments.parquet")
+    assert len(written) == 4285 and written["customer_id"].is_monotonic_increasing
+    assert (tmp_path / "out" / "customer_segments.parquet").is_dir() and files

@@ -58,6 +58,10 @@ class RunResult:
     transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
     clock: StageClock
     notes: list[str]              # things the user should know (skipped stages, ...)
+    # At scale on Spark (see customersense.scale): every customer, scored in the engine; then
+    # ``customers`` holds the sample the models were fitted on, described by ``sample``.
+    customer_table: ibis.Table | None = None
+    sample: Any = None
 
     @property
     def as_of(self):
@@ -83,6 +87,14 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         tx = read_transactions(con, config.input, workdir)
     with clock.stage("clean", "Cleaning"):
         cleaned = clean(con, tx.table, config.cleaning, source=tx.info.path)
+    notes: list[str] = []
+    if config.engine.name == "spark":
+        notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
+                     "written by the executors; no transactions CSV is written")
+        if cleaned.report.customers > config.engine.max_collect_customers:
+            from .scale import analyse_at_scale
+
+            return analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes)
     with clock.stage("features", "Customer features"):
         customers = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of).to_pandas()
         if len(customers) < 2:
@@ -91,10 +103,6 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
                 "segments need at least 2 customers"
             )
         customers = customers.astype({S.CUSTOMER_ID: "string"})
-    notes: list[str] = []
-    if config.engine.name == "spark":
-        notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
-                     "written by the executors; no transactions CSV is written")
     clv = None
     if config.clv.enabled:
         with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)"):

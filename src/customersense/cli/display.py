@@ -39,7 +39,7 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     console.print(
         f"[bold]{rep.rows_in:,}[/] rows in, [bold]{rep.rows_kept:,}[/] kept "
         f"({rep.purchase_lines:,} purchase lines, {rep.return_lines:,} return lines); "
-        f"[bold]{len(result.customers):,}[/] customers as of {rep.as_of.isoformat()}"
+        f"[bold]{rep.customers:,}[/] customers as of {rep.as_of.isoformat()}"
     )
     dropped = ", ".join(f"{k} {v:,}" for k, v in rep.dropped.items() if v)
     if dropped:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -61,6 +62,9 @@ def connect_spark(cfg: EngineConfig) -> Any:
         if (master or "").startswith("local"):
             # Spark's 200 shuffle partitions cost more in task overhead than they save on one machine.
             settings.update(LOCAL_DEFAULTS)
+            # Python workers (scoring at scale) must run this interpreter, which has customersense;
+            # PySpark reads the variable when the session starts.
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         settings.update(cfg.spark_conf)
         for key, value in settings.items():
             builder = builder.config(key, value)

@@ -17,6 +17,7 @@ from .writers import AtomicOutputs
 OUTPUT_FILES = (
     "customer_segments.csv",
     "customer_segments.parquet",
+    "customer_sample.parquet",
     "segment_profiles.csv",
     "transactions_with_segments.parquet",
     "transactions_with_segments.csv",
@@ -43,8 +44,12 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
     with AtomicOutputs(out_dir, replaces=OUTPUT_FILES) as out:
         with clock.stage("write", "Writing outputs"):
             customers = result.customers
-            out.write_csv("customer_segments.csv", customers)
-            out.write_parquet("customer_segments.parquet", customers)
+            if result.customer_table is None:
+                out.write_csv("customer_segments.csv", customers)
+                out.write_parquet("customer_segments.parquet", customers)
+            else:  # at scale on Spark: written by the executors, as a folder of parts
+                result.customer_table.order_by(S.CUSTOMER_ID).to_parquet(out.path("customer_segments.parquet"))
+                out.write_parquet("customer_sample.parquet", customers)
             out.write_csv("segment_profiles.csv", result.profiles)
             tx = _ordered_transactions(result)
             tx.to_parquet(out.path("transactions_with_segments.parquet"))
@@ -117,9 +122,7 @@ def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
             "kept": result.cleaning.rows_kept,
             "dropped_by_rule": result.cleaning.dropped,
         },
-        "customers": len(customers),
-        "net_revenue": round(float(customers["monetary"].sum()), 6),
-        "orders": int(customers["frequency"].sum()),
+        **_customer_totals(result),
         "features": list(FEATURE_COLUMNS),
         "engagement_score": {
             "formula": "100 * (0.4*PR(-recency_days) + 0.3*PR(frequency) + 0.3*PR(monetary)); "
@@ -134,6 +137,20 @@ def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
         "timings": result.clock.to_dict(),
         "outputs": files,
     }
+
+
+def _customer_totals(result: RunResult) -> dict[str, Any]:
+    table = result.customer_table
+    if table is None:
+        customers = result.customers
+        n, revenue, orders = len(customers), customers["monetary"].sum(), customers["frequency"].sum()
+    else:  # summed by the engine over every customer; the models' sample is described too
+        row = table.aggregate(n=table.count(), revenue=table.monetary.sum(), orders=table.frequency.sum())
+        n, revenue, orders = row.to_pandas().iloc[0]
+    out = {"customers": int(n), "net_revenue": round(float(revenue), 6), "orders": int(orders)}
+    if result.sample is not None:
+        out["model_sample"] = result.sample.to_dict()
+    return out
 
 
 def _clv_summary(result: RunResult) -> dict[str, Any]:

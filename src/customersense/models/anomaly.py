@@ -68,26 +68,35 @@ def anomaly_reasons(
     is_anomaly: np.ndarray,
     features: Sequence[str],
     top: int = 2,
+    medians: dict[int, np.ndarray] | None = None,
 ) -> np.ndarray:
     """For each anomaly, the features farthest from its segment's centre (in scaled units),
     worded against the segment's median, e.g. ``"monetary 41x segment median"``.
-    Non-anomalies get an empty string.
+    Non-anomalies get an empty string. ``medians`` (cluster -> raw feature medians) defaults
+    to :func:`segment_medians` of these rows.
     """
     reasons = np.full(len(raw), "", dtype=object)
     idx = np.flatnonzero(is_anomaly)
     if idx.size == 0:
         return reasons
-    medians = {}
-    for c in np.unique(labels[idx]):
-        members = (labels == c) & ~is_anomaly
-        pool = raw[members] if members.any() else raw[labels == c]
-        medians[c] = np.median(pool, axis=0)
+    if medians is None:
+        medians = segment_medians(raw, labels, is_anomaly)
     for i in idx:
         c = labels[i]
         dev = np.abs(Z[i] - centers[c])
         order = np.argsort(-dev, kind="stable")[:top]
         reasons[i] = "; ".join(_describe(features[j], raw[i, j], medians[c][j]) for j in order)
     return reasons
+
+
+def segment_medians(raw: np.ndarray, labels: np.ndarray, is_anomaly: np.ndarray) -> dict[int, np.ndarray]:
+    """Per cluster, the median raw features of its non-anomalous members (all members if none)."""
+    medians = {}
+    for c in np.unique(labels):
+        members = (labels == c) & ~is_anomaly
+        pool = raw[members] if members.any() else raw[labels == c]
+        medians[int(c)] = np.median(pool, axis=0)
+    return medians
 
 
 def _describe(feature: str, value: float, median: float) -> str:

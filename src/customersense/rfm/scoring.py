@@ -101,3 +101,14 @@ def score_rfm(features: pd.DataFrame) -> RFMScores:
             )
         )
     return RFMScores(scores=pd.DataFrame(out, index=features.index), bins=tuple(bins))
+
+
+def score_with_bins(features: pd.DataFrame, bins: tuple[DimensionBins, ...]) -> pd.DataFrame:
+    """Scores of new customers against edges fitted elsewhere (e.g. on a sample), by the same rule."""
+    out = {}
+    for b in bins:
+        values = features[b.column].to_numpy(dtype="float64")
+        edges = np.asarray(b.edges, dtype="float64")
+        signed, signed_edges = (values, edges) if b.higher_is_better else (-values, -edges)
+        out[b.score] = (1 + np.searchsorted(signed_edges, signed, side="left")).astype("int8")
+    return pd.DataFrame(out, index=features.index)

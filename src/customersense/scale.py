@@ -1,0 +1,256 @@
+"""Models at scale on Spark: fit on a sample of customers, score every customer in the engine.
+
+When the customer table is larger than ``engine.max_collect_customers`` it does not come back
+to the driver whole. Instead:
+
+1. a seeded sample (``segmentation.max_fit_samples`` customers, chosen by a hash of the
+   customer id, so the same customers for the same seed) comes back, with a report of how
+   well it represents the whole table (standardised mean difference and quantile coverage
+   per feature, the whole table measured in the engine);
+2. RFM edges, the anomaly detector, the clusters and their names are fitted on the sample,
+   exactly as on a collected table;
+3. every customer is scored inside Spark by a vectorised pandas function (``mapInPandas``)
+   applying the fitted models batch by batch; the result stays a Spark table;
+4. profiles are aggregates computed in the engine, and the writers write the scored table
+   from the executors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from . import schema as S
+from .features import FEATURE_COLUMNS
+from .models.anomaly import anomaly_reasons, segment_medians
+from .models.learned import LearnedSegments
+from .models.preprocess import feature_matrix
+from .models.segmenter import OUTLIER_CLUSTER
+from .rfm import RFMScores, SegmentMap
+from .rfm.scoring import score_with_bins
+
+_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+_BUCKETS = 1_000_003  # hash buckets for the sample: fine enough for a sample of one in 10^6
+
+
+@dataclass(frozen=True)
+class SampleReport:
+    customers: int
+    sampled: int
+    seed: int
+    features: dict[str, dict[str, float]]  # per feature: smd, max_quantile_gap, means, ...
+
+    @property
+    def worst_smd(self) -> float:
+        return max((abs(f["smd"]) for f in self.features.values()), default=0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customers": self.customers, "sampled": self.sampled, "seed": self.seed,
+            "method": "customers whose hash(customer_id, seed) falls below the sampling fraction",
+            "worst_abs_smd": round(self.worst_smd, 4),
+            "representative": self.worst_smd < 0.1,
+            "rule": "|standardised mean difference| < 0.1 for every feature",
+            "features": self.features,
+        }
+
+
+def sample_customers(features: ibis.Table, total: int, size: int, seed: int) -> pd.DataFrame:
+    """About ``size`` customers, the same ones for the same seed, sorted by customer id."""
+    fraction = min(1.0, size / total)
+    key = (features[S.CUSTOMER_ID].concat(f"#{seed}")).hash().abs() % _BUCKETS
+    picked = features.filter(key < int(round(fraction * _BUCKETS)))
+    sample = picked.order_by(S.CUSTOMER_ID).to_pandas().astype({S.CUSTOMER_ID: "string"})
+    return sample.reset_index(drop=True)
+
+
+def representativeness(features: ibis.Table, sample: pd.DataFrame, total: int, seed: int) -> SampleReport:
+    """Sample against the whole table, feature by feature (the whole measured in the engine)."""
+    cols = [c for c in FEATURE_COLUMNS if c in sample.columns]
+    aggs: dict[str, Any] = {}
+    for c in cols:
+        aggs[f"{c}__mean"] = features[c].mean()
+        aggs[f"{c}__std"] = features[c].std()
+        for q in _QUANTILES:
+            aggs[f"{c}__q{int(q * 100)}"] = features[c].approx_quantile(q)
+    whole = features.aggregate(**aggs).to_pandas().iloc[0]
+    report = {}
+    for c in cols:
+        values = sample[c].dropna().to_numpy(float)
+        std = float(whole[f"{c}__std"] or 0.0)
+        smd = (values.mean() - float(whole[f"{c}__mean"])) / std if std > 0 and values.size else 0.0
+        coverage = {f"q{int(q * 100)}": round(float((values <= whole[f"{c}__q{int(q * 100)}"]).mean()), 4)
+                    for q in _QUANTILES} if values.size else {}
+        gap = max((abs(v - int(k[1:]) / 100) for k, v in coverage.items()), default=0.0)
+        report[c] = {"smd": round(float(smd), 4), "max_quantile_gap": round(gap, 4),
+                     "mean_all": float(whole[f"{c}__mean"]), "mean_sample": round(float(values.mean()), 6)
+                     if values.size else None, "sample_share_below_quantile": coverage}
+    return SampleReport(customers=total, sampled=len(sample), seed=seed, features=report)
+
+
+def score_in_engine(
+    con: Any, features: ibis.Table, rfm: RFMScores, segment_map: SegmentMap, learned: LearnedSegments | None,
+    sample: pd.DataFrame,
+) -> ibis.Table:
+    """Every customer with RFM scores and segment, and the learned columns, scored in Spark."""
+    from pyspark.sql import SparkSession
+
+    bins, cells = rfm.bins, np.asarray(segment_map.cells, dtype=object)
+    model = learned.model if learned is not None else None
+    medians = None
+    if model is not None:
+        names = learned.names
+        used = list(model.feature_names_in_)
+        raw = feature_matrix(sample, used)
+        medians = segment_medians(raw, sample["cluster"].to_numpy(), sample["is_anomaly"].to_numpy(bool))
+
+    def score(batches):
+        for batch in batches:
+            out = batch.copy()
+            scores = score_with_bins(out, bins)
+            out = pd.concat([out, scores], axis=1)
+            idx = (scores["r_score"].astype("int64") - 1) * 25 + (scores["f_score"].astype("int64") - 1) * 5 \
+                + (scores["m_score"].astype("int64") - 1)
+            out["rfm_segment"] = cells[idx.to_numpy()]
+            if model is not None:
+                out = pd.concat([out, _learned_columns(model, names, medians, out, used)], axis=1)
+            yield out
+
+    session = SparkSession.getActiveSession()
+    frame = session.sql(con.compile(features))
+    schema = _schema(frame.schema, model is not None)
+    scored = frame.mapInPandas(score, schema=schema)
+    name = f"customersense_scored_{abs(hash((id(scored), len(sample))))}"
+    scored.createOrReplaceTempView(name)
+    session.catalog.cacheTable(name)
+    return con.table(name)
+
+
+def _learned_columns(model, names: dict[int, str], medians, batch: pd.DataFrame, used: list[str]) -> pd.DataFrame:
+    raw = feature_matrix(batch, used)
+    Z = model.preprocessor_.transform(raw)
+    labels = model._nearest(Z)
+    if model.anomaly_detector_ is not None:
+        scores = model.anomaly_detector_.score_samples(Z)
+        is_anomaly = scores < model.anomaly_detector_.offset_
+        anomaly_score = np.round(-scores, 6)
+    else:
+        is_anomaly, anomaly_score = np.zeros(len(Z), dtype=bool), np.full(len(Z), np.nan)
+    reasons = anomaly_reasons(raw, Z, labels, model.cluster_centers_, is_anomaly, used, medians=medians)
+    if model.outliers == "separate":
+        labels = np.where(is_anomaly, OUTLIER_CLUSTER, labels)
+    return pd.DataFrame({
+        "cluster": labels.astype("int64"),
+        "segment": [names[int(c)] for c in labels],
+        "is_anomaly": is_anomaly,
+        "anomaly_score": anomaly_score,
+        "anomaly_reason": reasons.astype(str),
+    }, index=batch.index)
+
+
+def _schema(base, learned: bool):
+    from pyspark.sql import types as T
+
+    fields = list(base.fields) + [
+        T.StructField("r_score", T.ByteType()), T.StructField("f_score", T.ByteType()),
+        T.StructField("m_score", T.ByteType()), T.StructField("rfm_segment", T.StringType()),
+    ]
+    if learned:
+        fields += [
+            T.StructField("cluster", T.LongType()), T.StructField("segment", T.StringType()),
+            T.StructField("is_anomaly", T.BooleanType()), T.StructField("anomaly_score", T.DoubleType()),
+            T.StructField("anomaly_reason", T.StringType()),
+        ]
+    return T.StructType(fields)
+
+
+def engine_profiles(scored: ibis.Table, segment_column: str, features, segmentation: str,
+                    order=None) -> pd.DataFrame:
+    """:func:`customersense.profiles.segment_profiles`, aggregated in the engine."""
+    t = scored
+    aggs: dict[str, Any] = {"customers": t.count(), "revenue": t.monetary.sum()}
+    if "is_anomaly" in t.columns:
+        aggs["anomalies"] = t.is_anomaly.cast("int64").sum()
+    for col in features:
+        aggs[f"mean_{col}"] = t[col].mean()
+        aggs[f"median_{col}"] = t[col].approx_median()
+    frame = t.group_by(segment_column).aggregate(**aggs).to_pandas().set_index(segment_column)
+    frame.insert(1, "share", frame["customers"] / frame["customers"].sum())
+    total = float(frame["revenue"].sum())
+    frame.insert(3, "revenue_share", frame["revenue"] / total if total else float("nan"))
+    if order is not None:
+        frame = frame.loc[[s for s in order if s in frame.index]]
+    else:
+        frame = frame.sort_values(["revenue", "customers"], ascending=False, kind="stable")
+    frame.index.name = "segment"
+    frame = frame.reset_index()
+    frame.insert(0, "segmentation", segmentation)
+    return frame
+
+
+def analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes: list[str]):
+    """The pipeline after cleaning when the customer table stays in Spark (see module doc)."""
+    from .engine import materialize
+    from .features import customer_features
+    from .features.pricing import pricing_signals
+    from .models.learned import learn_segments, validate_learned
+    from .pipeline import RunResult
+    from .profiles import with_recommendations
+    from .profiles.naming import load_name_rules
+    from .profiles.playbooks import load_playbooks
+    from .rfm import score_rfm
+
+    seg = config.segmentation
+    total = cleaned.report.customers
+    with clock.stage("features", "Customer features (kept in Spark)"):
+        feats = materialize(con, customer_features(cleaned.purchases_and_returns, cleaned.report.as_of), "features")
+    with clock.stage("sample", "Sampling customers for the models"):
+        sample = sample_customers(feats, total, seg.max_fit_samples, seg.random_state)
+        report = representativeness(feats, sample, total, seg.random_state)
+    notes.append(
+        f"{total:,} customers (more than engine.max_collect_customers = {config.engine.max_collect_customers:,}): "
+        f"RFM edges and models fitted on a sample of {len(sample):,} (worst |standardised mean difference| "
+        f"{report.worst_smd:.3f}), every customer scored in Spark"
+    )
+    if config.clv.enabled:
+        notes.append("CLV skipped: at this scale on Spark the CLV models are not fitted yet; run with "
+                     "--no-clv, or raise engine.max_collect_customers to model on the driver")
+    with clock.stage("rfm", "RFM scores and segments (edges from the sample)"):
+        rfm = score_rfm(sample)
+        sample = pd.concat([sample, rfm.scores], axis=1)
+        sample["rfm_segment"] = segment_map.assign(rfm.scores)
+    learned = validation = None
+    if seg.enabled:
+        with clock.stage("segments", "Anomalies and learned segments (on the sample)"):
+            learned = learn_segments(sample, seg)
+            sample = pd.concat([sample, learned.columns], axis=1)
+        if config.validation.enabled:
+            with clock.stage("validate", "Validating segments (bootstrap, gap, null test)"):
+                validation = validate_learned(sample, learned, config.validation)
+    with clock.stage("score", "Scoring every customer in Spark"):
+        scored = score_in_engine(con, feats, rfm, segment_map, learned, sample)
+    crosstab = None
+    if learned is not None:
+        pairs = scored.group_by(["segment", "rfm_segment"]).aggregate(n=scored.count()).to_pandas()
+        crosstab = pairs.pivot(index="segment", columns="rfm_segment", values="n").fillna(0).astype("int64")
+    segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
+    transactions = cleaned.table.inner_join(scored.select(S.CUSTOMER_ID, *segment_cols), S.CUSTOMER_ID)
+    with clock.stage("profiles", "Segment profiles and recommendations (in Spark)"):
+        books = load_playbooks()
+        descriptions = {r.name: r.description for r in load_name_rules()}
+        parts = [with_recommendations(engine_profiles(scored, "rfm_segment", FEATURE_COLUMNS, "rfm"),
+                                      pricing_signals(transactions, "rfm_segment"), books, descriptions)]
+        if learned is not None:
+            parts.append(with_recommendations(
+                engine_profiles(scored, "segment", FEATURE_COLUMNS, "learned", order=learned.order),
+                pricing_signals(transactions, "segment"), books, descriptions))
+        profiles = pd.concat(parts, ignore_index=True)
+    return RunResult(
+        config=config, source=tx.info, cleaning=cleaned.report, customers=sample, profiles=profiles, rfm=rfm,
+        segment_map=segment_map, learned=learned, crosstab=crosstab, validation=validation, clv=None,
+        transactions=transactions, clock=clock, notes=notes, customer_table=scored, sample=report,
+    )
