@@ -30,6 +30,7 @@ from .models.anomaly import anomaly_reasons, segment_medians
 from .models.learned import LearnedSegments
 from .models.preprocess import feature_matrix
 from .models.segmenter import OUTLIER_CLUSTER
+from .profiles.profiles import order_profiles
 from .rfm import RFMScores, SegmentMap
 from .rfm.scoring import score_with_bins
 
@@ -182,14 +183,7 @@ def engine_profiles(scored: ibis.Table, segment_column: str, features, segmentat
     frame.insert(1, "share", frame["customers"] / frame["customers"].sum())
     total = float(frame["revenue"].sum())
     frame.insert(3, "revenue_share", frame["revenue"] / total if total else float("nan"))
-    if order is not None:
-        frame = frame.loc[[s for s in order if s in frame.index]]
-    else:
-        frame = frame.sort_values(["revenue", "customers"], ascending=False, kind="stable")
-    frame.index.name = "segment"
-    frame = frame.reset_index()
-    frame.insert(0, "segmentation", segmentation)
-    return frame
+    return order_profiles(frame, segmentation, order)
 
 
 def analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes: list[str]):

@@ -33,6 +33,11 @@ def segment_profiles(
     for col in features:
         frame[f"mean_{col}"] = groups[col].mean()
         frame[f"median_{col}"] = groups[col].median()
+    return order_profiles(frame, segmentation, order)
+
+
+def order_profiles(frame: pd.DataFrame, segmentation: str, order: Sequence[str] | None) -> pd.DataFrame:
+    """Segments (the index) in ``order`` when given, else by revenue; index -> ``segment`` column."""
     if order is not None:
         frame = frame.loc[[s for s in order if s in frame.index]]
     else:
