@@ -10,6 +10,7 @@ back to the driver: only customer-level rows.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,7 @@ class _CollectMonitor:
 @pytest.mark.parametrize("name", ["online_retail_ii", "cdnow_master"])
 def test_whole_run_gives_the_same_customer_segments(spark_session, name, tmp_path, monkeypatch):
     results = {}
+    before = set(os.listdir("."))
     for engine in ("duckdb", "spark"):
         config = load_config(None, {"input": {"source": _source(name)}, "engine": {"name": engine},
                                     "validation": {"enabled": False}})
@@ -160,6 +162,7 @@ def test_whole_run_gives_the_same_customer_segments(spark_session, name, tmp_pat
             monkeypatch.undo()
             # Customer-level results come back (one row per customer); transactions never do.
             assert monitor.rows and max(monitor.rows) <= len(result.customers) < result.cleaning.rows_kept
+    assert set(os.listdir(".")) <= before  # no spark-warehouse, metastore_db or temp tables left here
     duck, spark = results["duckdb"].customers, results["spark"].customers
     assert_same_customers(duck, spark)
     assert results["duckdb"].learned.model.n_clusters_ == results["spark"].learned.model.n_clusters_

@@ -159,3 +159,21 @@ def test_missing_column_lists_columns(con, tmp_path):
     path.write_text("who,when,much\na,2021-01-01,1\n")
     with pytest.raises(SchemaError, match="no customer_id column .* columns found: 'who', 'when', 'much'"):
         _read(con, tmp_path, source=str(path))
+
+
+def test_spark_catalog_table(con, tmp_path):
+    """With the Spark engine, --table without a source reads a table of the Spark catalog."""
+    if con.name != "pyspark":
+        pytest.skip("a Spark catalog table needs the Spark engine")
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    spark.createDataFrame(
+        [("a", "2022-01-01 10:00:00", 10.0), ("b", "2022-01-02 00:00:00", 4.5)], "client string, sold_at string, total double"
+    ).createOrReplaceTempView("cs_test_sales")
+    tx = _read(con, tmp_path, table="cs_test_sales",
+               mapping={"customer_id": "client", "timestamp": "sold_at", "amount": "total"})
+    assert tx.info.format == "spark-table"
+    assert [(r["customer_id"], r["amount"]) for r in _rows(tx)] == [("a", 10.0), ("b", 4.5)]
+    with pytest.raises(InputError, match="Spark catalog has no table 'nope'"):
+        _read(con, tmp_path, table="nope")
