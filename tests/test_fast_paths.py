@@ -83,3 +83,25 @@ def test_sample_sizes_are_validated():
     frame, _ = _customers(200, 3, seed=0)
     with pytest.raises(ValueError, match="sweep_sample_size=10"):
         CustomerSegmenter(sweep_sample_size=10).fit(frame)
+
+
+def test_progress_counts_every_customer_scored_and_assigned():
+    frame, _ = _customers(2500, 3, seed=1)
+    calls = []
+    CustomerSegmenter(contamination=0.05, random_state=0).fit(frame, progress=lambda *a: calls.append(a))
+    for what in ("customers scored", "customers assigned"):
+        done = [c for c, total, w in calls if w == what]
+        assert done == sorted(done) and done[-1] == len(frame)
+        assert {total for _, total, w in calls if w == what} == {len(frame)}
+
+
+def test_rich_reporter_shows_counts_and_rate():
+    from customersense.cli.display import CountColumn, RichReporter
+
+    reporter = RichReporter()
+    reporter.start("segments", "Anomalies and learned segments")
+    reporter.update("segments", 1_000, 5_000, "customers scored")
+    task = reporter.progress.tasks[0]
+    assert str(CountColumn().render(task)).startswith("1,000/5,000 customers scored")
+    reporter.finish("segments", 0.1)
+    reporter.close()

@@ -31,6 +31,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 from threadpoolctl import threadpool_limits
 
+from ..progress import ProgressFn, RowCounter
 from .anomaly import anomaly_reasons, fit_isolation_forest
 from .k_selection import choose_k, fit_kmeans, sweep_k
 from .preprocess import DEFAULT_FEATURES, SCALERS, feature_matrix, make_preprocessor
@@ -69,16 +70,17 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, progress: ProgressFn | None = None):
+        """``progress(completed, total, what)`` hears how many customers are scored and assigned."""
         self._validate_params()
         features = list(self.features)
         raw = feature_matrix(_frame(X, features), features)
         # OpenMP threads cost more than they bring on small tables, and stall badly when the
         # cores are busy; use them only where the work is large.
         with threadpool_limits(limits=1 if len(raw) < _PARALLEL_FROM else None):
-            return self._fit(raw, features)
+            return self._fit(raw, features, progress)
 
-    def _fit(self, raw: np.ndarray, features: list[str]):
+    def _fit(self, raw: np.ndarray, features: list[str], progress: ProgressFn | None):
         self.feature_names_in_ = np.asarray(features, dtype=object)
         self.fit_seconds_ = {}
         with self._timed("preprocess"):
@@ -91,7 +93,9 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 self.anomaly_score_ = np.full(n, np.nan)
                 self.is_anomaly_ = np.zeros(n, dtype=bool)
             else:
-                self.anomaly_detector_ = fit_isolation_forest(Z, self.contamination, self.random_state)
+                self.anomaly_detector_ = fit_isolation_forest(
+                    Z, self.contamination, self.random_state, on_rows=RowCounter(progress, n, "customers scored")
+                )
                 scores = self.anomaly_detector_.train_scores_
                 self.anomaly_score_ = -scores
                 self.is_anomaly_ = scores < self.anomaly_detector_.offset_
@@ -100,7 +104,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             model = self._sweep_and_fit(inliers)
         with self._timed("assign"):
             self.cluster_centers_ = self._order_by_value(model.cluster_centers_, features)
-            self.labels_ = self._nearest(Z)
+            self.labels_ = self._nearest(Z, on_rows=RowCounter(progress, n, "customers assigned"))
             self.inertia_ = float(((inliers - self.cluster_centers_[self.labels_[~self.is_anomaly_]]) ** 2).sum())
         with self._timed("anomaly_reasons"):
             self.anomaly_reason_ = anomaly_reasons(
@@ -174,14 +178,17 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         return centers[order]
 
     # -- using the fitted model ------------------------------------------------------------------
-    def _nearest(self, Z: np.ndarray, chunk_rows: int = 100_000) -> np.ndarray:
+    def _nearest(self, Z: np.ndarray, chunk_rows: int = 100_000, on_rows=None) -> np.ndarray:
         # In row chunks: the n x k distances of millions of customers at once cost memory.
         # |z - c|^2 = |z|^2 - 2 z.c + |c|^2, and |z|^2 is the same for every centre.
         C = self.cluster_centers_
         half_norms, C2 = 0.5 * (C * C).sum(axis=1), C.T.copy()
-        return np.concatenate([
-            (half_norms - Z[i:i + chunk_rows] @ C2).argmin(axis=1) for i in range(0, len(Z), chunk_rows)
-        ]) if len(Z) else np.zeros(0, dtype=np.int64)
+        labels = np.zeros(len(Z), dtype=np.int64)
+        for i in range(0, len(Z), chunk_rows):
+            labels[i:i + chunk_rows] = (half_norms - Z[i:i + chunk_rows] @ C2).argmin(axis=1)
+            if on_rows is not None:
+                on_rows(min(chunk_rows, len(Z) - i))
+        return labels
 
     def _squared_distances(self, Z: np.ndarray) -> np.ndarray:
         C = self.cluster_centers_
