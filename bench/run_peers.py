@@ -179,11 +179,13 @@ def report(results: dict[str, list[dict]], path: Path, rows: int, load: tuple[fl
         lines += ["", f"Feature stage alone (customer_features on the cleaned rows, median): {feat:.2f} s = "
                       f"{feat / base:.2f}x the plain GROUP BY (issue 5 target <= {target}x). Read + clean + "
                       f"features: {med['cs_features'] / base:.2f}x."]
-    if results.get("cs_run"):
-        runs = sorted(results["cs_run"], key=lambda x: x["seconds"])
-        mid = runs[len(runs) // 2]
-        stages = ", ".join(f"{k} {v:.1f}" for k, v in mid["stages"].items())
-        lines += ["", f"`customersense run` stages in the median run ({mid['seconds']:.1f} s): {stages}."]
+    for job, what in (("cs_features", "read + clean + features"), ("cs_run", "`customersense run`")):
+        if results.get(job):
+            runs = sorted(results[job], key=lambda x: x["seconds"])
+            mid = runs[len(runs) // 2]
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in mid["stages"].items())
+            lines += ["", f"CustomerSense {what}, seconds per stage in the median run ({mid['seconds']:.1f} s): "
+                          f"{stages}."]
     for job, why in skipped.items():
         lines += ["", f"{JOBS[job]}: not run ({why})."]
     return "\n".join(lines) + "\n"
