@@ -130,16 +130,20 @@ def anomaly_reasons(
     idx = np.flatnonzero(is_anomaly)
     if idx.size == 0:
         return reasons
-    medians = {}
+    medians = np.zeros_like(centers)
     for c in np.unique(labels[idx]):
         members = (labels == c) & ~is_anomaly
         pool = raw[members] if members.any() else raw[labels == c]
         medians[c] = np.median(pool, axis=0)
-    for i in idx:
-        c = labels[i]
-        dev = np.abs(Z[i] - centers[c])
-        order = np.argsort(-dev, kind="stable")[:top]
-        reasons[i] = "; ".join(_describe(features[j], raw[i, j], medians[c][j]) for j in order)
+    # vectorised over the anomalies (hundreds of thousands at millions of customers); only the
+    # wording is a Python loop
+    c = labels[idx]
+    order = np.argsort(-np.abs(Z[idx] - centers[c]), axis=1, kind="stable")[:, :top]
+    values = np.take_along_axis(raw[idx], order, axis=1).tolist()
+    meds = np.take_along_axis(medians[c], order, axis=1).tolist()
+    names = [features[j] for j in range(len(features))]
+    for i, js, vs, ms in zip(idx.tolist(), order.tolist(), values, meds):
+        reasons[i] = "; ".join(_describe(names[j], v, m) for j, v, m in zip(js, vs, ms))
     return reasons
 
 
