@@ -105,3 +105,36 @@ def test_rich_reporter_shows_counts_and_rate():
     assert str(CountColumn().render(task)).startswith("1,000/5,000 customers scored")
     reporter.finish("segments", 0.1)
     reporter.close()
+
+
+def test_stage_clock_passes_counts_to_the_reporter_and_tolerates_reporters_without_counts():
+    from customersense.progress import StageClock
+
+    class Recording:
+        def __init__(self):
+            self.seen = []
+
+        def start(self, stage, description):
+            pass
+
+        def update(self, stage, completed, total, what):
+            self.seen.append((stage, completed, total, what))
+
+        def finish(self, stage, seconds):
+            pass
+
+    class Old:  # a reporter written before counts existed
+        def start(self, stage, description):
+            pass
+
+        def finish(self, stage, seconds):
+            pass
+
+    rec = Recording()
+    with StageClock(rec).stage("segments", "Segments") as progress:
+        progress(5, 10, "customers scored")
+    assert rec.seen == [("segments", 5, 10, "customers scored")]
+    clock = StageClock(Old())
+    with clock.stage("segments", "Segments") as progress:
+        progress(5, 10, "customers scored")
+    assert "segments" in clock.stages

@@ -59,6 +59,10 @@ def peak_rss_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def _ignore(completed: int, total: int, what: str) -> None:
+    pass
+
+
 class StageClock:
     """Times named stages and reports them as they start and end."""
 
@@ -71,7 +75,8 @@ class StageClock:
         """Time a stage; ``as progress`` gives the stage's ``progress(completed, total, what)``."""
         self.reporter.start(name, description)
         t0 = time.perf_counter()
-        yield lambda completed, total, what: self.reporter.update(name, completed, total, what)
+        update = getattr(self.reporter, "update", None)  # reporters written before counts existed
+        yield (lambda completed, total, what: update(name, completed, total, what)) if update else _ignore
         seconds = time.perf_counter() - t0
         self.stages[name] = {"seconds": round(seconds, 4), "peak_rss_mb": round(peak_rss_mb(), 1)}
         self.reporter.finish(name, seconds)
