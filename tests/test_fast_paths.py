@@ -138,3 +138,23 @@ def test_stage_clock_passes_counts_to_the_reporter_and_tolerates_reporters_witho
     with clock.stage("segments", "Segments") as progress:
         progress(5, 10, "customers scored")
     assert "segments" in clock.stages
+
+
+def test_vectorised_anomaly_reasons_equal_the_row_by_row_wording():
+    from customersense.models.anomaly import _describe, anomaly_reasons
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    raw = np.abs(rng.standard_t(3, (n, 5))) * 100
+    raw[:40] *= -1  # negative values get the other wording
+    Z, labels = rng.standard_normal((n, 5)), rng.integers(0, 4, n)
+    centers, is_anomaly = rng.standard_normal((4, 5)), rng.random(n) < 0.05
+    got = anomaly_reasons(raw, Z, labels, centers, is_anomaly, FEATURES)
+    for i in range(n):
+        if not is_anomaly[i]:
+            assert got[i] == ""
+            continue
+        c = labels[i]
+        median = np.median(raw[(labels == c) & ~is_anomaly], axis=0)
+        order = np.argsort(-np.abs(Z[i] - centers[c]), kind="stable")[:2]
+        assert got[i] == "; ".join(_describe(FEATURES[j], raw[i, j], median[j]) for j in order)
