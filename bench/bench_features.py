@@ -214,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     if not path.exists():
         subprocess.run([sys.executable, str(HERE / "generate.py"), "--rows", str(args.rows),
                         "--out", str(path)], check=True)
-    with open(path, "rb") as fh:  # warm the page cache so no run pays for the first read
-        while fh.read(1 << 24):
-            pass
+    generate.warm_page_cache(path)
     load_before = os.getloadavg()[0]
     results: dict[str, list[dict]] = {r: [] for r in RUNS}
     names = list(RUNS)

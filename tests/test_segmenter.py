@@ -179,3 +179,24 @@ def test_chunked_anomaly_scores_equal_scikit_learn_whatever_the_chunking(contami
         np.testing.assert_array_equal(det.train_scores_, reference.score_samples(Z))
         assert det.offset_ == reference.offset_
         np.testing.assert_array_equal(det.predict(Z), reference.predict(Z))
+
+
+@pytest.mark.parametrize("max_samples_rows", [7_001, 150])
+def test_compiled_anomaly_scores_are_bit_identical_to_scikit_learn(max_samples_rows):
+    from sklearn.ensemble import IsolationForest
+
+    from customersense.models.anomaly import AnomalyDetector
+
+    # 150 rows: trees shallower than 8 levels, with leaves at many depths
+    Z = np.random.default_rng(4).standard_t(3, size=(max_samples_rows, 5))
+    Z[::50] = Z[1]  # repeated rows: leaves holding several training samples
+    reference = IsolationForest(n_estimators=200, contamination=0.05, random_state=11).fit(Z)
+    for chunk_rows, workers in ((50_000, None), (997, 2)):
+        det = AnomalyDetector(0.05, random_state=11).fit(Z, chunk_rows=chunk_rows, workers=workers,
+                                                         method="compiled")
+        np.testing.assert_array_equal(det.train_scores_, reference.score_samples(Z))
+        assert det.offset_ == reference.offset_
+    wide = np.random.default_rng(5).normal(0, 10, size=(3_000, 5))  # far outside the training range
+    compiled = det.score_samples(wide, method="compiled")
+    np.testing.assert_array_equal(compiled, reference.score_samples(wide))
+    np.testing.assert_array_equal(compiled, det.score_samples(wide, method="sklearn"))

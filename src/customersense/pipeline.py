@@ -119,8 +119,8 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
             f"learned segments skipped: {len(customers)} customers, fewer than {MIN_CUSTOMERS_FOR_LEARNING}"
         )
     elif config.segmentation.enabled:
-        with clock.stage("segments", "Anomalies and learned segments"):
-            learned = learn_segments(customers, config.segmentation)
+        with clock.stage("segments", "Anomalies and learned segments") as progress:
+            learned = learn_segments(customers, config.segmentation, progress)
             customers = pd.concat([customers, learned.columns], axis=1)
             crosstab = pd.crosstab(customers["segment"], customers["rfm_segment"])
         if config.validation.enabled:

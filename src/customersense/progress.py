@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
+
+#: ``progress(completed, total, what)``: e.g. (1_200_000, 5_000_000, "customers scored")
+ProgressFn = Callable[[int, int, str], None]
 
 
 class Reporter(Protocol):
     def start(self, stage: str, description: str) -> None: ...
+
+    def update(self, stage: str, completed: int, total: int, what: str) -> None: ...
 
     def finish(self, stage: str, seconds: float) -> None: ...
 
@@ -24,14 +30,37 @@ class NullReporter:
     def start(self, stage: str, description: str) -> None:
         pass
 
+    def update(self, stage: str, completed: int, total: int, what: str) -> None:
+        pass
+
     def finish(self, stage: str, seconds: float) -> None:
         pass
+
+
+class RowCounter:
+    """Adds up rows done by any thread and passes the running total to ``progress``."""
+
+    def __init__(self, progress: ProgressFn | None, total: int, what: str) -> None:
+        self.progress, self.total, self.what = progress, total, what
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, rows: int) -> None:
+        if self.progress is None:
+            return
+        with self._lock:
+            self.done += rows
+            self.progress(self.done, self.total, self.what)
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _ignore(completed: int, total: int, what: str) -> None:
+    pass
 
 
 class StageClock:
@@ -42,10 +71,12 @@ class StageClock:
         self.stages: dict[str, dict[str, float]] = {}
 
     @contextmanager
-    def stage(self, name: str, description: str) -> Iterator[None]:
+    def stage(self, name: str, description: str) -> Iterator[ProgressFn]:
+        """Time a stage; ``as progress`` gives the stage's ``progress(completed, total, what)``."""
         self.reporter.start(name, description)
         t0 = time.perf_counter()
-        yield
+        update = getattr(self.reporter, "update", None)  # reporters written before counts existed
+        yield (lambda completed, total, what: update(name, completed, total, what)) if update else _ignore
         seconds = time.perf_counter() - t0
         self.stages[name] = {"seconds": round(seconds, 4), "peak_rss_mb": round(peak_rss_mb(), 1)}
         self.reporter.finish(name, seconds)

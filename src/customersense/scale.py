@@ -107,7 +107,8 @@ def score_in_engine(
         names = learned.names
         used = list(model.feature_names_in_)
         raw = feature_matrix(sample, used)
-        medians = segment_medians(raw, sample["cluster"].to_numpy(), sample["is_anomaly"].to_numpy(bool))
+        medians = segment_medians(raw, sample["cluster"].to_numpy(), sample["is_anomaly"].to_numpy(bool),
+                                  len(model.cluster_centers_))
 
     def score(batches):
         for batch in batches:
@@ -219,8 +220,8 @@ def analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes: list[s
         sample["rfm_segment"] = segment_map.assign(rfm.scores)
     learned = validation = None
     if seg.enabled:
-        with clock.stage("segments", "Anomalies and learned segments (on the sample)"):
-            learned = learn_segments(sample, seg)
+        with clock.stage("segments", "Anomalies and learned segments (on the sample)") as progress:
+            learned = learn_segments(sample, seg, progress)
             sample = pd.concat([sample, learned.columns], axis=1)
         if config.validation.enabled:
             with clock.stage("validate", "Validating segments (bootstrap, gap, null test)"):

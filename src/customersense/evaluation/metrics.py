@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 from sklearn import metrics as skm
+from sklearn.metrics.pairwise import euclidean_distances
 
 
 @dataclass(frozen=True)
@@ -34,26 +36,78 @@ def silhouette(
     X: np.ndarray, labels: np.ndarray, sample_size: int = 5000, n_samples: int = 3, random_state: int = 0
 ) -> SilhouetteEstimate:
     """Mean silhouette coefficient; exact when ``len(X) <= sample_size``, else sampled."""
-    X = np.asarray(X)
-    labels = np.asarray(labels)
+    return silhouettes(X, [labels], sample_size, n_samples, random_state)[0]
+
+
+def silhouettes(
+    X: np.ndarray, labelings: Sequence[np.ndarray], sample_size: int = 5000, n_samples: int = 3,
+    random_state: int = 0,
+) -> list[SilhouetteEstimate]:
+    """:func:`silhouette` of several labelings of the same points (one per k of a sweep).
+
+    Every labeling is scored on the same seeded samples, and each sample's pairwise distances
+    are computed once, in row blocks, and shared: per block, one matrix product with the
+    one-hot cluster memberships of all labelings gives every point's summed distance to every
+    cluster. The values equal scikit-learn's ``silhouette_score`` on the same points.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    labelings = [np.asarray(lab) for lab in labelings]
     n = len(X)
-    if len(np.unique(labels)) < 2:
+    if any(len(np.unique(lab)) < 2 for lab in labelings):
         raise ValueError("silhouette needs at least 2 clusters; got 1")
     if n <= sample_size:
-        value = float(skm.silhouette_score(X, labels))
-        return SilhouetteEstimate(value, 0.0, value, value, "exact", n, 1)
+        return [SilhouetteEstimate(v, 0.0, v, v, "exact", n, 1) for v in _mean_silhouettes(X, labelings)]
     rng = np.random.default_rng(random_state)
-    values = []
+    values: list[list[float]] = [[] for _ in labelings]
     for _ in range(n_samples):
         idx = np.sort(rng.choice(n, size=sample_size, replace=False))
-        if len(np.unique(labels[idx])) < 2:
-            continue
-        values.append(float(skm.silhouette_score(X[idx], labels[idx])))
-    arr = np.asarray(values)
+        ok = [i for i, lab in enumerate(labelings) if len(np.unique(lab[idx])) >= 2]
+        for i, v in zip(ok, _mean_silhouettes(X[idx], [labelings[i][idx] for i in ok])):
+            values[i].append(v)
+    return [_sampled_estimate(np.asarray(v), sample_size) for v in values]
+
+
+def _sampled_estimate(arr: np.ndarray, sample_size: int) -> SilhouetteEstimate:
     mean = float(arr.mean())
     std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
     half = 1.96 * std / np.sqrt(len(arr)) if len(arr) > 1 else 0.0
     return SilhouetteEstimate(mean, std, mean - half, mean + half, "sampled", sample_size, len(arr))
+
+
+def _mean_silhouettes(X: np.ndarray, labelings: list[np.ndarray], block_rows: int = 1024) -> list[float]:
+    """Exact mean silhouette of each labeling of X (Euclidean), as scikit-learn defines it."""
+    if not labelings:
+        return []
+    codes, onehots = [], []
+    for lab in labelings:
+        _, inverse = np.unique(lab, return_inverse=True)
+        codes.append(inverse.ravel())
+        onehots.append(np.eye(inverse.max() + 1)[inverse.ravel()])
+    H = np.hstack(onehots)  # n x (sum of k): membership of every point in every cluster
+    sums = np.empty((len(X), H.shape[1]))
+    sq = (X * X).sum(axis=1)
+    for i in range(0, len(X), block_rows):
+        D = euclidean_distances(X[i:i + block_rows], X, X_norm_squared=sq[i:i + block_rows, None],
+                                Y_norm_squared=sq[None, :])
+        D.flat[i::len(X) + 1] = 0.0  # a point's distance to itself, as scikit-learn sets it
+        sums[i:i + block_rows] = D @ H
+    rows = np.arange(len(X))
+    out, col = [], 0
+    for code, onehot in zip(codes, onehots):
+        k = onehot.shape[1]
+        total, size = sums[:, col:col + k], onehot.sum(axis=0)
+        col += k
+        own = size[code]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            intra = total[rows, code] / (own - 1)
+            mean_to = total / size
+        mean_to[rows, code] = np.inf
+        inter = mean_to.min(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sil = np.nan_to_num((inter - intra) / np.maximum(intra, inter))
+        sil[own == 1] = 0.0  # singletons score 0, as in scikit-learn
+        out.append(float(sil.mean()))
+    return out
 
 
 def davies_bouldin(X: np.ndarray, labels: np.ndarray) -> float:

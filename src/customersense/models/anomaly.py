@@ -7,13 +7,16 @@ about 0.5 for ordinary customers, close to 1 for customers that are isolated in 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.ensemble import IsolationForest
+from sklearn.ensemble._iforest import _average_path_length
 
 CHUNK_ROWS = 50_000
+COMPILED_FROM = 100_000  # rows; below, scikit-learn's own tree walks (no compile, no numba import)
+SCORING_METHODS = ("auto", "compiled", "sklearn")
 
 
 class AnomalyDetector:
@@ -21,9 +24,14 @@ class AnomalyDetector:
 
     scikit-learn scores on one core, and with a numeric contamination it scores the whole
     training set once more inside ``fit`` to place the threshold. Here the forest is grown
-    once, every customer is scored once, chunk by chunk in threads (the tree walks release the
-    GIL), and the threshold is the same percentile scikit-learn takes. Each customer's score
-    depends only on its own row, so the flags are identical whatever the chunking.
+    once, every customer is scored once, chunk by chunk in threads, and the threshold is the
+    same percentile scikit-learn takes. Each customer's score depends only on its own row, so
+    the flags are identical whatever the chunking.
+
+    From ``COMPILED_FROM`` rows the trees are walked by a compiled kernel
+    (:mod:`._iforest_kernel`, numba): the same comparisons on the same float32 values and the
+    same per-tree path lengths added in the same order as scikit-learn, so the scores are bit
+    for bit identical (tested), about 2.5x less CPU per row, and the GIL is released.
     """
 
     def __init__(self, contamination, random_state, n_estimators: int = 200) -> None:
@@ -31,33 +39,78 @@ class AnomalyDetector:
         self.random_state = random_state
         self.n_estimators = n_estimators
 
-    def fit(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None) -> AnomalyDetector:
+    def fit(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
+            method: str = "auto", on_rows: Callable[[int], None] | None = None) -> AnomalyDetector:
         # "auto" skips scikit-learn's own scoring pass; the threshold is set below.
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators, contamination="auto", random_state=self.random_state
         ).fit(Z)
-        self.train_scores_ = self.score_samples(Z, chunk_rows, workers)
+        self.train_scores_ = self.score_samples(Z, chunk_rows, workers, method, on_rows)
         if self.contamination == "auto":
             self.offset_ = -0.5  # the paper's threshold, as in scikit-learn
         else:
             self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
         return self
 
-    def score_samples(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None) -> np.ndarray:
-        """scikit-learn's ``score_samples`` (the opposite of the paper's score), in chunks."""
+    def score_samples(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
+                      method: str = "auto", on_rows: Callable[[int], None] | None = None) -> np.ndarray:
+        """scikit-learn's ``score_samples`` (the opposite of the paper's score), in chunks.
+
+        ``method``: "compiled", "sklearn", or "auto" (compiled from ``COMPILED_FROM`` rows);
+        ``on_rows(n)`` is called as each chunk of n rows is done (for progress bars).
+        """
+        if method not in SCORING_METHODS:
+            raise ValueError(f"method={method!r}: must be one of {', '.join(SCORING_METHODS)}")
+        forest = self.forest_
+        if Z.ndim != 2 or Z.shape[1] != forest.n_features_in_:
+            raise ValueError(f"Z has shape {Z.shape}; the forest was grown on {forest.n_features_in_} features")
+        compiled = method == "compiled" or (method == "auto" and len(Z) >= COMPILED_FROM)
+        # the kernel needs what scikit-learn keeps per tree, and every tree on every feature
+        compiled &= hasattr(forest, "_decision_path_lengths") and forest._max_features == Z.shape[1]
+        score = self._compiled_scorer() if compiled else forest.score_samples
+
+        def one(chunk: np.ndarray) -> np.ndarray:
+            scores = score(chunk)
+            if on_rows is not None:
+                on_rows(len(chunk))
+            return scores
+
         chunks = [Z[i:i + chunk_rows] for i in range(0, len(Z), chunk_rows)] or [Z]
         if len(chunks) == 1:
-            return self.forest_.score_samples(chunks[0])
+            return one(chunks[0])
         with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            return np.concatenate(list(pool.map(self.forest_.score_samples, chunks)))
+            return np.concatenate(list(pool.map(one, chunks)))
+
+    def _compiled_scorer(self) -> Callable[[np.ndarray], np.ndarray]:
+        forest = self.forest_
+        if getattr(self, "_layout", None) is None:
+            from ._iforest_kernel import perfect_trees
+
+            # the per-leaf term scikit-learn adds: depth of the leaf + c(samples in it) - 1
+            values = [d + a - 1.0 for d, a in zip(forest._decision_path_lengths,
+                                                  forest._average_path_length_per_tree)]
+            self._layout = perfect_trees([e.tree_ for e in forest.estimators_], values)
+        from ._iforest_kernel import path_lengths
+
+        feature, threshold, value, depth = self._layout
+        denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
+
+        def score(chunk: np.ndarray) -> np.ndarray:
+            X = np.ascontiguousarray(chunk, dtype=np.float32)
+            depths = path_lengths(X, feature, threshold, value, depth, np.empty(len(X)))
+            # the last lines of scikit-learn's IsolationForest._compute_score_samples
+            return -(2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0)))
+
+        return score
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
         """-1 for anomalies, 1 for the others (scikit-learn's convention)."""
         return np.where(self.score_samples(Z) < self.offset_, -1, 1)
 
 
-def fit_isolation_forest(Z: np.ndarray, contamination, random_state, n_estimators: int = 200) -> AnomalyDetector:
-    return AnomalyDetector(contamination, random_state, n_estimators).fit(Z)
+def fit_isolation_forest(Z: np.ndarray, contamination, random_state, n_estimators: int = 200,
+                         on_rows: Callable[[int], None] | None = None) -> AnomalyDetector:
+    return AnomalyDetector(contamination, random_state, n_estimators).fit(Z, on_rows=on_rows)
 
 
 def anomaly_reasons(
@@ -68,11 +121,11 @@ def anomaly_reasons(
     is_anomaly: np.ndarray,
     features: Sequence[str],
     top: int = 2,
-    medians: dict[int, np.ndarray] | None = None,
+    medians: np.ndarray | None = None,
 ) -> np.ndarray:
     """For each anomaly, the features farthest from its segment's centre (in scaled units),
     worded against the segment's median, e.g. ``"monetary 41x segment median"``.
-    Non-anomalies get an empty string. ``medians`` (cluster -> raw feature medians) defaults
+    Non-anomalies get an empty string. ``medians`` (clusters x features, raw units) defaults
     to :func:`segment_medians` of these rows.
     """
     reasons = np.full(len(raw), "", dtype=object)
@@ -80,22 +133,30 @@ def anomaly_reasons(
     if idx.size == 0:
         return reasons
     if medians is None:
-        medians = segment_medians(raw, labels, is_anomaly)
-    for i in idx:
-        c = labels[i]
-        dev = np.abs(Z[i] - centers[c])
-        order = np.argsort(-dev, kind="stable")[:top]
-        reasons[i] = "; ".join(_describe(features[j], raw[i, j], medians[c][j]) for j in order)
+        medians = segment_medians(raw, labels, is_anomaly, len(centers), np.unique(labels[idx]))
+    # vectorised over the anomalies (hundreds of thousands at millions of customers); only the
+    # wording is a Python loop
+    c = labels[idx]
+    order = np.argsort(-np.abs(Z[idx] - centers[c]), axis=1, kind="stable")[:, :top]
+    values = np.take_along_axis(raw[idx], order, axis=1).tolist()
+    meds = np.take_along_axis(medians[c], order, axis=1).tolist()
+    names = [features[j] for j in range(len(features))]
+    for i, js, vs, ms in zip(idx.tolist(), order.tolist(), values, meds):
+        reasons[i] = "; ".join(_describe(names[j], v, m) for j, v, m in zip(js, vs, ms))
     return reasons
 
 
-def segment_medians(raw: np.ndarray, labels: np.ndarray, is_anomaly: np.ndarray) -> dict[int, np.ndarray]:
-    """Per cluster, the median raw features of its non-anomalous members (all members if none)."""
-    medians = {}
-    for c in np.unique(labels):
-        members = (labels == c) & ~is_anomaly
-        pool = raw[members] if members.any() else raw[labels == c]
-        medians[int(c)] = np.median(pool, axis=0)
+def segment_medians(raw: np.ndarray, labels: np.ndarray, is_anomaly: np.ndarray, n_clusters: int,
+                    clusters=None) -> np.ndarray:
+    """Per cluster (rows), the median raw features of its non-anomalous members (all members
+    if it has none; zeros for a cluster without rows). ``clusters`` limits the work to those."""
+    medians = np.zeros((n_clusters, raw.shape[1]))
+    for c in (range(n_clusters) if clusters is None else clusters):
+        in_c = labels == c
+        members = in_c & ~is_anomaly
+        pool = raw[members] if members.any() else raw[in_c]
+        if len(pool):
+            medians[c] = np.median(pool, axis=0)
     return medians
 
 

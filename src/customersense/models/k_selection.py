@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
-from ..evaluation import calinski_harabasz, davies_bouldin, knee_point, silhouette
+from ..evaluation import calinski_harabasz, davies_bouldin, knee_point, silhouettes
 
 SELECTION_COLUMNS = (
     "k", "inertia", "silhouette", "silhouette_std", "silhouette_ci_low", "silhouette_ci_high",
@@ -24,8 +24,8 @@ SELECTION_COLUMNS = (
 )
 
 
-def fit_kmeans(X: np.ndarray, k: int, n_init: int, random_state: int | None) -> KMeans:
-    return KMeans(n_clusters=k, n_init=n_init, random_state=random_state).fit(X)
+def fit_kmeans(X: np.ndarray, k: int, n_init: int, random_state: int | None, init="k-means++") -> KMeans:
+    return KMeans(n_clusters=k, n_init=n_init, init=init, random_state=random_state).fit(X)
 
 
 def sweep_k(
@@ -36,13 +36,15 @@ def sweep_k(
     random_state: int | None = 0,
     silhouette_sample_size: int = 5000,
     silhouette_samples: int = 3,
-) -> pd.DataFrame:
-    """One row per k with every criterion; ``chosen`` is left False for :func:`choose_k`."""
+) -> tuple[pd.DataFrame, dict[int, KMeans]]:
+    """One row per k with every criterion (``chosen`` left False for :func:`choose_k`), and the
+    fitted model of every k. The silhouettes of all k share their samples' distances."""
+    models = {k: fit_kmeans(X, k, n_init, random_state) for k in k_values}
+    sils = silhouettes(X, [m.labels_ for m in models.values()], silhouette_sample_size,
+                       silhouette_samples, random_state or 0)
     rows = []
-    for k in k_values:
-        model = fit_kmeans(X, k, n_init, random_state)
+    for (k, model), sil in zip(models.items(), sils):
         labels = model.labels_
-        sil = silhouette(X, labels, silhouette_sample_size, silhouette_samples, random_state or 0)
         rows.append({
             "k": k,
             "inertia": float(model.inertia_),
@@ -59,7 +61,7 @@ def sweep_k(
     table["is_elbow"] = False
     table.loc[knee_point(table["k"].to_numpy(), table["inertia"].to_numpy()), "is_elbow"] = True
     table["chosen"] = False
-    return table
+    return table, models
 
 
 def choose_k(selection: pd.DataFrame, fixed: int | None = None) -> tuple[int, str]:

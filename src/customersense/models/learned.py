@@ -12,6 +12,7 @@ from ..config import SegmentationConfig, ValidationConfig
 from ..errors import DataError
 from ..evaluation.validation import ValidationReport, ValidationSettings, validate_clustering
 from ..profiles.naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
+from ..progress import ProgressFn
 from .segmenter import OUTLIER_CLUSTER, CustomerSegmenter
 
 LEARNED_COLUMNS = ("cluster", "segment", "is_anomaly", "anomaly_score", "anomaly_reason")
@@ -46,7 +47,9 @@ class LearnedSegments:
         }
 
 
-def learn_segments(customers: pd.DataFrame, cfg: SegmentationConfig) -> LearnedSegments:
+def learn_segments(
+    customers: pd.DataFrame, cfg: SegmentationConfig, progress: ProgressFn | None = None
+) -> LearnedSegments:
     model = CustomerSegmenter(
         features=cfg.features,
         scaler=cfg.scaler,
@@ -60,7 +63,7 @@ def learn_segments(customers: pd.DataFrame, cfg: SegmentationConfig) -> LearnedS
         random_state=cfg.random_state,
     )
     try:
-        model.fit(customers)
+        model.fit(customers, progress=progress)
     except ValueError as exc:
         raise DataError(f"learned segments: {exc}") from None
     labels = model.labels_

@@ -22,7 +22,7 @@ SCALERS = ("standard", "robust")
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
+    return np.copysign(np.log1p(np.abs(x)), x)
 
 
 def signed_expm1(x: np.ndarray) -> np.ndarray:
