@@ -96,6 +96,9 @@ def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp
     assert _invoke(small, "--out", out, "--csv-max-rows", 3, *fast).exit_code == 0
     assert not (out / "transactions_with_segments.csv").exists()
     assert (out / "transactions_with_segments.parquet").exists()
+    # more than 3 customers too: Parquet only, the CSV of the first run removed
+    assert len(pd.read_parquet(out / "customer_segments.parquet")) > 3
+    assert not (out / "customer_segments.csv").exists()
 
 
 @pytest.mark.parametrize(

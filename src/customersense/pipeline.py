@@ -21,7 +21,7 @@ from . import schema as S
 from .cleaning import CleaningReport, clean
 from .clv.stage import CLVResult, run_clv
 from .config import Config
-from .engine import close, connect
+from .engine import close, connect, is_spark
 from .errors import ConfigError, DataError
 from .features import FEATURE_COLUMNS, customer_features
 from .features.pricing import pricing_signals
@@ -74,6 +74,8 @@ def session(config: Config) -> Iterator[tuple[Any, Path]]:
     con = connect(config.engine)
     with tempfile.TemporaryDirectory(prefix="customersense-") as workdir:
         try:
+            if not is_spark(con):  # DuckDB spills what does not fit in memory here, not in the cwd
+                con.raw_sql(f"SET temp_directory = '{Path(workdir) / 'spill'}'")
             yield con, Path(workdir)
         finally:
             close(con)

@@ -38,7 +38,7 @@ def cli() -> None:
 @click.option("--threads", type=int, help="Engine threads (default: all cores).")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Where transaction-level work runs (default duckdb).")
 @click.option("--spark-master", help="Spark master URL (default: $SPARK_MASTER, spark-submit's, else local[*]).")
-@click.option("--csv-max-rows", type=int, help="Write transactions_with_segments.csv only up to this many rows.")
+@click.option("--csv-max-rows", type=int, help="Write the CSV copies (customers, transactions) only up to this many rows; Parquet always (default 1,000,000).")
 @click.option("--k", "k", type=int, help="Fix the number of learned segments (default: chosen from the data).")
 @click.option("--seed", type=int, help="Random seed of the models (default 42).")
 @click.option("--contamination", help="Share of customers flagged as anomalies, e.g. 0.05, or 'auto'.")

@@ -45,7 +45,9 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
         with clock.stage("write", "Writing outputs"):
             customers = result.customers
             if result.customer_table is None:
-                out.write_csv("customer_segments.csv", customers)
+                # Parquet always; CSV up to output.csv_max_rows rows (raise it to ask for more).
+                if len(customers) <= result.config.output.csv_max_rows:
+                    out.write_csv("customer_segments.csv", customers)
                 out.write_parquet("customer_segments.parquet", customers)
             else:  # at scale on Spark: written by the executors, as a folder of parts
                 result.customer_table.order_by(S.CUSTOMER_ID).to_parquet(out.path("customer_segments.parquet"))

@@ -226,6 +226,8 @@ def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path,
         return spark_readers.read_csv(con, read_path, delim), {"delimiter": delim, "encoding": enc}
     try:
         raw = con.read_csv(read_path, delim=delim, header=True, all_varchar=True, quote='"', null_padding=True)
+        # Parsed once into a (spillable) table: every later query would parse the text again.
+        raw = materialize(con, raw, "csv")
     except Exception as exc:  # the engine's own message is the most precise one
         raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
     return raw, {"delimiter": delim, "encoding": enc}
