@@ -177,3 +177,13 @@ def test_spark_catalog_table(con, tmp_path):
     assert [(r["customer_id"], r["amount"]) for r in _rows(tx)] == [("a", 10.0), ("b", 4.5)]
     with pytest.raises(InputError, match="Spark catalog has no table 'nope'"):
         _read(con, tmp_path, table="nope")
+
+
+def test_strptime_formats_become_spark_patterns():
+    from customersense.engine.spark import java_pattern
+
+    assert java_pattern("%d/%m/%Y %H:%M") == "d/M/yyyy H:m"  # one or two digits, as strptime
+    assert java_pattern("%Y%m%d") == "yyyyMMdd"  # back to back: fixed widths
+    assert java_pattern("%Y-%m-%dT%H:%M:%S") == "yyyy-M-d'T'H:m:s"
+    with pytest.raises(Exception, match="%j is not supported"):
+        java_pattern("%Y %j")

@@ -76,7 +76,11 @@ def connect_spark(cfg: EngineConfig) -> Any:
         session.sparkContext.setLogLevel(os.environ.get("CUSTOMERSENSE_SPARK_LOG_LEVEL", "ERROR"))
     else:
         for key, value in cfg.spark_conf.items():
-            session.conf.set(key, value)
+            try:
+                session.conf.set(key, value)
+            except Exception as exc:  # a static setting (e.g. driver memory) of a running session
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ConfigError(f"engine.spark_conf {key!r}: cannot be set on the running Spark session: {first}") from None
     con = ibis.pyspark.connect(session)
     setattr(con, _OWNED, scratch if owned else None)
     return con
@@ -103,7 +107,7 @@ _TWO_DIGIT = {"m": "MM", "d": "dd", "H": "HH", "M": "mm", "S": "ss", "I": "hh"}
 
 
 def java_pattern(fmt: str) -> str:
-    """A strptime format as a Spark datetime pattern, e.g. ``%d/%m/%Y %H:%M`` -> ``d/M/yyyy H:mm``.
+    """A strptime format as a Spark datetime pattern, e.g. ``%d/%m/%Y %H:%M`` -> ``d/M/yyyy H:m``.
 
     Single letters accept one or two digits, as strptime does; fields written back to back
     (``%Y%m%d``) keep fixed widths, since nothing else separates them.
