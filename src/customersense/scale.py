@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import schema as S
+from .engine.spark import register_frame
 from .features import FEATURE_COLUMNS
 from .models.anomaly import anomaly_reasons, segment_medians
 from .models.learned import LearnedSegments
@@ -84,9 +85,9 @@ def representativeness(features: ibis.Table, sample: pd.DataFrame, total: int, s
         values = sample[c].dropna().to_numpy(float)
         std = float(whole[f"{c}__std"] or 0.0)
         smd = (values.mean() - float(whole[f"{c}__mean"])) / std if std > 0 and values.size else 0.0
-        coverage = {f"q{int(q * 100)}": round(float((values <= whole[f"{c}__q{int(q * 100)}"]).mean()), 4)
-                    for q in _QUANTILES} if values.size else {}
-        gap = max((abs(v - int(k[1:]) / 100) for k, v in coverage.items()), default=0.0)
+        below = {q: float((values <= whole[f"{c}__q{int(q * 100)}"]).mean()) for q in _QUANTILES} if values.size else {}
+        coverage = {f"q{int(q * 100)}": round(share, 4) for q, share in below.items()}
+        gap = max((abs(share - q) for q, share in below.items()), default=0.0)
         report[c] = {"smd": round(float(smd), 4), "max_quantile_gap": round(gap, 4),
                      "mean_all": float(whole[f"{c}__mean"]), "mean_sample": round(float(values.mean()), 6)
                      if values.size else None, "sample_share_below_quantile": coverage}
@@ -122,14 +123,9 @@ def score_in_engine(
                 out = pd.concat([out, _learned_columns(model, names, medians, out, used)], axis=1)
             yield out
 
-    session = SparkSession.getActiveSession()
-    frame = session.sql(con.compile(features))
-    schema = _schema(frame.schema, model is not None)
-    scored = frame.mapInPandas(score, schema=schema)
-    name = f"customersense_scored_{abs(hash((id(scored), len(sample))))}"
-    scored.createOrReplaceTempView(name)
-    session.catalog.cacheTable(name)
-    return con.table(name)
+    frame = SparkSession.getActiveSession().sql(con.compile(features))
+    scored = frame.mapInPandas(score, schema=_schema(frame.schema, model is not None))
+    return register_frame(con, scored, "scored", cache=True)
 
 
 def _learned_columns(model, names: dict[int, str], medians, batch: pd.DataFrame, used: list[str]) -> pd.DataFrame:

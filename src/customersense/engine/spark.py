@@ -9,6 +9,7 @@ Only a session this module started is stopped at the end of the run.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ LOCAL_DEFAULTS = {
     "spark.sql.shuffle.partitions": str(4 * (os.cpu_count() or 2)),
     "spark.driver.memory": "4g",
 }
+_VIEWS = itertools.count()
 _OWNED = "_customersense_owns_session"
 
 
@@ -92,6 +94,16 @@ def close_spark(con: Any) -> None:
     if scratch is not None:
         con.disconnect()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def register_frame(con: Any, frame: Any, prefix: str, cache: bool = False) -> Any:
+    """A Spark DataFrame as a temporary view of the session, returned as an Ibis table;
+    ``cache`` keeps its rows (memory, then disk) once computed."""
+    name = f"customersense_{prefix}_{next(_VIEWS)}"
+    frame.createOrReplaceTempView(name)
+    if cache:
+        frame.sparkSession.catalog.cacheTable(name)
+    return con.table(name)
 
 
 def cache_view(con: Any, expr: Any, name: str) -> Any:

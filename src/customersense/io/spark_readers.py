@@ -7,15 +7,14 @@ collected to the driver. Formats and options mirror the DuckDB readers: CSV is r
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 import ibis
 
+from ..engine.spark import register_frame
 from ..errors import InputError
 
-_VIEWS = itertools.count()
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 
 
@@ -30,12 +29,6 @@ def _session():
     return SparkSession.getActiveSession()
 
 
-def _register(con: Any, frame: Any, prefix: str) -> ibis.Table:
-    name = f"customersense_{prefix}_{next(_VIEWS)}"
-    frame.createOrReplaceTempView(name)
-    return con.table(name)
-
-
 def _fail(path: str, what: str, exc: Exception) -> InputError:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return InputError(f"{path}: cannot read as {what} with Spark: {first[:300]}")
@@ -46,7 +39,7 @@ def read_parquet(con: Any, paths: list[str]) -> ibis.Table:
         frame = _session().read.parquet(*paths)
     except Exception as exc:
         raise _fail(paths[0], "Parquet", exc) from None
-    return _register(con, frame, "parquet")
+    return register_frame(con, frame, "parquet")
 
 
 def read_csv(con: Any, path: str, delimiter: str) -> ibis.Table:
@@ -58,7 +51,7 @@ def read_csv(con: Any, path: str, delimiter: str) -> ibis.Table:
         )
     except Exception as exc:
         raise _fail(path, "CSV", exc) from None
-    return _register(con, frame, "csv")
+    return register_frame(con, frame, "csv")
 
 
 def read_lines(con: Any, path: str) -> ibis.Table:
@@ -67,7 +60,7 @@ def read_lines(con: Any, path: str) -> ibis.Table:
         frame = _session().read.text(path).withColumnRenamed("value", "line")
     except Exception as exc:
         raise _fail(path, "text", exc) from None
-    return _register(con, frame, "lines")
+    return register_frame(con, frame, "lines")
 
 
 def head_text(path: str, lines: int = 50) -> str:
@@ -84,4 +77,4 @@ def read_catalog_table(con: Any, name: str) -> ibis.Table:
     session = _session()
     if not session.catalog.tableExists(name):
         raise InputError(f"Spark catalog has no table {name!r}; check the name (database.table)")
-    return _register(con, session.table(name), "table")
+    return register_frame(con, session.table(name), "table")
