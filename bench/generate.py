@@ -18,6 +18,7 @@ Memory stays bounded: rows are produced and written in chunks (one Parquet row g
 
     python bench/generate.py --rows 10000000            # bench/data/synthetic_10000000.parquet
     python bench/generate.py --rows 1000000 --csv       # also write the same rows as CSV
+    python bench/generate.py --rows 50000000 --shape issue5   # ~5M customers: ..._issue5.parquet
 """
 
 from __future__ import annotations
@@ -67,8 +68,15 @@ SCHEMA = pa.schema([
 ])
 
 
-def default_path(rows: int) -> Path:
-    return DATA_DIR / f"synthetic_{rows}.parquet"
+# Shapes: "retail" is shaped like Online Retail II (about 1 customer per 21 lines);
+# "issue5" has the proportions of the scale issue, 1 customer per 10 lines (1M customers in
+# 10M rows, 5M in 50M): 3 lines per invoice, a customer pool of 0.13 x rows.
+SHAPES = {"retail": (MEAN_LINES, 0.1), "issue5": (3.0, 0.13)}
+
+
+def default_path(rows: int, shape: str = "retail") -> Path:
+    suffix = "" if shape == "retail" else f"_{shape}"
+    return DATA_DIR / f"synthetic_{rows}{suffix}.parquet"
 
 
 def warm_page_cache(path: Path) -> None:
@@ -109,13 +117,13 @@ class Universe:
 
 
 def make_chunk(rng: np.random.Generator, u: Universe, rows: int, first_row: int, total_rows: int,
-               first_invoice: int) -> tuple[pa.Table, int]:
+               first_invoice: int, mean_lines: float = MEAN_LINES) -> tuple[pa.Table, int]:
     """``rows`` lines; returns the table and the number of invoices it used."""
     # Invoices and their lines: geometric line counts, the last invoice cut at the chunk end.
-    n_inv = int(rows / MEAN_LINES * 1.3) + 16
-    lines = rng.geometric(1.0 / MEAN_LINES, n_inv)
+    n_inv = int(rows / mean_lines * 1.3) + 16
+    lines = rng.geometric(1.0 / mean_lines, n_inv)
     while lines.sum() < rows:
-        lines = np.concatenate([lines, rng.geometric(1.0 / MEAN_LINES, n_inv)])
+        lines = np.concatenate([lines, rng.geometric(1.0 / mean_lines, n_inv)])
     starts = np.cumsum(lines) - lines
     n_inv = int(np.searchsorted(starts, rows, side="left"))
     lines, starts = lines[:n_inv], starts[:n_inv]
@@ -164,7 +172,7 @@ def make_chunk(rng: np.random.Generator, u: Universe, rows: int, first_row: int,
 
 
 def generate(rows: int, customers: int, seed: int, out: Path, csv: bool = False,
-             chunk_rows: int = CHUNK_ROWS) -> None:
+             chunk_rows: int = CHUNK_ROWS, mean_lines: float = MEAN_LINES) -> None:
     """Write ``rows`` lines to ``out`` (Parquet, one row group per chunk) and optionally CSV."""
     rng = np.random.default_rng(seed)
     u = Universe(rng, customers)
@@ -178,7 +186,7 @@ def generate(rows: int, customers: int, seed: int, out: Path, csv: bool = False,
     try:
         while done < rows:
             n = min(chunk_rows, rows - done)
-            table, used = make_chunk(rng, u, n, done, rows, invoice)
+            table, used = make_chunk(rng, u, n, done, rows, invoice, mean_lines)
             writer.write_table(table, row_group_size=n)
             if csv_writer is not None:
                 csv_writer.write_table(table)
@@ -198,20 +206,24 @@ def generate(rows: int, customers: int, seed: int, out: Path, csv: bool = False,
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--customers", type=int, default=None, help="customer pool (default rows/10)")
+    ap.add_argument("--shape", choices=list(SHAPES), default="retail",
+                    help="retail: 10 lines per invoice, pool rows/10 (about rows/21 customers buy); "
+                    "issue5: 3 lines per invoice, pool 0.13 x rows (about rows/10 customers buy)")
+    ap.add_argument("--customers", type=int, default=None, help="customer pool (default: by shape)")
     ap.add_argument("--seed", type=int, default=20240601)
     ap.add_argument("--out", type=Path, default=None, help="default bench/data/synthetic_<rows>.parquet")
     ap.add_argument("--csv", action="store_true", help="also write <out>.csv with the same rows")
     ap.add_argument("--force", action="store_true", help="overwrite an existing file")
     args = ap.parse_args(argv)
-    out = args.out or default_path(args.rows)
-    customers = args.customers or max(1, args.rows // 10)
+    out = args.out or default_path(args.rows, args.shape)
+    mean_lines, pool = SHAPES[args.shape]
+    customers = args.customers or max(1, int(args.rows * pool))
     need_csv = args.csv and not out.with_suffix(".csv").exists()
     if out.exists() and not args.force and not need_csv:
         print(f"{out} exists; pass --force to regenerate", file=sys.stderr)
         return 0
     t0 = time.perf_counter()
-    generate(args.rows, customers, args.seed, out, csv=args.csv)
+    generate(args.rows, customers, args.seed, out, csv=args.csv, mean_lines=mean_lines)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f}s",
           file=sys.stderr)
     return 0

@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="file sizes in rows, e.g. 1000000 10000000 50000000 200000000")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--csv", action="store_true", help="run on the CSV copy of each file")
+    ap.add_argument("--shape", choices=["retail", "issue5"], default="retail",
+                    help="data shape (bench/generate.py): issue5 has 1 customer per 10 rows")
     ap.add_argument("--jobs", nargs="+", choices=list(JOBS), default=list(JOBS))
     ap.add_argument("--lifetimes-python", default="/tmp/lifetimes-venv/bin/python")
     ap.add_argument("--markdown", type=Path, default=None, help="also append the tables here")
@@ -217,11 +219,12 @@ def main(argv: list[str] | None = None) -> int:
         jobs.remove("lifetimes")
         print(f"skipping lifetimes: {skipped['lifetimes']}", file=sys.stderr)
     for rows in args.rows:
-        path = generate.default_path(rows)
+        path = generate.default_path(rows, args.shape)
         if args.csv:
             path = path.with_suffix(".csv")
         if not path.exists():
-            cmd = [sys.executable, str(HERE / "generate.py"), "--rows", str(rows)] + (["--csv"] if args.csv else [])
+            cmd = [sys.executable, str(HERE / "generate.py"), "--rows", str(rows), "--shape", args.shape]
+            cmd += ["--csv"] if args.csv else []
             subprocess.run(cmd, check=True)
         generate.warm_page_cache(path)
         load_before = os.getloadavg()[0]
