@@ -110,3 +110,16 @@ def test_validation_figure_panels():
     assert bars == pytest.approx(report.jaccard)
     assert [t.get_text() for t in axes[1].get_yticklabels()] == ["Champions", "At Risk", "Lost"]
     assert axes[2].lines[0].get_xdata()[0] == pytest.approx(report.observed_statistic)
+
+
+def test_parallel_fits_give_the_serial_report_and_count_every_fit():
+    X, _ = make_blobs(n_samples=1200, centers=3, n_features=4, random_state=5)
+    settings = ValidationSettings(k_max=4, n_null=9, n_bootstrap=6, gap_references=3)
+    heard = []
+    serial = validate_clustering(X, _fit(X, 3), settings, workers=1)
+    parallel = validate_clustering(X, _fit(X, 3), settings, workers=2,
+                                   progress=lambda done, total, what: heard.append((done, total, what)))
+    assert parallel.to_dict() == serial.to_dict()
+    total = 6 + (1 + 3) * 4 + 2 + 2 * 9
+    assert [d for d, _, _ in heard] == list(range(1, total + 1))
+    assert {(t, w) for _, t, w in heard} == {(total, "fits")}

@@ -126,8 +126,8 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
             customers = pd.concat([customers, learned.columns], axis=1)
             crosstab = pd.crosstab(customers["segment"], customers["rfm_segment"])
         if config.validation.enabled:
-            with clock.stage("validate", "Validating segments (bootstrap, gap, null test)"):
-                validation = validate_learned(customers, learned, config.validation)
+            with clock.stage("validate", "Validating segments (bootstrap, gap, null test)") as progress:
+                validation = validate_learned(customers, learned, config.validation, progress)
     segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
     segments = ibis.memtable(customers[[S.CUSTOMER_ID, *segment_cols]].astype({c: "string" for c in segment_cols}))
     transactions = cleaned.table.inner_join(segments, S.CUSTOMER_ID)

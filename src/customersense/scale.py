@@ -220,8 +220,8 @@ def analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes: list[s
             learned = learn_segments(sample, seg, progress)
             sample = pd.concat([sample, learned.columns], axis=1)
         if config.validation.enabled:
-            with clock.stage("validate", "Validating segments (bootstrap, gap, null test)"):
-                validation = validate_learned(sample, learned, config.validation)
+            with clock.stage("validate", "Validating segments (bootstrap, gap, null test)") as progress:
+                validation = validate_learned(sample, learned, config.validation, progress)
     with clock.stage("score", "Scoring every customer in Spark"):
         scored = score_in_engine(con, feats, rfm, segment_map, learned, sample)
     crosstab = None

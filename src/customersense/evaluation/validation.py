@@ -22,13 +22,17 @@ the report says so), so validation stays affordable on any data size.
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController, threadpool_limits
 
+from ..progress import ProgressFn
 from .metrics import SilhouetteEstimate, silhouette
 
 UNSTABLE_BELOW = 0.6
@@ -119,12 +123,14 @@ def log_dispersion(Z: np.ndarray, k: int, n_init: int, seed: int) -> float:
     return float(np.log(KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(Z).inertia_))
 
 
-def gap_statistic(Z: np.ndarray, k_max: int, references: int, n_init: int, rng: np.random.Generator):
+def gap_statistic(Z: np.ndarray, k_max: int, references: int, n_init: int, rng: np.random.Generator,
+                  fits: FitRunner | None = None):
     ks = list(range(1, k_max + 1))
     refs = [reference_sample(Z, rng) for _ in range(references)]
     seeds = rng.integers(0, 2**31 - 1, size=len(ks))
-    logw = np.array([log_dispersion(Z, k, n_init, int(s)) for k, s in zip(ks, seeds)])
-    ref_logw = np.array([[log_dispersion(R, k, n_init, int(s)) for k, s in zip(ks, seeds)] for R in refs])
+    jobs = [(data, k, int(s)) for data in (Z, *refs) for k, s in zip(ks, seeds)]
+    logw_all = np.array((fits or FitRunner()).map(lambda j: log_dispersion(j[0], j[1], n_init, j[2]), jobs))
+    logw, ref_logw = logw_all[:len(ks)], logw_all[len(ks):].reshape(references, len(ks))
     gap = ref_logw.mean(axis=0) - logw
     se = ref_logw.std(axis=0) * np.sqrt(1 + 1 / references)
     best = int(np.argmax(gap))
@@ -132,15 +138,21 @@ def gap_statistic(Z: np.ndarray, k_max: int, references: int, n_init: int, rng: 
     return ks, gap, se, k_gap
 
 
-def stability(Z: np.ndarray, labels: np.ndarray, k: int, n_bootstrap: int, n_init: int, rng: np.random.Generator):
+def stability(Z: np.ndarray, labels: np.ndarray, k: int, n_bootstrap: int, n_init: int, rng: np.random.Generator,
+              fits: FitRunner | None = None):
     n = len(Z)
+    # every random draw first, in a fixed order, so the fits can run in any order on any thread
+    draws = [(rng.integers(0, n, size=n), int(rng.integers(0, 2**31 - 1))) for _ in range(n_bootstrap)]
+
+    def refit(draw):
+        idx, seed = draw
+        model = KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(Z[idx])
+        uniq = np.unique(idx)
+        return labels[uniq], model.predict(Z[uniq])
+
     jac = [[] for _ in range(k)]
     aris = []
-    for _ in range(n_bootstrap):
-        idx = rng.integers(0, n, size=n)
-        model = KMeans(n_clusters=k, n_init=n_init, random_state=int(rng.integers(0, 2**31 - 1))).fit(Z[idx])
-        uniq = np.unique(idx)
-        orig, boot = labels[uniq], model.predict(Z[uniq])
+    for orig, boot in (fits or FitRunner()).map(refit, draws):
         aris.append(adjusted_rand_score(orig, boot))
         table = np.zeros((k, k))
         np.add.at(table, (orig, boot), 1)
@@ -161,15 +173,21 @@ def _status(j: float) -> str:
 
 
 def validate_clustering(
-    Z: np.ndarray, labels: np.ndarray, settings: ValidationSettings | None = None, segment_names=None
+    Z: np.ndarray, labels: np.ndarray, settings: ValidationSettings | None = None, segment_names=None,
+    progress: ProgressFn | None = None, workers: int | None = None,
 ) -> ValidationReport:
-    """Validate a clustering of the (scaled) customer matrix ``Z`` with labels 0..k-1."""
-    # Hundreds of small K-Means fits: one thread each is fastest, and immune to busy cores.
+    """Validate a clustering of the (scaled) customer matrix ``Z`` with labels 0..k-1.
+
+    The few hundred small K-Means fits run on ``workers`` threads (default: every core), each
+    fit on one OpenMP thread; every random draw is made up front in a fixed order, so the report
+    is identical for any number of workers. ``progress(done, total, "fits")`` hears each fit.
+    """
+    s = settings or ValidationSettings()
     with threadpool_limits(limits=1):
-        return _validate(Z, labels, settings or ValidationSettings(), segment_names)
+        return _validate(Z, labels, s, segment_names, FitRunner(workers, progress))
 
 
-def _validate(Z, labels, s: ValidationSettings, segment_names) -> ValidationReport:
+def _validate(Z, labels, s: ValidationSettings, segment_names, fits: FitRunner) -> ValidationReport:
     Z = np.asarray(Z, dtype=float)
     labels = np.asarray(labels)
     k = int(labels.max()) + 1
@@ -181,14 +199,15 @@ def _validate(Z, labels, s: ValidationSettings, segment_names) -> ValidationRepo
         keep = np.sort(rng.choice(n, s.max_customers, replace=False))
         Z, labels = Z[keep], labels[keep]
     k_max = min(s.k_max, len(Z) - 1)
-    means, stds, ari = stability(Z, labels, k, s.n_bootstrap, s.n_init, rng)
-    ks, gap, se, k_gap = gap_statistic(Z, k_max, s.gap_references, s.n_init, rng)
+    fits.total = s.n_bootstrap + (1 + s.gap_references) * k_max + 2 + 2 * s.n_null
+    means, stds, ari = stability(Z, labels, k, s.n_bootstrap, s.n_init, rng, fits)
+    ks, gap, se, k_gap = gap_statistic(Z, k_max, s.gap_references, s.n_init, rng, fits)
     seed = int(rng.integers(0, 2**31 - 1))
-    observed = log_dispersion(Z, 1, s.n_init, seed) - log_dispersion(Z, k, s.n_init, seed)
-    null = []
-    for _ in range(s.n_null):
-        R = reference_sample(Z, rng)
-        null.append(log_dispersion(R, 1, s.n_init, seed) - log_dispersion(R, k, s.n_init, seed))
+    nulls = [reference_sample(Z, rng) for _ in range(s.n_null)]
+    jobs = [(data, kk) for data in (Z, *nulls) for kk in (1, k)]
+    logw = fits.map(lambda j: log_dispersion(j[0], j[1], s.n_init, seed), jobs)
+    observed = logw[0] - logw[1]
+    null = [logw[i] - logw[i + 1] for i in range(2, len(logw), 2)]
     p = (1 + sum(v >= observed for v in null)) / (1 + s.n_null)
     return ValidationReport(
         k=k, n_customers=n, n_used=len(Z), sampled=n > s.max_customers, settings=s,
@@ -198,3 +217,32 @@ def _validate(Z, labels, s: ValidationSettings, segment_names) -> ValidationRepo
         silhouette=silhouette(Z, labels, random_state=s.random_state),
         segment_names=list(segment_names or []),
     )
+
+
+class FitRunner:
+    """Maps a function over items on a thread pool, in order, one OpenMP thread per fit."""
+
+    def __init__(self, workers: int | None = 1, progress: ProgressFn | None = None) -> None:
+        self.workers = workers if workers is not None else (os.cpu_count() or 1)
+        self.progress, self.total, self.done = progress, 0, 0
+        self._controller = ThreadpoolController() if self.workers > 1 else None
+        self._lock = threading.Lock()
+
+    def map(self, fn, items) -> list:
+        items = list(items)
+        if self.workers <= 1 or len(items) < 2:
+            return [self._one(fn, item) for item in items]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(lambda item: self._one(fn, item), items))
+
+    def _one(self, fn, item):
+        if self._controller is None:
+            out = fn(item)
+        else:  # OpenMP's thread limit is per thread: set it in this worker
+            with self._controller.limit(limits=1, user_api="openmp"):
+                out = fn(item)
+        if self.progress is not None:
+            with self._lock:
+                self.done += 1
+                self.progress(self.done, max(self.total, self.done), "fits")
+        return out

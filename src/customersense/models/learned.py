@@ -87,7 +87,8 @@ def learn_segments(
     return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order)
 
 
-def validate_learned(customers: pd.DataFrame, learned: LearnedSegments, cfg: ValidationConfig) -> ValidationReport:
+def validate_learned(customers: pd.DataFrame, learned: LearnedSegments, cfg: ValidationConfig,
+                     progress: ProgressFn | None = None) -> ValidationReport:
     """Validate the learned clusters on the scaled features of the non-anomalous customers."""
     model = learned.model
     features = list(model.feature_names_in_)
@@ -103,4 +104,4 @@ def validate_learned(customers: pd.DataFrame, learned: LearnedSegments, cfg: Val
         random_state=model.random_state or 0,
     )
     names = [learned.names[c] for c in range(model.n_clusters_)]
-    return validate_clustering(Z, model.labels_[inliers], settings, segment_names=names)
+    return validate_clustering(Z, model.labels_[inliers], settings, segment_names=names, progress=progress)
