@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from .cleaning import CleaningReport, clean
 from .clv.stage import CLVResult, run_clv
 from .config import Config
 from .engine import close, connect, is_spark
+from .engine.watch import engine_progress
 from .errors import ConfigError, DataError
 from .features import FEATURE_COLUMNS, customer_features
 from .features.pricing import pricing_signals
@@ -83,7 +85,7 @@ def session(config: Config) -> Iterator[tuple[Any, Path]]:
 
 def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None = None) -> RunResult:
     """Run every stage on ``con``; the result's lazy tables need ``con`` open to be written."""
-    clock = StageClock(reporter)
+    clock = StageClock(reporter, watch=partial(engine_progress, con))
     segment_map = load_segment_map(config.rfm.segment_map)
     with clock.stage("read", "Reading transactions"):
         tx = read_transactions(con, config.input, workdir)

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol
 
 #: ``progress(completed, total, what)``: e.g. (1_200_000, 5_000_000, "customers scored")
@@ -63,11 +63,20 @@ def _ignore(completed: int, total: int, what: str) -> None:
     pass
 
 
+def listening(progress: ProgressFn | None) -> bool:
+    """Whether anybody hears ``progress`` (work done only for a display can be skipped)."""
+    return progress is not None and progress is not _ignore
+
+
 class StageClock:
     """Times named stages and reports them as they start and end."""
 
-    def __init__(self, reporter: Reporter | None = None) -> None:
+    def __init__(self, reporter: Reporter | None = None,
+                 watch: Callable[[ProgressFn], AbstractContextManager] | None = None) -> None:
+        """``watch(progress)``: a context that reports work done elsewhere (the engine's
+        running query) to the stage's ``progress`` while each stage runs."""
         self.reporter = reporter or NullReporter()
+        self.watch = watch
         self.stages: dict[str, dict[str, float]] = {}
 
     @contextmanager
@@ -76,7 +85,11 @@ class StageClock:
         self.reporter.start(name, description)
         t0 = time.perf_counter()
         update = getattr(self.reporter, "update", None)  # reporters written before counts existed
-        yield (lambda completed, total, what: update(name, completed, total, what)) if update else _ignore
+        if isinstance(self.reporter, NullReporter):
+            update = None
+        progress = (lambda completed, total, what: update(name, completed, total, what)) if update else _ignore
+        with self.watch(progress) if self.watch is not None and update else nullcontext():
+            yield progress
         seconds = time.perf_counter() - t0
         self.stages[name] = {"seconds": round(seconds, 4), "peak_rss_mb": round(peak_rss_mb(), 1)}
         self.reporter.finish(name, seconds)
