@@ -112,6 +112,7 @@ def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp
         ("customer_id,timestamp,amount\na,2021-01-01,1\na,2021-01-02,2\n", ["x.csv"], EXIT_DATA, "only 1 customer left"),
         (CSV, ["x.csv", "--as-of", "June"], EXIT_CONFIG, "cleaning.as_of='June': not a date"),
         (CSV, ["x.csv", "--map", "client=customer_id"], EXIT_CONFIG, "unknown standard column 'client'"),
+        (CSV, ["x.csv", "--memory-limit", "lots"], EXIT_CONFIG, "engine.memory_limit='lots': use a size such as"),
     ],
 )
 def test_bad_input_is_one_line_with_an_exit_code_and_keeps_previous_outputs(
@@ -156,3 +157,17 @@ def test_config_file_and_flags(small, tmp_path):
     bad.write_text("[cleaning]\nreturn = 'net'\n")
     result = CliRunner().invoke(cli, ["run", "--quiet", "--config", str(bad)])
     assert result.exit_code == EXIT_CONFIG and "[cleaning] return: unknown key" in result.output
+
+
+def test_memory_limit_reaches_the_engine_and_the_run_record(small, tmp_path):
+    from customersense.config import EngineConfig
+    from customersense.engine import close, connect
+
+    con = connect(EngineConfig(memory_limit="1GiB"))
+    try:
+        assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] in ("1.0 GiB", "1024.0 MiB")
+    finally:
+        close(con)
+    result = _invoke(small, "--out", tmp_path / "o", "--memory-limit", "1GB", "--no-plots")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["config"]["engine"]["memory_limit"] == "1GB"

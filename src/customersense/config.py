@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ from typing import Any
 
 from .errors import ConfigError
 from .schema import DEFAULT_SEGMENT_FEATURES
+
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
 # Stock codes of the Online Retail family that are not products: postage, manual entries,
 # discounts, carriage, samples, bad-debt adjustments, bank and marketplace fees, charity.
@@ -213,6 +216,9 @@ class EngineConfig:
 
     name: str = "duckdb"
     threads: int | None = None
+    # DuckDB's memory cap, e.g. "2GB": beyond it, joins, aggregates and sorts spill to the run's
+    # scratch folder. Default: DuckDB's own (80% of the machine's memory).
+    memory_limit: str | None = None
     spark_master: str | None = None
     spark_conf: Mapping[str, str] = field(default_factory=dict)
     # Spark only: customer tables up to this size come back to the driver whole (one row per
@@ -224,6 +230,14 @@ class EngineConfig:
             raise ConfigError(f"engine.name={self.name!r}: supported engines: {', '.join(ENGINES)}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"engine.threads={self.threads}: must be >= 1")
+        if self.memory_limit is not None:
+            if not _MEMORY.fullmatch(str(self.memory_limit)):
+                raise ConfigError(
+                    f"engine.memory_limit={self.memory_limit!r}: use a size such as '2GB', '1500MB' or '4GiB'"
+                )
+            if self.name == "spark":
+                raise ConfigError("engine.memory_limit applies to DuckDB; for Spark set spark.driver.memory "
+                                  "and spark.executor.memory in [engine.spark_conf]")
         if not isinstance(self.spark_conf, Mapping):
             raise ConfigError("[engine.spark_conf]: expected \"spark.setting\" = \"value\" pairs")
         if self.max_collect_customers < 1:

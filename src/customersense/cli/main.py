@@ -36,6 +36,7 @@ def cli() -> None:
 @click.option("--rfm-map", help="CSV mapping each of the 125 (R,F,M) cells to a segment.")
 @click.option("--returns", type=click.Choice(["net", "ignore"]), help="Net returns against revenue, or drop them.")
 @click.option("--threads", type=int, help="Engine threads (default: all cores).")
+@click.option("--memory-limit", help="DuckDB memory cap, e.g. 2GB; beyond it the engine spills to disk (default: 80% of RAM).")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Where transaction-level work runs (default duckdb).")
 @click.option("--spark-master", help="Spark master URL (default: $SPARK_MASTER, spark-submit's, else local[*]).")
 @click.option("--csv-max-rows", type=int, help="Write the CSV copies (customers, transactions) only up to this many rows; Parquet always (default 1,000,000).")
@@ -58,7 +59,7 @@ def cli() -> None:
 @click.option("--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
-        rfm_map, returns, threads, engine, spark_master, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, clv, clv_model, calibration_end,
+        rfm_map, returns, threads, memory_limit, engine, spark_master, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, clv, clv_model, calibration_end,
         horizon, discount_rate, margin, plots,
         quiet, debug) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
@@ -89,7 +90,8 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
                 "clv": {"enabled": clv, "model": clv_model, "calibration_end": calibration_end,
                         "horizon_months": horizon, "discount_rate": discount_rate, "margin": margin},
                 "output": {"dir": out_dir, "csv_max_rows": csv_max_rows, "plots": plots},
-                "engine": {"threads": threads, "name": engine, "spark_master": spark_master},
+                "engine": {"threads": threads, "memory_limit": memory_limit, "name": engine,
+                           "spark_master": spark_master},
             },
         )
         _run(config, quiet)

@@ -28,6 +28,8 @@ def connect(cfg: EngineConfig | None = None) -> Any:
     kwargs: dict[str, Any] = {}
     if cfg.threads is not None:
         kwargs["threads"] = cfg.threads
+    if cfg.memory_limit is not None:
+        kwargs["memory_limit"] = cfg.memory_limit
     # Ibis passes extra keyword arguments to DuckDB as settings.
     return ibis.duckdb.connect(**kwargs)
 
