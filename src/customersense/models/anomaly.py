@@ -29,9 +29,9 @@ class AnomalyDetector:
     the flags are identical whatever the chunking.
 
     From ``COMPILED_FROM`` rows the trees are walked by a compiled kernel
-    (:mod:`._iforest_kernel`, numba): the same comparisons on the same float32 values and the
+    (:mod:`._iforest_kernel`, numba): the same decisions on the same float32 values and the
     same per-tree path lengths added in the same order as scikit-learn, so the scores are bit
-    for bit identical (tested), about 2.5x less CPU per row, and the GIL is released.
+    for bit identical (tested), about 6x less CPU per row, and the GIL is released.
     """
 
     def __init__(self, contamination, random_state, n_estimators: int = 200) -> None:
@@ -96,8 +96,8 @@ class AnomalyDetector:
         denominator = len(forest.estimators_) * _average_path_length([forest._max_samples])
 
         def score(chunk: np.ndarray) -> np.ndarray:
-            X = np.ascontiguousarray(chunk, dtype=np.float32)
-            depths = path_lengths(X, feature, threshold, value, depth, np.empty(len(X)))
+            Xt = np.ascontiguousarray(chunk.T, dtype=np.float32)  # feature-major, as the kernel reads it
+            depths = path_lengths(Xt, feature, threshold, value, depth, np.empty(len(chunk)))
             # the last lines of scikit-learn's IsolationForest._compute_score_samples
             return -(2 ** (-np.divide(depths, denominator, out=np.ones_like(depths), where=denominator != 0)))
 
