@@ -76,3 +76,22 @@ def test_kernel_scores_equal_scikit_learn_when_every_training_row_is_the_same():
     data = np.random.default_rng(0).normal(size=(2_000, 5))
     np.testing.assert_array_equal(_detector(forest).score_samples(data, method="compiled"),
                                   forest.score_samples(data))
+
+
+@pytest.mark.parametrize("n, max_samples, seed", [(300, 256, 0), (5_000, 256, 1), (40_000, 256, 42), (2_000, 16, 7)])
+def test_row_sampled_forest_grows_scikit_learns_trees_node_for_node(n, max_samples, seed):
+    from customersense.models.anomaly import RowSampledIsolationForest
+
+    rng = np.random.default_rng(seed)
+    Z = np.round(rng.standard_t(3, size=(n, 5)), 1)  # ties within features
+    Z[::7] = Z[0]  # repeated rows
+    ours = RowSampledIsolationForest(n_estimators=50, max_samples=max_samples, random_state=seed).fit(Z)
+    theirs = IsolationForest(n_estimators=50, max_samples=max_samples, random_state=seed).fit(Z)
+    assert len(ours.estimators_) == len(theirs.estimators_) == 50
+    for a, b in zip(ours.estimators_, theirs.estimators_):
+        for field in ("feature", "threshold", "children_left", "children_right", "n_node_samples"):
+            np.testing.assert_array_equal(getattr(a.tree_, field), getattr(b.tree_, field))
+    np.testing.assert_array_equal(ours.score_samples(Z), theirs.score_samples(Z))
+    if max_samples == 256:  # the detector's own forest (max_samples "auto": 256)
+        det = AnomalyDetector(0.05, random_state=seed, n_estimators=50).fit(Z)
+        np.testing.assert_array_equal(det.train_scores_, theirs.score_samples(Z))

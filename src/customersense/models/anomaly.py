@@ -13,10 +13,32 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
+from sklearn.tree import ExtraTreeRegressor
 
 CHUNK_ROWS = 50_000
 COMPILED_FROM = 100_000  # rows; below, scikit-learn's own tree walks (no compile, no numba import)
 SCORING_METHODS = ("auto", "compiled", "sklearn")
+
+
+class _RowsTree(ExtraTreeRegressor):
+    """An extra tree whose ``fit`` names no ``sample_weight``: scikit-learn's bagging then hands
+    it its sampled rows, ``X[indices]``, instead of a weight for every one of the n rows."""
+
+    def fit(self, X, y, check_input=True, **kwargs):
+        return super().fit(X, y, check_input=check_input, **kwargs)
+
+
+class RowSampledIsolationForest(IsolationForest):
+    """scikit-learn's IsolationForest, growing each tree from its 256 sampled rows.
+
+    scikit-learn grows every tree from sample weights over all n rows (zero for the rows not
+    drawn), which costs O(n) per tree: 9 CPU seconds for 200 trees at 5M rows. Here each tree
+    is fitted on the drawn rows themselves: the same seeds, the same rows, the same random
+    splits, so the trees are identical (tested node for node), in O(256) per tree.
+    """
+
+    def _get_estimator(self):
+        return _RowsTree(max_features=1, splitter="random", random_state=self.random_state)
 
 
 class AnomalyDetector:
@@ -42,7 +64,7 @@ class AnomalyDetector:
     def fit(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
             method: str = "auto", on_rows: Callable[[int], None] | None = None) -> AnomalyDetector:
         # "auto" skips scikit-learn's own scoring pass; the threshold is set below.
-        self.forest_ = IsolationForest(
+        self.forest_ = RowSampledIsolationForest(
             n_estimators=self.n_estimators, contamination="auto", random_state=self.random_state
         ).fit(Z)
         self.train_scores_ = self.score_samples(Z, chunk_rows, workers, method, on_rows)
