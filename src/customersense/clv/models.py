@@ -11,8 +11,8 @@
 
 Inputs are the columns of :func:`customersense.clv.summary.rfm_summary`: ``frequency`` x
 (repeat purchases), ``recency`` t_x and ``T`` in one time unit. Parameters are optimised
-in log space with L-BFGS-B (analytic gradients for BG/NBD and Gamma-Gamma, central
-differences for Pareto/NBD); identical customers are grouped and weighted. Standard errors
+in log space with L-BFGS-B with analytic gradients; identical customers are grouped and
+weighted. Standard errors
 come from the inverse of a numerical Hessian of the negative log-likelihood at the optimum.
 A fit that fails raises :class:`ConvergenceError` and never leaves NaN parameters.
 """
@@ -161,6 +161,9 @@ class ParetoNBDFitter(_TransactionModel):
 
     def _loglik(self, params, data, weights):
         return _pareto.loglik(params, data, weights)
+
+    def _loglik_grad(self, params, data, weights):
+        return _pareto.loglik_grad(params, data, weights)
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """P(customer still active at T | x, t_x, T) = survival term / likelihood."""
