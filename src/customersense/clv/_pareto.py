@@ -35,7 +35,6 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from ._base import factorize_rows, wsum
-from ._hyp2f1 import gamma_terms, log_s_grad
 
 SERIES_MAX_Z = 0.9
 
@@ -47,6 +46,8 @@ def log_series(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 def log_series_grad(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
     """Columns ``log S``, ``d log S/db``, ``d log S/dc``, ``d log S/dz`` of :func:`log_series`."""
+    from ._hyp2f1 import gamma_terms, log_s_grad  # numba: imported when a model is used
+
     b, c, z = (np.ascontiguousarray(v, dtype=float).ravel() for v in np.broadcast_arrays(b, c, z))
     return log_s_grad(b, c, z, SERIES_MAX_Z, *gamma_terms(b, c), np.empty((z.size, 4)))
 
@@ -104,31 +105,17 @@ def log_terms(params: np.ndarray, d: ParetoData) -> tuple[np.ndarray, np.ndarray
     return ll, surv
 
 
-def _log_terms(params: np.ndarray, d: ParetoData, grad: bool):
+def _log_terms(params: np.ndarray, d: ParetoData, grad: bool, weights: np.ndarray | None = None):
+    from ._pareto_kernel import row_terms  # numba: imported when a model is used
+
     r, alpha, s, beta = params
-    x, T = d.x, d.T
-    lg = log_g(r, s, alpha, beta, d.pair_x, d.pair_tau, grad=grad)
-    lg_tx, lg_T = (lg[..., d.i_tx], lg[..., d.i_T])
-    k = r + s + x
-    e1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    lc = np.log(s) - np.log(k)
-    e2 = lc + (lg_tx[0] if grad else lg_tx)
-    e3 = lc + (lg_T[0] if grad else lg_T)
-    m = np.maximum(e1, e2)
-    inner = np.exp(e1 - m) + np.exp(e2 - m) - np.exp(e3 - m)
-    bracket = m + np.log(np.maximum(inner, np.finfo(float).tiny))
-    head = (gammaln(r + d.ux) - gammaln(r))[d.ix] + r * np.log(alpha) + s * np.log(beta)
-    if not grad:
-        return head + bracket, head + e1, None
-    # d bracket = w1 d e1 + w2 d e2 - w3 d e3, w_i = exp(e_i - bracket).
-    w1, w2, w3 = (np.exp(e - bracket) for e in (e1, e2, e3))
-    dg = w2 * lg_tx[1:] - w3 * lg_T[1:]           # rows r, alpha, s, beta
-    dlc = w2 - w3
-    g_r = (digamma(r + d.ux) - digamma(r))[d.ix] + np.log(alpha) - w1 * np.log(alpha + T) - dlc / k + dg[0]
-    g_alpha = r / alpha - w1 * (r + x) / (alpha + T) + dg[1]
-    g_s = np.log(beta) - w1 * np.log(beta + T) + dlc * (1.0 / s - 1.0 / k) + dg[2]
-    g_beta = s / beta - w1 * s / (beta + T) + dg[3]
-    return head + bracket, head + e1, (g_r, g_alpha, g_s, g_beta)
+    lg = np.atleast_2d(log_g(r, s, alpha, beta, d.pair_x, d.pair_tau, grad=grad))
+    head_x = gammaln(r + d.ux) - gammaln(r)
+    dhead_x = digamma(r + d.ux) - digamma(r) if grad else head_x
+    ll, surv, g = np.empty(d.x.size), np.empty(d.x.size), np.zeros(4)
+    w = np.empty(0) if weights is None else weights
+    row_terms(np.asarray(params, dtype=float), d.x, d.T, head_x, dhead_x, d.ix, d.i_tx, d.i_T, lg, w, ll, surv, g)
+    return ll, surv, g
 
 
 def loglik(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> float:
@@ -139,5 +126,5 @@ def loglik(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> float:
 
 def loglik_grad(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> tuple[float, np.ndarray]:
     """Total weighted log-likelihood and its gradient in (r, alpha, s, beta)."""
-    ll, _, g = _log_terms(params, d, grad=True)
-    return float(wsum(weights, ll)), np.array([wsum(weights, gi) for gi in g])
+    ll, _, g = _log_terms(params, d, grad=True, weights=np.asarray(weights, dtype=float))
+    return float(wsum(weights, ll)), g
