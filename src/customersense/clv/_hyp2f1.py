@@ -7,7 +7,8 @@ is computed on its own, with its own stopping point:
 - ``z <= series_max_z``: the power series, with the derivative sums accumulated in the same
   loop (``d/db (b)_n = (b)_n Σ_{k<n} 1/(b+k)``, likewise for ``c``; ``d/dz z^n = n z^(n-1)``).
   The terms are positive; the loop stops when a term is below ``1e-17`` of the sum.
-- ``z > series_max_z`` and ``ε = 1 - z`` small against ``1 / b``: the connection formula of
+- ``z > series_max_z``, ``ε = 1 - z`` small against ``1 / b`` (``b ε <= 0.5``) and ``m <= 50``
+  (see :func:`use_connection`): the connection formula of
   ``2F1`` at ``z = 1`` (Abramowitz & Stegun 15.3.6), which for ``a = 1`` and
   ``m = c - b - 1`` not an integer reads::
 
