@@ -59,9 +59,15 @@ def factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group codes of the distinct rows of the columns (hash-based, O(n)), and one
     representative row index per group."""
     key = np.zeros(np.asarray(columns[0]).size, dtype=np.int64)
+    radix = 1
     for col in columns:
         codes, uniques = pd.factorize(np.asarray(col))
-        key, _ = pd.factorize(key * len(uniques) + codes)
+        if radix * len(uniques) >= 2**62:  # keep the mixed-radix key within int64
+            key, _ = pd.factorize(key)
+            radix = int(key.max()) + 1 if key.size else 1
+        key = key * len(uniques) + codes
+        radix *= len(uniques)
+    key, _ = pd.factorize(key)
     n_groups = int(key.max()) + 1 if key.size else 0
     rep = np.empty(n_groups, dtype=np.int64)
     rep[key] = np.arange(key.size)

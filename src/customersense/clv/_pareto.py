@@ -23,7 +23,8 @@ function of ``τ``.
 
 where ``S(b, c, z) = Σ_n (b)_n / (c)_n z^n = 2F1(1, b; c; z)`` and ``c > b``. Where ``z``
 exceeds :data:`SERIES_MAX_Z` (parameters more than 10x apart) the slowly converging series
-is replaced by ``scipy.special.hyp2f1``. The difference ``G(t_x) - G(T)`` is taken in the
+is replaced by Gauss's continued fraction (:mod:`customersense.clv._hyp2f1`, which also gives
+the derivatives in ``b``, ``c`` and ``z`` for the analytic gradient of :func:`loglik_grad`). The difference ``G(t_x) - G(T)`` is taken in the
 final log-sum-exp next to the (positive) survival term, so its rounding error stays of the
 order of machine precision relative to the likelihood.
 """
@@ -31,46 +32,55 @@ order of machine precision relative to the likelihood.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln, hyp2f1
+from scipy.special import digamma, gammaln
 
 from ._base import factorize_rows, wsum
 
 SERIES_MAX_Z = 0.9
-_TOL = 1e-17
 
 
 def log_series(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
     """``log 2F1(1, b; c; z) = log Σ_n (b)_n/(c)_n z^n`` for ``0 <= z < 1``, ``c > b > 0``."""
-    b, c, z = np.broadcast_arrays(np.asarray(b, float), np.asarray(c, float), np.asarray(z, float))
-    out = np.empty(z.shape)
-    fast = z <= SERIES_MAX_Z
-    if np.any(~fast):
-        out[~fast] = np.log(hyp2f1(1.0, b[~fast], c[~fast], z[~fast]))
-    if np.any(fast):
-        bb, cc, zz = b[fast], c[fast], z[fast]
-        total = np.ones(zz.shape)
-        term = np.ones(zz.shape)
-        n = 0
-        while True:
-            term *= (bb + n) / (cc + n) * zz
-            total += term
-            n += 1
-            if np.all(term <= _TOL * total) or n > 2000:
-                break
-        out[fast] = np.log(total)
-    return out
+    return log_series_grad(b, c, z)[:, 0]
 
 
-def log_g(r: float, s: float, alpha: float, beta: float, x: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """``log G(τ)`` of the module docstring for arrays of (x, τ) pairs."""
+def log_series_grad(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Columns ``log S``, ``d log S/db``, ``d log S/dc``, ``d log S/dz`` of :func:`log_series`."""
+    from ._hyp2f1 import gamma_terms, log_s_grad  # numba: imported when a model is used
+
+    b, c, z = (np.ascontiguousarray(v, dtype=float).ravel() for v in np.broadcast_arrays(b, c, z))
+    return log_s_grad(b, c, z, SERIES_MAX_Z, *gamma_terms(b, c), np.empty((z.size, 4)))
+
+
+def log_g(
+    r: float, s: float, alpha: float, beta: float, x: np.ndarray, tau: np.ndarray, grad: bool = False
+) -> np.ndarray:
+    """``log G(τ)`` of the module docstring for arrays of (x, τ) pairs; with ``grad``, an array
+    of shape (5, n): ``log G`` and its derivatives in r, alpha, s, beta."""
     la = np.log(alpha + tau)
     lb = np.log(beta + tau)
     c = r + s + x + 1.0
     if alpha >= beta:
         z = (alpha - beta) / (alpha + tau)
-        return -(r + x) * la - s * lb + log_series(r + x, c, z)
+        ls = log_series_grad(r + x, c, z)
+        value = -(r + x) * la - s * lb + ls[:, 0]
+        if not grad:
+            return value
+        d_r = -la + ls[:, 1] + ls[:, 2]
+        d_s = -lb + ls[:, 2]
+        d_alpha = -(r + x) / (alpha + tau) + ls[:, 3] * (beta + tau) / (alpha + tau) ** 2
+        d_beta = -s / (beta + tau) - ls[:, 3] / (alpha + tau)
+        return np.stack([value, d_r, d_alpha, d_s, d_beta])
     z = (beta - alpha) / (beta + tau)
-    return -(r + x - 1.0) * la - (s + 1.0) * lb + log_series(np.full(x.shape, s + 1.0), c, z)
+    ls = log_series_grad(s + 1.0, c, z)
+    value = -(r + x - 1.0) * la - (s + 1.0) * lb + ls[:, 0]
+    if not grad:
+        return value
+    d_r = -la + ls[:, 2]
+    d_s = -lb + ls[:, 1] + ls[:, 2]
+    d_alpha = -(r + x - 1.0) / (alpha + tau) - ls[:, 3] / (beta + tau)
+    d_beta = -(s + 1.0) / (beta + tau) + ls[:, 3] * (alpha + tau) / (beta + tau) ** 2
+    return np.stack([value, d_r, d_alpha, d_s, d_beta])
 
 
 class ParetoData:
@@ -91,22 +101,30 @@ class ParetoData:
 
 def log_terms(params: np.ndarray, d: ParetoData) -> tuple[np.ndarray, np.ndarray]:
     """Per row: the log of the likelihood and the log of its survival term (both with prefactor)."""
+    ll, surv, _ = _log_terms(params, d, grad=False)
+    return ll, surv
+
+
+def _log_terms(params: np.ndarray, d: ParetoData, grad: bool, weights: np.ndarray | None = None):
+    from ._pareto_kernel import row_terms  # numba: imported when a model is used
+
     r, alpha, s, beta = params
-    x, T = d.x, d.T
-    lg = log_g(r, s, alpha, beta, d.pair_x, d.pair_tau)
-    k = r + s + x
-    e1 = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    lc = np.log(s) - np.log(k)
-    e2 = lc + lg[d.i_tx]
-    e3 = lc + lg[d.i_T]
-    m = np.maximum(e1, e2)
-    inner = np.exp(e1 - m) + np.exp(e2 - m) - np.exp(e3 - m)
-    bracket = m + np.log(np.maximum(inner, np.finfo(float).tiny))
-    head = (gammaln(r + d.ux) - gammaln(r))[d.ix] + r * np.log(alpha) + s * np.log(beta)
-    return head + bracket, head + e1
+    lg = np.atleast_2d(log_g(r, s, alpha, beta, d.pair_x, d.pair_tau, grad=grad))
+    head_x = gammaln(r + d.ux) - gammaln(r)
+    dhead_x = digamma(r + d.ux) - digamma(r) if grad else head_x
+    ll, surv, g = np.empty(d.x.size), np.empty(d.x.size), np.zeros(4)
+    w = np.empty(0) if weights is None else weights
+    row_terms(np.asarray(params, dtype=float), d.x, d.T, head_x, dhead_x, d.ix, d.i_tx, d.i_T, lg, w, ll, surv, g)
+    return ll, surv, g
 
 
 def loglik(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> float:
     """Total weighted Pareto/NBD log-likelihood."""
     ll, _ = log_terms(params, d)
     return float(wsum(weights, ll))
+
+
+def loglik_grad(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Total weighted log-likelihood and its gradient in (r, alpha, s, beta)."""
+    ll, _, g = _log_terms(params, d, grad=True, weights=np.asarray(weights, dtype=float))
+    return float(wsum(weights, ll)), g

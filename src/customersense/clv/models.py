@@ -11,8 +11,8 @@
 
 Inputs are the columns of :func:`customersense.clv.summary.rfm_summary`: ``frequency`` x
 (repeat purchases), ``recency`` t_x and ``T`` in one time unit. Parameters are optimised
-in log space with L-BFGS-B (analytic gradients for BG/NBD and Gamma-Gamma, central
-differences for Pareto/NBD); identical customers are grouped and weighted. Standard errors
+in log space with L-BFGS-B with analytic gradients; identical customers are grouped and
+weighted. Standard errors
 come from the inverse of a numerical Hessian of the negative log-likelihood at the optimum.
 A fit that fails raises :class:`ConvergenceError` and never leaves NaN parameters.
 """
@@ -25,7 +25,7 @@ from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from ..errors import DataError
 from . import _pareto
-from ._base import ConvergenceError, MLEFitter, as_float_array, check_frt, group_rows, wsum
+from ._base import ConvergenceError, MLEFitter, as_float_array, check_frt, factorize_rows, group_rows, wsum
 
 __all__ = [
     "BetaGeoFitter", "ParetoNBDFitter", "GammaGammaFitter", "ConvergenceError",
@@ -162,12 +162,16 @@ class ParetoNBDFitter(_TransactionModel):
     def _loglik(self, params, data, weights):
         return _pareto.loglik(params, data, weights)
 
+    def _loglik_grad(self, params, data, weights):
+        return _pareto.loglik_grad(params, data, weights)
+
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """P(customer still active at T | x, t_x, T) = survival term / likelihood."""
         params = self._check_fitted()
         x, tx, t = check_frt(frequency, recency, T)
-        ll, surv = _pareto.log_terms(params, _pareto.ParetoData(x, tx, t))
-        return _finite(np.minimum(np.exp(surv - ll), 1.0), "Pareto/NBD probability_alive")
+        key, rep = factorize_rows(x, tx, t)  # computed once per distinct (x, t_x, T)
+        ll, surv = _pareto.log_terms(params, _pareto.ParetoData(x[rep], tx[rep], t[rep]))
+        return _finite(np.minimum(np.exp(surv - ll), 1.0)[key], "Pareto/NBD probability_alive")
 
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)] P(alive)."""
@@ -311,10 +315,15 @@ def customer_lifetime_value(
     step = period_days / TIME_UNITS[time_unit]
     cols = (summary["frequency"], summary["recency"], summary["T"])
     spend = spend_model.expected_average_spend(summary["frequency"], summary["monetary_value"])
+    ends = [i * step for i in range(1, int(horizon) + 1)]
+    if isinstance(transaction_model, _TransactionModel):
+        # One call for all period ends (P(alive) computed once): rows of a (horizon, n) array.
+        cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols)
+    else:
+        cums = [transaction_model.expected_purchases(t, *cols) for t in ends]
     cum_prev = np.zeros(len(summary))
     total = np.zeros(len(summary))
-    for i in range(1, int(horizon) + 1):
-        cum = transaction_model.expected_purchases(i * step, *cols)
+    for i, cum in enumerate(cums, start=1):
         total += (cum - cum_prev) / (1.0 + discount_rate) ** i
         cum_prev = cum
     index = summary["customer_id"] if "customer_id" in summary.columns else summary.index
