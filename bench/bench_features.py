@@ -42,9 +42,9 @@ RUNS = {
 STAGE_PROBES = (
     ("readers", "fingerprint", "read: sha256 fingerprint of the file"),
     ("readers", "standardise", "read: standardise (mapping, validation queries)"),
-    ("cleaning", "default_as_of", "clean: as_of = max(timestamp) query"),
     ("cleaning", "materialize", "clean: dedupe + label rows, materialised"),
-    ("cleaning", "_report", "clean: cleaning report query"),
+    ("cleaning", "_count_labels", "clean: counts per rule + last date query"),
+    ("cleaning", "_buyers_and_orphans", "clean: buyers and orphan returns query"),
 )
 STAGES = ("read (total)", *(p[2] for p in STAGE_PROBES[:2]), "clean (total)",
           *(p[2] for p in STAGE_PROBES[2:]), "features (total)")

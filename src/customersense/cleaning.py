@@ -94,15 +94,15 @@ class CleanTransactions:
 
 def default_as_of(tx: ibis.Table) -> dt.date:
     """The day after the last transaction."""
-    last = tx.timestamp.max().to_pyarrow().as_py()
-    if last is None:
-        raise DataError("no row has a valid date; check the timestamp column")
-    return last.date() + dt.timedelta(days=1)
+    return _day_after(tx.timestamp.max().to_pyarrow().as_py())
 
 
 def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input") -> CleanTransactions:
-    """Apply the cleaning policy to standard-column transactions, in the engine."""
-    as_of = policy.as_of or default_as_of(tx)
+    """Apply the cleaning policy to standard-column transactions, in the engine.
+
+    Three queries: the labelled rows are materialised once, then one scan counts them per
+    rule (and finds the last date), and one group-by per customer finds buyers and orphans.
+    """
     cols = tx.columns
     dedupe = policy.drop_duplicates if policy.drop_duplicates != "auto" else S.ORDER_ID in cols
     if dedupe:
@@ -110,36 +110,65 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
     else:
         rows = tx.mutate(_n=ibis.literal(1, "int64"))
     is_return = _is_return(rows, policy)
+    # The default as_of (the day after the last date) is later than every row: the after_as_of
+    # rule cannot apply, so the last date is found while counting, not in a pass of its own.
     rows = rows.mutate(
-        _reason=_first_reason(rows, as_of, policy, is_return),
+        _reason=_first_reason(rows, policy.as_of, policy, is_return),
         **{IS_RETURN: is_return},
     )
     rows = materialize(con, rows, "labelled")
     kept = rows.filter(rows._reason.isnull())
+    grouped, last = _count_labels(rows)
+    as_of = policy.as_of or _day_after(last)
     buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID).distinct()
-    # A left join, not NOT IN: engines plan NOT IN (null-aware) as a nested loop.
-    marked = rows.left_join(buyers.mutate(_buyer=ibis.literal(True)), S.CUSTOMER_ID)
-    rows = marked.select(
-        *[c for c in rows.columns if c != "_reason"],
-        _reason=ibis.ifelse(
-            marked._reason.isnull() & marked[IS_RETURN] & marked._buyer.isnull(), "orphan_returns", marked._reason
-        ),
-    )
-    report = _report(rows, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
+    customers, orphans = _buyers_and_orphans(kept)
+    report = _report(grouped, orphans, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
     if report.rows_kept == 0:
         raise DataError(
             f"{source}: no rows left after cleaning ({report.rows_in:,} rows in; dropped: "
             f"{_summary(report.dropped)}); check --as-of, the column mapping and the cleaning policy"
         )
-    has_order_id = S.ORDER_ID in cols
-    customers = buyers.count().to_pyarrow().as_py()
     report = dataclasses.replace(report, customers=customers)
+    # A left join, not NOT IN: engines plan NOT IN (null-aware) as a nested loop.
+    marked = kept.left_join(buyers.mutate(_buyer=ibis.literal(True)), S.CUSTOMER_ID)
+    table = marked.filter(~marked[IS_RETURN] | marked._buyer.notnull()).select(*kept.columns)
+    has_order_id = S.ORDER_ID in cols
     return CleanTransactions(
-        table=_with_derived(rows.filter(rows._reason.isnull()), cols, has_order_id),
+        table=_with_derived(table, cols, has_order_id),
         report=report,
         has_order_id=has_order_id,
         purchases_and_returns=_with_derived(kept, cols, has_order_id),
     )
+
+
+def _day_after(last: dt.datetime | None) -> dt.date:
+    if last is None:
+        raise DataError("no row has a valid date; check the timestamp column")
+    return last.date() + dt.timedelta(days=1)
+
+
+def _count_labels(rows: ibis.Table) -> tuple[list[dict], dt.datetime | None]:
+    """Rows and distinct rows per (rule, is_return), and the last date of any row."""
+    grouped = (
+        rows.group_by(["_reason", IS_RETURN])
+        .aggregate(rows=rows._n.sum(), unique=rows.count(), last=rows[S.TIMESTAMP].max())
+        .to_pyarrow()
+        .to_pylist()
+    )
+    dates = [g["last"] for g in grouped if g["last"] is not None]
+    return grouped, max(dates) if dates else None
+
+
+def _buyers_and_orphans(kept: ibis.Table) -> tuple[int, int]:
+    """Customers with a kept purchase, and kept return lines of customers with none."""
+    per = kept.group_by(S.CUSTOMER_ID).aggregate(
+        buys=(~kept[IS_RETURN]).cast("int64").sum(), returns=kept[IS_RETURN].cast("int64").sum()
+    )
+    got = per.aggregate(
+        customers=(per.buys > 0).cast("int64").sum(),
+        orphans=ibis.ifelse(per.buys > 0, 0, per.returns).sum(),
+    ).to_pyarrow().to_pylist()[0]
+    return got["customers"] or 0, got["orphans"] or 0
 
 
 def _with_derived(kept: ibis.Table, cols: list[str], has_order_id: bool) -> ibis.Table:
@@ -163,13 +192,16 @@ def _is_return(t: ibis.Table, policy: CleaningPolicy) -> ibis.Value:
     return flag
 
 
-def _first_reason(t: ibis.Table, as_of: dt.date, policy: CleaningPolicy, is_return) -> ibis.Value:
-    """The first rule a row meets (NULL when it is kept), excluding duplicates and orphans."""
+def _first_reason(t: ibis.Table, as_of: dt.date | None, policy: CleaningPolicy, is_return) -> ibis.Value:
+    """The first rule a row meets (NULL when it is kept), excluding duplicates and orphans;
+    no row is after ``as_of`` when it is None (the day after the last date)."""
     conds: list[tuple[ibis.Value, str]] = [
         (t[S.CUSTOMER_ID].isnull(), "missing_customer_id"),
         (t[S.TIMESTAMP].isnull(), "missing_timestamp"),
-        (t[S.TIMESTAMP] >= ibis.literal(dt.datetime.combine(as_of, dt.time()), "timestamp"), "after_as_of"),
     ]
+    if as_of is not None:
+        limit = ibis.literal(dt.datetime.combine(as_of, dt.time()), "timestamp")
+        conds.append((t[S.TIMESTAMP] >= limit, "after_as_of"))
     if S.PRODUCT_ID in t.columns:
         code = t[S.PRODUCT_ID].upper()
         hit = code.isin([c.strip().upper() for c in policy.non_product_codes]) if policy.non_product_codes else None
@@ -198,13 +230,9 @@ def _order_key(t: ibis.Table, has_order_id: bool) -> ibis.Value:
     return day
 
 
-def _report(rows: ibis.Table, as_of: dt.date, as_of_source: str, dedupe: bool) -> CleaningReport:
-    grouped = (
-        rows.group_by(["_reason", IS_RETURN])
-        .aggregate(rows=rows._n.sum(), unique=rows.count())
-        .to_pyarrow()
-        .to_pylist()
-    )
+def _report(grouped: list[dict], orphans: int, as_of: dt.date, as_of_source: str, dedupe: bool) -> CleaningReport:
+    """``grouped`` from :func:`_count_labels`; ``orphans``: distinct kept return rows of
+    customers with no kept purchase (their copies count as duplicates, like any row's)."""
     dropped = dict.fromkeys(RULES, 0)
     purchase_lines = return_lines = 0
     for g in grouped:
@@ -219,6 +247,8 @@ def _report(rows: ibis.Table, as_of: dt.date, as_of_source: str, dedupe: bool) -
             return_lines += unique
         else:
             purchase_lines += unique
+    dropped["orphan_returns"] = orphans
+    return_lines -= orphans
     rows_in = sum(g["rows"] for g in grouped)
     kept = purchase_lines + return_lines
     return CleaningReport(

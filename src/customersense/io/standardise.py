@@ -38,6 +38,7 @@ DATE_FORMATS: tuple[str | None, ...] = (
     "%d-%m-%Y",
 )
 _SAMPLE = 5000
+_NO_FORMAT = object()  # no candidate parses the whole column
 _NUMERIC = (S.AMOUNT, S.QUANTITY, S.UNIT_PRICE)
 _TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
 
@@ -58,24 +59,23 @@ def standardise(
     for std in _NUMERIC:
         if std in mapping:
             col = raw[mapping[std]]
-            exprs[std] = col.cast("float64") if col.type().is_numeric() else col.strip().try_cast("float64")
+            exprs[std] = col.cast("float64") if col.type().is_numeric() else strip(col).try_cast("float64")
             if not col.type().is_numeric():
                 checks[std] = ("a number", col)
     for std in _TEXT:
         if std in mapping:
             col = raw[mapping[std]].cast("string")
-            exprs[std] = col.strip() if std in (S.ORDER_ID, S.PRODUCT_ID) else col
+            exprs[std] = strip(col) if std in (S.ORDER_ID, S.PRODUCT_ID) else col
     if S.AMOUNT not in mapping:
         exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE]
 
-    chosen = _validate_timestamp(raw, ts_col, candidates, mapping[S.TIMESTAMP], source, date_format, dialect)
+    chosen = _validate(raw, ts_col, candidates, exprs, checks, mapping, source, date_format, dialect)
     exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen, dialect)
     if ts_col.type().is_string():
         parse["timestamp_format"] = chosen or "ISO-8601"
         others = [c for c in candidates if c != chosen]
         if others:
             parse["timestamp_sample_also_parses_as"] = [c or "ISO-8601" for c in others]
-    _validate_numbers(raw, exprs, checks, mapping, source)
 
     used = set(mapping.values())
     extras = {}
@@ -86,13 +86,24 @@ def standardise(
     return table, mapping, parse
 
 
+def strip(col: ibis.Value) -> ibis.Value:
+    """``col.strip()``, computed only where the first or last character may be whitespace.
+
+    The same values: Ibis strips ``string.whitespace`` (codes 9-13 and 32), and a value whose
+    first and last characters are above code 32 has nothing to strip. Most values need no
+    trimming, and TRIM with a set of characters costs DuckDB several times a plain scan.
+    """
+    edge = (col.ascii_str() <= 32) | (col.right(1).ascii_str() <= 32)
+    return ibis.ifelse(edge, col.strip(), col)
+
+
 def _customer_id(col: ibis.Value) -> ibis.Value:
     """Ids become text; 13085.0 (a float id from a spreadsheet) becomes '13085'; blanks are missing."""
     if col.type().is_floating():
         return ibis.ifelse(col == col.floor(), col.cast("int64").cast("string"), col.cast("string"))
     if col.type().is_integer():
         return col.cast("string")
-    text = col.cast("string").strip()
+    text = strip(col.cast("string"))
     # No back-references in the replacement: DuckDB writes them \1, Spark $1.
     text = ibis.ifelse(text.re_search(r"^\d+\.0+$"), text.re_replace(r"\.0+$", ""), text)
     return ibis.ifelse(text == "", ibis.null("string"), text)
@@ -106,7 +117,7 @@ def _timestamp(col: ibis.Value, fmt: str | None, dialect: str) -> ibis.Value:
         return col.cast("timestamp")
     if t.is_integer():
         return try_parse_timestamp(col.cast("string"), "%Y%m%d", dialect)
-    return try_parse_timestamp(col.cast("string").strip(), fmt, dialect)
+    return try_parse_timestamp(strip(col.cast("string")), fmt, dialect)
 
 
 def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None, dialect: str) -> list[str | None]:
@@ -126,38 +137,36 @@ def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None, 
     return [DATE_FORMATS[best]]
 
 
-def _validate_timestamp(raw, col, candidates, name, source, date_format, dialect) -> str | None:
-    """Pick the first candidate that parses the whole column, or report the rows that fail."""
-    if not col.type().is_string():
-        return candidates[0]
-    present = col.notnull() & (col.strip() != "")
-    counts = raw.aggregate(
-        **{f"f{i}": (present & _timestamp(col, f, dialect).isnull()).sum() for i, f in enumerate(candidates)}
-    ).to_pyarrow().to_pylist()[0]
-    for i, fmt in enumerate(candidates):
-        if (counts[f"f{i}"] or 0) == 0:
-            return fmt
-    bad = present & _timestamp(col, candidates[0], dialect).isnull()
-    examples = _bad_rows(raw, bad, col)
-    tried = date_format or ", ".join(f or "ISO-8601" for f in DATE_FORMATS)
-    raise DataError(
-        f"{source}: column {name!r} has {counts['f0']:,} values that are not dates ({examples}); "
-        f"fix them or pass --date-format (tried {tried})"
-    )
-
-
-def _validate_numbers(raw, exprs, checks, mapping, source) -> None:
-    if not checks:
-        return
-    bad = {std: (col.notnull() & (col.strip() != "") & exprs[std].isnull()) for std, (_, col) in checks.items()}
-    counts = raw.aggregate(**{std: b.sum() for std, b in bad.items()}).to_pyarrow().to_pylist()[0]
-    for std, n in counts.items():
+def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format, dialect) -> str | None:
+    """One pass over the data: the timestamp format to use (the first candidate that parses the
+    whole column), or an error naming rows whose date, then rows whose number, does not parse."""
+    counts: dict[str, ibis.Value] = {}
+    present = None
+    if col.type().is_string():
+        present = col.notnull() & (strip(col) != "")
+        for i, f in enumerate(candidates):
+            counts[f"f{i}"] = (present & _timestamp(col, f, dialect).isnull()).sum()
+    bad = {std: (c.notnull() & (strip(c) != "") & exprs[std].isnull()) for std, (_, c) in checks.items()}
+    counts.update({f"n_{std}": b.sum() for std, b in bad.items()})
+    found = raw.aggregate(**counts).to_pyarrow().to_pylist()[0] if counts else {}
+    chosen = candidates[0]
+    if present is not None:
+        chosen = next((f for i, f in enumerate(candidates) if (found[f"f{i}"] or 0) == 0), _NO_FORMAT)
+        if chosen is _NO_FORMAT:
+            examples = _bad_rows(raw, present & _timestamp(col, candidates[0], dialect).isnull(), col)
+            tried = date_format or ", ".join(f or "ISO-8601" for f in DATE_FORMATS)
+            raise DataError(
+                f"{source}: column {mapping[S.TIMESTAMP]!r} has {found['f0']:,} values that are not dates "
+                f"({examples}); fix them or pass --date-format (tried {tried})"
+            )
+    for std in bad:
+        n = found[f"n_{std}"]
         if n:
-            col = checks[std][1]
             raise DataError(
                 f"{source}: column {mapping[std]!r} ({std}) has {n:,} values that are not numbers "
-                f"({_bad_rows(raw, bad[std], col)}); fix or remove those rows"
+                f"({_bad_rows(raw, bad[std], checks[std][1])}); fix or remove those rows"
             )
+    return chosen
 
 
 def _bad_rows(raw: ibis.Table, bad: ibis.Value, col: ibis.Value, limit: int = 3) -> str:
