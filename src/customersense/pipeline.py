@@ -134,7 +134,9 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
                 validation = validate_learned(customers, learned, config.validation)
     segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
     segments = ibis.memtable(customers[[S.CUSTOMER_ID, *segment_cols]].astype({c: "string" for c in segment_cols}))
-    transactions = cleaned.table.inner_join(segments, S.CUSTOMER_ID)
+    # The kept rows are the purchases and returns of the customers (orphan returns have none);
+    # joining those skips the engine's anti-join for orphan returns, with the same rows.
+    transactions = cleaned.purchases_and_returns.inner_join(segments, S.CUSTOMER_ID)
     with clock.stage("profiles", "Segment profiles and recommendations"):
         profiles = _profiles(customers, pricing, learned)
     return RunResult(
