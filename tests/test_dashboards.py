@@ -231,6 +231,34 @@ def test_save_k_selection_png_deterministic(tmp_path):
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
+def _save_as_before(fig, path) -> None:
+    """The former freeze and save: two full dry draws, then savefig's own dry draw and tight box."""
+    from customersense.reporting.dashboards import SAVE_DPI
+
+    for _ in range(2):
+        fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+    fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight", format="png", metadata={"Software": None})
+
+
+def test_fast_freeze_and_save_give_the_former_bytes(tmp_path, monkeypatch):
+    """Layout passes alone and a tight box measured without savefig's dry draw: same PNG bytes."""
+    from customersense.reporting import dashboards
+
+    customers = make_customers()
+    profiles = make_profiles(customers, ORDER)
+    build = {
+        "dash": lambda: segmentation_dashboard(customers, profiles, ORDER),
+        "k": lambda: k_selection_figure(make_selection(), 3),
+    }
+    for name, make in build.items():
+        save_figure(make(), tmp_path / f"{name}_new.png")
+        with monkeypatch.context() as m:
+            m.setattr(dashboards, "freeze_layout", lambda fig: fig)
+            _save_as_before(make(), tmp_path / f"{name}_old.png")
+        assert (tmp_path / f"{name}_new.png").read_bytes() == (tmp_path / f"{name}_old.png").read_bytes()
+
+
 def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
 

@@ -26,7 +26,7 @@ from .engine import close, connect, is_spark
 from .engine.watch import engine_progress
 from .errors import ConfigError, DataError
 from .features import FEATURE_COLUMNS, customer_features
-from .features.pricing import pricing_signals
+from .features.pricing import PRICING_PIECES, segment_pricing
 from .io.readers import SourceInfo, read_transactions
 from .evaluation.validation import ValidationReport
 from .models.learned import LearnedSegments, learn_segments, validate_learned
@@ -100,13 +100,17 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
 
             return analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes)
     with clock.stage("features", "Customer features"):
-        customers = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of).to_pandas()
+        customers = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of, pricing=True).to_pandas()
         if len(customers) < 2:
             raise DataError(
                 f"{tx.info.path}: only {len(customers)} customer left after cleaning; "
                 "segments need at least 2 customers"
             )
         customers = customers.astype({S.CUSTOMER_ID: "string"})
+        # The pricing signals' per-customer pieces, by customer id (absent without quantities).
+        pieces = customers.columns.intersection(PRICING_PIECES)
+        pricing = customers[pieces].set_axis(customers[S.CUSTOMER_ID]) if len(pieces) else None
+        customers = customers.drop(columns=pieces)
     clv = None
     if config.clv.enabled:
         with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)"):
@@ -132,9 +136,11 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
                 validation = validate_learned(customers, learned, config.validation, progress)
     segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
     segments = ibis.memtable(customers[[S.CUSTOMER_ID, *segment_cols]].astype({c: "string" for c in segment_cols}))
-    transactions = cleaned.table.inner_join(segments, S.CUSTOMER_ID)
+    # The kept rows are the purchases and returns of the customers (orphan returns have none);
+    # joining those skips the engine's anti-join for orphan returns, with the same rows.
+    transactions = cleaned.purchases_and_returns.inner_join(segments, S.CUSTOMER_ID)
     with clock.stage("profiles", "Segment profiles and recommendations"):
-        profiles = _profiles(customers, transactions, learned)
+        profiles = _profiles(customers, pricing, learned)
     return RunResult(
         config=config,
         source=tx.info,
@@ -167,21 +173,26 @@ def _clv(cleaned, config: Config, notes: list[str]) -> CLVResult | None:
     return clv
 
 
-def _profiles(customers: pd.DataFrame, transactions: ibis.Table, learned: LearnedSegments | None) -> pd.DataFrame:
+def _profiles(customers: pd.DataFrame, pricing: pd.DataFrame | None, learned: LearnedSegments | None) -> pd.DataFrame:
+    """Profiles of each segmentation; ``pricing``: per-customer pricing pieces by customer id."""
     features = [*FEATURE_COLUMNS, *(c for c in CLV_COLUMNS if c in customers.columns)]
     books = load_playbooks()
     descriptions = {r.name: r.description for r in load_name_rules()}
+    by_id = customers.set_index(S.CUSTOMER_ID)
+
+    def signals(column: str) -> pd.DataFrame:
+        return segment_pricing(pricing, by_id[column].reindex(pricing.index) if pricing is not None else None)
+
     parts = [
         with_recommendations(
-            segment_profiles(customers, "rfm_segment", features, "rfm"),
-            pricing_signals(transactions, "rfm_segment"), books, descriptions,
+            segment_profiles(customers, "rfm_segment", features, "rfm"), signals("rfm_segment"), books, descriptions,
         )
     ]
     if learned is not None:
         parts.append(
             with_recommendations(
                 segment_profiles(customers, "segment", features, "learned", order=learned.order),
-                pricing_signals(transactions, "segment"), books, descriptions,
+                signals("segment"), books, descriptions,
             )
         )
     return pd.concat(parts, ignore_index=True)

@@ -17,6 +17,10 @@ at 23:59 and one at 00:01 the next day are one day apart):
   0.3 x PR(monetary)), where PR(x) is the percent rank of x among all customers,
   (rank - 1) / (customers - 1) with ties sharing the lowest rank. It reads "more engaged than
   this share of customers", weighted towards recency. Identical customers get identical scores.
+
+With ``pricing=True`` (and a quantity column) the same query also returns the per-customer
+pieces of the segments' pricing signals, :data:`~customersense.features.pricing.PRICING_PIECES`
+(see :func:`~customersense.features.pricing.segment_pricing`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import ibis
 
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
+from .pricing import PRICING_PIECES
 
 FEATURE_COLUMNS = (
     "recency_days",
@@ -57,14 +62,21 @@ def round6(x: ibis.Value) -> ibis.Value:
     return (x * 1e6 + 0.5).floor().cast("float64") / 1e6
 
 
-def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
-    """One row per customer with :data:`FEATURE_COLUMNS`, ordered by customer_id."""
+def customer_features(clean: ibis.Table, as_of: dt.date, pricing: bool = False) -> ibis.Table:
+    """One row per customer with :data:`FEATURE_COLUMNS`, ordered by customer_id; then, with
+    ``pricing`` and a quantity column, the columns of :data:`PRICING_PIECES`."""
     cid = S.CUSTOMER_ID
+    pricing = pricing and S.QUANTITY in clean.columns
     purchases = clean.filter(~clean[IS_RETURN])
+    pieces = {"order_items": purchases[S.QUANTITY].sum(), "order_lines": purchases.count()} if pricing else {}
     orders = purchases.group_by([cid, ORDER_KEY]).aggregate(
         order_value=purchases[LINE_AMOUNT].sum(),
         order_day=purchases[PURCHASE_DATE].min(),
+        **pieces,
     )
+    if pricing:
+        pieces = {"pricing_value": orders.order_value.sum(), "pricing_items": orders.order_items.sum(),
+                  "pricing_lines": orders.order_lines.sum(), "pricing_orders": orders.count()}
     per_customer = orders.group_by(cid).aggregate(
         frequency=orders.count(),
         gross_revenue=orders.order_value.sum(),
@@ -72,10 +84,18 @@ def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
         first_day=orders.order_day.min(),
         last_day=orders.order_day.max(),
         purchase_days=orders.order_day.nunique(),
+        **pieces,
     )
     returns = clean.filter(clean[IS_RETURN])
-    returned = returns.group_by(cid).aggregate(returns_value=-returns[LINE_AMOUNT].sum())
-    t = per_customer.left_join(returned, cid).select(per_customer, returned.returns_value)
+    returned = returns.group_by(cid).aggregate(
+        returns_value=-returns[LINE_AMOUNT].sum(),
+        **({"pricing_return_orders": returns[ORDER_KEY].nunique()} if pricing else {}),
+    )
+    t = per_customer.left_join(returned, cid).select(
+        per_customer, *([returned.pricing_return_orders] if pricing else []), returned.returns_value
+    )
+    if pricing:
+        t = t.mutate(pricing_return_orders=t.pricing_return_orders.fill_null(0))
     as_of_day = ibis.literal(as_of, "date")
     returns_value = t.returns_value.fill_null(0.0)
     span = t.last_day.delta(t.first_day, unit="day")
@@ -102,4 +122,4 @@ def customer_features(clean: ibis.Table, as_of: dt.date) -> ibis.Table:
         + w["monetary"] * ibis.percent_rank().over(order_by=t.monetary)
     )
     t = t.mutate(engagement_score=round6(score))
-    return t.select(cid, *FEATURE_COLUMNS).order_by(cid)
+    return t.select(cid, *FEATURE_COLUMNS, *(PRICING_PIECES if pricing else ())).order_by(cid)

@@ -4,6 +4,13 @@
 - ``items_per_order``: items bought / purchase orders; ``lines_per_order``: purchase lines / orders.
 - ``return_order_share``: orders with returned items / purchase orders (an order id starting with
   the cancel prefix is one return order; without order ids, a day with returns is one).
+
+Each is a ratio of two sums over the segment's customers (orders are distinct (customer, order)
+pairs, so a segment's distinct orders are the sum of its customers' distinct orders). The
+pipeline therefore reads the per-customer pieces (:data:`PRICING_PIECES`) from the features
+query and adds them up per segment in pandas (:func:`segment_pricing`), for every segmentation
+at once; :func:`pricing_signals` computes the same from the transactions in the engine (used
+at scale, where the customer table stays in the engine).
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY
 
 PRICING_COLUMNS = ("avg_unit_price_paid", "items_per_order", "lines_per_order", "return_order_share")
+# Per customer: purchase value, items bought, purchase lines, purchase orders, return orders.
+PRICING_PIECES = ("pricing_value", "pricing_items", "pricing_lines", "pricing_orders", "pricing_return_orders")
 
 
 def pricing_signals(transactions: ibis.Table, segment_column: str) -> pd.DataFrame:
@@ -32,6 +41,20 @@ def pricing_signals(transactions: ibis.Table, segment_column: str) -> pd.DataFra
         orders=orders.nunique(),
         return_orders=returns.nunique(),
     ).to_pandas().set_index(segment_column)
+    return _ratios(agg)
+
+
+def segment_pricing(pieces: pd.DataFrame | None, segments: pd.Series) -> pd.DataFrame:
+    """:func:`pricing_signals` from per-customer :data:`PRICING_PIECES` (``pieces``, None when
+    there is no quantity column) and each customer's segment (``segments``, same index)."""
+    if pieces is None:
+        return pd.DataFrame(columns=PRICING_COLUMNS)
+    sums = pieces.groupby(segments.astype(str), sort=True).sum(min_count=1)
+    agg = sums.rename(columns=lambda c: c.removeprefix("pricing_"))
+    return _ratios(agg)
+
+
+def _ratios(agg: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=agg.index)
     out["avg_unit_price_paid"] = agg["value"] / agg["items"]
     out["items_per_order"] = agg["items"] / agg["orders"]

@@ -99,11 +99,17 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
         save_figure(validation_figure(result.validation), out.path("validation_analysis.png"))
 
 
+# Functions of the columns before them in the sort key: they never break a tie, so the sort
+# leaves them out (same order, narrower sort keys).
+_DERIVED = (IS_RETURN, LINE_AMOUNT, PURCHASE_DATE, "rfm_segment", "segment", "cluster")
+
+
 def _ordered_transactions(result: RunResult):
-    """Kept rows with the customer's segment, in a total order so the files are reproducible."""
+    """Kept rows with the customer's segment, in a total order so the files are reproducible:
+    customer, timestamp, order, then every input column (the derived ones follow from those)."""
     t = result.transactions
     first = [S.CUSTOMER_ID, S.TIMESTAMP, ORDER_KEY]
-    rest = [c for c in t.columns if c not in first]
+    rest = [c for c in t.columns if c not in first and c not in _DERIVED]
     return t.order_by([*first, *rest]).drop(ORDER_KEY).relocate(
         "rfm_segment", IS_RETURN, LINE_AMOUNT, PURCHASE_DATE, after=S.CUSTOMER_ID
     )

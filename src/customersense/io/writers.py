@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import OutputError
+from .csv_text import write_csv
 
 
 class AtomicOutputs:
@@ -57,7 +58,7 @@ class AtomicOutputs:
             fh.write("\n")
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
-        frame.to_csv(self.path(name), index=False)
+        write_csv(frame, self.path(name))  # the bytes of frame.to_csv(path, index=False)
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path(name), index=False)

@@ -6,6 +6,8 @@ Matplotlib is imported lazily inside the functions, and figures are built with
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,16 +203,48 @@ def save_figure(fig: Figure, path: str | PathLike[str]) -> None:
         "svg": {"Creator": None, "Date": None},
     }.get(fmt)
     with matplotlib.rc_context({"svg.hashsalt": "customersense"}):
-        fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight", format=fmt, metadata=metadata)
+        if fmt == "png" and _is_frozen(fig):
+            # The layout is fixed: the tight box can be measured without the dry draw savefig
+            # makes first (a whole pass over every artist), the same box to the last bit.
+            pad = matplotlib.rcParams["savefig.pad_inches"]
+            bbox = fig.get_tightbbox(fig._get_renderer()).padded(pad)
+            with _no_layout_engine(fig):
+                fig.savefig(path, dpi=SAVE_DPI, bbox_inches=bbox, format=fmt, metadata=metadata)
+        else:
+            fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight", format=fmt, metadata=metadata)
 
 
 def freeze_layout(fig: Figure) -> Figure:
     """Settle the constrained layout (it moves by a hair between its first passes) and fix it,
-    so that every later save of the figure draws exactly the same picture."""
-    for _ in range(2):
-        fig.draw_without_rendering()
+    so that every later save of the figure draws exactly the same picture.
+
+    Two passes of the layout engine alone: drawing every artist between them (as
+    ``draw_without_rendering`` does) gives the same positions, slower.
+    """
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        for _ in range(2):
+            engine.execute(fig)
     fig.set_layout_engine("none")
     return fig
+
+
+def _is_frozen(fig: Figure) -> bool:
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    engine = fig.get_layout_engine()
+    return engine is None or isinstance(engine, PlaceHolderLayoutEngine)
+
+
+@contextmanager
+def _no_layout_engine(fig: Figure) -> Iterator[None]:
+    """No layout engine while saving: with none, savefig skips its dry draw (the layout is fixed)."""
+    engine = fig.get_layout_engine()
+    fig._layout_engine = None  # set_layout_engine(None) would read the rc layout settings
+    try:
+        yield
+    finally:
+        fig._layout_engine = engine
 
 
 def _sample(customers: pd.DataFrame, cap: int = SAMPLE_CAP) -> pd.DataFrame:
