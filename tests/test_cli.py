@@ -161,8 +161,16 @@ def test_config_file_and_flags(small, tmp_path):
 
 def test_memory_limit_reaches_the_engine_and_the_run_record(small, tmp_path):
     from customersense.config import EngineConfig
-    from customersense.engine import close, connect
+    from customersense.engine import close, connect, default_memory_limit
 
+    half = default_memory_limit()  # the default: half the machine's memory
+    con = connect(EngineConfig())
+    try:
+        shown = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        value, unit = shown.split()
+        assert abs(float(value) * {"MiB": 1, "GiB": 1024}[unit] - int(half.removesuffix("MiB"))) < 0.1 * 1024
+    finally:
+        close(con)
     con = connect(EngineConfig(memory_limit="1GiB"))
     try:
         assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] in ("1.0 GiB", "1024.0 MiB")

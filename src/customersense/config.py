@@ -216,8 +216,8 @@ class EngineConfig:
 
     name: str = "duckdb"
     threads: int | None = None
-    # DuckDB's memory cap, e.g. "2GB": beyond it, joins, aggregates and sorts spill to the run's
-    # scratch folder. Default: DuckDB's own (80% of the machine's memory).
+    # DuckDB's memory cap, e.g. "2GB": beyond it, tables, joins, aggregates and sorts spill to
+    # the run's scratch folder. Default: half of the machine's memory (see engine.connect).
     memory_limit: str | None = None
     spark_master: str | None = None
     spark_conf: Mapping[str, str] = field(default_factory=dict)

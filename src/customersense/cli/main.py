@@ -36,7 +36,7 @@ def cli() -> None:
 @click.option("--rfm-map", help="CSV mapping each of the 125 (R,F,M) cells to a segment.")
 @click.option("--returns", type=click.Choice(["net", "ignore"]), help="Net returns against revenue, or drop them.")
 @click.option("--threads", type=int, help="Engine threads (default: all cores).")
-@click.option("--memory-limit", help="DuckDB memory cap, e.g. 2GB; beyond it the engine spills to disk (default: 80% of RAM).")
+@click.option("--memory-limit", help="DuckDB memory cap, e.g. 2GB; beyond it the engine spills to disk (default: half the RAM).")
 @click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Where transaction-level work runs (default duckdb).")
 @click.option("--spark-master", help="Spark master URL (default: $SPARK_MASTER, spark-submit's, else local[*]).")
 @click.option("--csv-max-rows", type=int, help="Write the CSV copies (customers, transactions) only up to this many rows; Parquet always (default 1,000,000).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import os
 from typing import Any
 
 import ibis
@@ -28,10 +29,23 @@ def connect(cfg: EngineConfig | None = None) -> Any:
     kwargs: dict[str, Any] = {}
     if cfg.threads is not None:
         kwargs["threads"] = cfg.threads
-    if cfg.memory_limit is not None:
-        kwargs["memory_limit"] = cfg.memory_limit
+    # DuckDB's own default is 80% of the memory; the run also holds customer tables in pandas
+    # next to it, so by default the engine gets half and spills beyond that.
+    limit = cfg.memory_limit or default_memory_limit()
+    if limit is not None:
+        kwargs["memory_limit"] = limit
     # Ibis passes extra keyword arguments to DuckDB as settings.
     return ibis.duckdb.connect(**kwargs)
+
+
+def default_memory_limit() -> str | None:
+    """Half of the machine's physical memory in DuckDB's notation (e.g. "12034MiB"); None
+    (DuckDB's own default) where the system does not say."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return f"{max(total // 2 // 2**20, 256)}MiB"
 
 
 def close(con: Any) -> None:
