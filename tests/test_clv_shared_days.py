@@ -1,5 +1,6 @@
 """The CLV summaries and tracking inputs derived from one shared purchase-days table equal the
-reference computation (each input rebuilt from the transactions, as before the shared table)."""
+reference computation (each input rebuilt from the transactions, as before the shared table);
+predictions given an already computed P(alive) equal those that compute it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from customersense.clv import (
+    BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value, predict_holdout,
+)
 from customersense.clv.summary import (
     customer_periods, purchase_days, repeat_counts, rfm_summary, summary_frame, tracking_frames, tracking_inputs,
 )
 from customersense.config import EngineConfig
 from customersense.engine import connect, materialize
+from customersense.errors import DataError
 
 
 # --- reference: every input computed from the transactions on its own ------------------------
@@ -128,3 +133,25 @@ def test_periods_order_of_cuts_does_not_matter(shared):
     _, days, periods, _ = shared
     other = customer_periods(days, [CUT, LAST], holdout=(CUT, LAST))
     _same(summary_frame(other, 0, CUT, holdout_end=LAST), summary_frame(periods, 1, CUT, holdout_end=LAST))
+
+
+@pytest.mark.parametrize("cls,params", [
+    (BetaGeoFitter, {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+    (ParetoNBDFitter, {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),
+])
+def test_given_p_alive_gives_identical_predictions(shared, cls, params):
+    s = summary_frame(shared[2], 1, CUT, holdout_end=LAST)
+    model = cls()
+    model.params_ = params
+    spend = GammaGammaFitter()
+    spend.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+    cols = (s["frequency"], s["recency"], s["T"])
+    p_alive = model.probability_alive(*cols)
+    assert np.array_equal(model.expected_purchases(10.0, *cols), model.expected_purchases(10.0, *cols, p_alive=p_alive))
+    assert np.array_equal(predict_holdout(model, s), predict_holdout(model, s, p_alive))
+    pd.testing.assert_series_equal(
+        customer_lifetime_value(model, spend, s), customer_lifetime_value(model, spend, s, p_alive=p_alive),
+        check_exact=True,
+    )
+    with pytest.raises(DataError, match="p_alive has shape"):
+        model.expected_purchases(10.0, *cols, p_alive=p_alive[:-1])

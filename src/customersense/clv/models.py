@@ -120,8 +120,11 @@ class BetaGeoFitter(_TransactionModel):
             log_odds = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
         return np.where(x > 0, 1.0 / (1.0 + np.exp(np.where(x > 0, log_odds, 0.0))), 1.0)
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
+    def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
+
+        ``p_alive``: :meth:`probability_alive` of these customers when already computed.
+        """
         r, alpha, a, b = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = np.asarray(t, dtype=float)
@@ -129,7 +132,7 @@ class BetaGeoFitter(_TransactionModel):
         # Euler: ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
         f = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
         num = (a + b + x - 1) / (a - 1) * (1 - f)
-        out = num * self.probability_alive(x, tx, tt)
+        out = num * _alive(self, p_alive, x, tx, tt)
         return _finite(out, "BG/NBD expected_purchases")
 
     def expected_purchases_population(self, t) -> np.ndarray:
@@ -173,14 +176,17 @@ class ParetoNBDFitter(_TransactionModel):
         ll, surv = _pareto.log_terms(params, _pareto.ParetoData(x[rep], tx[rep], t[rep]))
         return _finite(np.minimum(np.exp(surv - ll), 1.0)[key], "Pareto/NBD probability_alive")
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)] P(alive)."""
+    def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)] P(alive).
+
+        ``p_alive``: :meth:`probability_alive` of these customers when already computed.
+        """
         r, alpha, s, beta = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = np.asarray(t, dtype=float)
         rate = (r + x) / (alpha + tt)
         out = rate * (beta + tt) * _lomax_factor(s, np.log1p(t / (beta + tt)))
-        return _finite(out * self.probability_alive(x, tx, tt), "Pareto/NBD expected_purchases")
+        return _finite(out * _alive(self, p_alive, x, tx, tt), "Pareto/NBD expected_purchases")
 
     def expected_purchases_population(self, t) -> np.ndarray:
         """E[X(t)] = r β / (α (s-1)) [1 - (β/(β+t))^(s-1)]."""
@@ -188,6 +194,16 @@ class ParetoNBDFitter(_TransactionModel):
         t = np.asarray(t, dtype=float)
         out = r * beta / alpha * _lomax_factor(s, np.log1p(t / beta))
         return _finite(out, "Pareto/NBD expected_purchases_population")
+
+
+def _alive(model: _TransactionModel, p_alive, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The given P(alive) of the customers (checked), else computed."""
+    if p_alive is None:
+        return model.probability_alive(x, tx, t)
+    p_alive = np.asarray(p_alive, dtype=float)
+    if p_alive.shape != x.shape:
+        raise DataError(f"p_alive has shape {p_alive.shape}, the customers {x.shape}")
+    return p_alive
 
 
 def _lomax_factor(s: float, log_ratio: np.ndarray) -> np.ndarray:
@@ -290,6 +306,7 @@ def customer_lifetime_value(
     margin: float = 1.0,
     time_unit: str = "weeks",
     period_days: float = 30.0,
+    p_alive=None,
 ) -> pd.Series:
     """Discounted expected profit of each customer over the next ``horizon`` periods.
 
@@ -302,7 +319,8 @@ def customer_lifetime_value(
     ``t``, ``P`` the period length and ``d = discount_rate`` the rate **per period**, applied
     at the end of each period (for an annual rate ``d_a`` and monthly periods pass
     ``(1 + d_a) ** (1 / 12) - 1``). ``E[spend]`` is the Gamma-Gamma expected average spend
-    (population mean for customers without repeat purchases).
+    (population mean for customers without repeat purchases). ``p_alive``: the transaction
+    model's P(alive) of the customers when already computed.
 
     Returns a Series named ``clv``, indexed by ``summary.customer_id`` when present.
     """
@@ -318,7 +336,7 @@ def customer_lifetime_value(
     ends = [i * step for i in range(1, int(horizon) + 1)]
     if isinstance(transaction_model, _TransactionModel):
         # One call for all period ends (P(alive) computed once): rows of a (horizon, n) array.
-        cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols)
+        cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols, p_alive=p_alive)
     else:
         cums = [transaction_model.expected_purchases(t, *cols) for t in ends]
     cum_prev = np.zeros(len(summary))

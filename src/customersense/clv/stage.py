@@ -91,14 +91,17 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) 
     name, model, spend = _fit(full, cfg)
     horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
     cols = (full["frequency"], full["recency"], full["T"])
+    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
     columns = pd.DataFrame(
         {
-            "p_alive": np.round(model.probability_alive(*cols), 6),
-            f"expected_purchases_{cfg.horizon_months}m": np.round(model.expected_purchases(horizon, *cols), 6),
+            "p_alive": np.round(p_alive, 6),
+            f"expected_purchases_{cfg.horizon_months}m": np.round(
+                model.expected_purchases(horizon, *cols, p_alive=p_alive), 6
+            ),
             "expected_spend": np.round(spend.expected_average_spend(full["frequency"], full["monetary_value"]), 6),
             "clv": np.round(customer_lifetime_value(
                 model, spend, full, horizon=cfg.horizon_months, discount_rate=cfg.discount_rate,
-                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS,
+                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS, p_alive=p_alive,
             ).to_numpy(), 6),
         },
         index=pd.Index(full["customer_id"].astype("string"), name="customer_id"),
@@ -130,9 +133,9 @@ def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, la
     """Fit on the calibration period, compare with the holdout."""
     cal = summary_frame(periods, 1, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
     name, model, spend = _fit(cal, cfg)
-    predicted = predict_holdout(model, cal)
-    actual = cal["holdout_frequency"].to_numpy(float)
     p_alive = model.probability_alive(cal["frequency"], cal["recency"], cal["T"])
+    predicted = predict_holdout(model, cal, p_alive)
+    actual = cal["holdout_frequency"].to_numpy(float)
     cohorts, repeats = tracking_frames(periods, repeats, 0, cal_end)
     tracking = tracking_data(model, cohorts, repeats, last_day, calibration_end=cal_end, time_unit=cfg.time_unit)
     table = calibration_by_frequency(cal["frequency"], actual, predicted)
