@@ -263,7 +263,9 @@ class GammaGammaFitter(MLEFitter):
         if np.ptp(m) == 0:
             raise ConvergenceError("Gamma-Gamma cannot be fitted: every repeat customer has the same monetary_value")
         self.n_repeat_customers_ = int(x.size)
-        data = (x, m, np.log(x), np.log(m))
+        # The gamma functions depend on the customer only through x: evaluated once per distinct x.
+        ux, ix = np.unique(x, return_inverse=True)
+        data = (x, m, np.log(x), np.log(m), ux, ix)
         mean = float(m.mean())
         starts = [np.array([p, q, mean * (q - 1) / p]) for p, q in ((1.0, 2.0), (5.0, 3.0), (0.5, 1.5))]
         self._maximise(data, np.ones(x.size), starts)
@@ -274,14 +276,16 @@ class GammaGammaFitter(MLEFitter):
 
     def _loglik_grad(self, params, data, weights):
         p, q, g = params
-        x, m, lx, lm = data
+        x, m, lx, lm, ux, ix = data
         px = p * x
-        lgm = np.log(g + m * x)
-        ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + px * lx + (px - 1) * lm - (px + q) * lgm
-        psi = digamma(px + q)
-        d_p = x * (psi - digamma(px) + lx + lm - lgm)
-        d_q = psi - digamma(q) + np.log(g) - lgm
-        d_g = q / g - (px + q) / (g + m * x)
+        pu = p * ux  # the same products as px, once per distinct x (so the same values, bit for bit)
+        gmx, pxq = g + m * x, px + q
+        lgm = np.log(gmx)
+        ll = (gammaln(pu + q) - gammaln(pu) - gammaln(q))[ix] + q * np.log(g) + px * lx + (px - 1) * lm - pxq * lgm
+        psi_u = digamma(pu + q)
+        d_p = x * ((psi_u - digamma(pu))[ix] + lx + lm - lgm)
+        d_q = (psi_u - digamma(q))[ix] + np.log(g) - lgm
+        d_g = q / g - pxq / gmx
         return float(wsum(weights, ll)), np.array([wsum(weights, d) for d in (d_p, d_q, d_g)])
 
     def expected_average_spend(self, frequency, monetary_value) -> np.ndarray:
