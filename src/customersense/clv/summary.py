@@ -44,7 +44,8 @@ def _days_per_unit(time_unit: str) -> float:
 
 
 def purchase_days(clean: ibis.Table) -> ibis.Table:
-    """One row per (customer, purchase day) with the day's purchase value (``day_value``).
+    """One row per (customer, purchase day) with the day's purchase value (``day_value``) and
+    the customer's first purchase day (``first_day``).
 
     Every summary and tracking input derives from this table: the CLV stage materialises it
     once (:func:`customersense.engine.materialize`) and passes it to :func:`customer_periods`
@@ -54,23 +55,18 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
     if missing:
         raise DataError(f"cleaned transactions lack column(s) {', '.join(missing)}: pass the output of cleaning.clean")
     purchases = clean.filter(~clean.is_return)
-    return purchases.group_by(["customer_id", "purchase_date"]).aggregate(
+    days = purchases.group_by(["customer_id", "purchase_date"]).aggregate(
         day_value=purchases.line_amount.sum()
     )
-
-
-def _with_first_day(days: ibis.Table, last_cut: dt.date) -> ibis.Table:
-    """The purchase days of the customers whose first purchase day (``first_day``) is on or
-    before ``last_cut``, each with that day."""
     first = days.group_by("customer_id").aggregate(first_day=days.purchase_date.min())
-    first = first.filter(first.first_day <= ibis.literal(last_cut))
     return days.join(first, "customer_id")
 
 
 def customer_periods(
     days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None
 ) -> pd.DataFrame:
-    """Per-customer counts for several period ends at once: one query on ``days``.
+    """Per-customer counts for several period ends at once: one query on ``days`` (from
+    :func:`purchase_days`).
 
     One row per customer whose first purchase day is on or before ``max(cuts)``, sorted by
     ``customer_id``, with ``first_day`` and, for each ``cuts[k]``: ``n_k`` (purchase days on
@@ -79,7 +75,7 @@ def customer_periods(
     and ``repeat_value_k`` (value of those days, the first excluded). With ``holdout =
     (start, end)`` also ``holdout_n``: the purchase days in ``(start, end]``.
     """
-    j = _with_first_day(days, max(cuts))
+    j = days.filter(days.first_day <= ibis.literal(max(cuts)))
     date = j.purchase_date
     aggs: dict[str, ibis.Value] = {"first_day": j.first_day.min()}
     for k, cut in enumerate(cuts):
@@ -186,8 +182,11 @@ def repeat_counts(days: ibis.Table, cuts: Sequence[dt.date], end: dt.date) -> pd
     Column ``repeats_k`` counts, on each ``purchase_date``, the purchase days other than the
     customer's first of the customers whose first purchase day is on or before ``cuts[k]``.
     """
-    j = _with_first_day(days, max(cuts))
-    rep = j.filter((j.purchase_date > j.first_day) & (j.purchase_date <= ibis.literal(end)))
+    rep = days.filter(
+        (days.first_day <= ibis.literal(max(cuts)))
+        & (days.purchase_date > days.first_day)
+        & (days.purchase_date <= ibis.literal(end))
+    )
     counts = {f"repeats_{k}": rep.count(where=rep.first_day <= ibis.literal(cut)) for k, cut in enumerate(cuts)}
     df = rep.group_by("purchase_date").aggregate(**counts).order_by("purchase_date").to_pandas()
     df["purchase_date"] = pd.to_datetime(df["purchase_date"]).dt.date
