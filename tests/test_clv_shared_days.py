@@ -183,3 +183,26 @@ def test_gamma_gamma_per_distinct_frequency_is_bit_identical():
     assert new.params_ == ref.params_
     assert new.standard_errors_ == ref.standard_errors_
     assert new.log_likelihood_ == ref.log_likelihood_
+
+
+def test_stage_on_materialised_days_equals_stage_on_expressions():
+    import tempfile
+    from pathlib import Path
+
+    from customersense.cleaning import clean
+    from customersense.clv.stage import run_clv
+    from customersense.config import CleaningPolicy, CLVConfig, load_config
+    from customersense.datasets import dataset_path
+    from customersense.io.readers import read_transactions
+
+    cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))}})
+    con = connect(EngineConfig(threads=1))
+    tx = read_transactions(con, cfg.input, Path(tempfile.mkdtemp()))
+    cleaned = clean(con, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
+    as_of = cleaned.report.as_of
+    shared_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig(), con)
+    plain_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig())
+    pd.testing.assert_frame_equal(shared_run.columns, plain_run.columns, check_exact=True)
+    pd.testing.assert_frame_equal(shared_run.tracking, plain_run.tracking, check_exact=True)
+    assert shared_run.record == plain_run.record
+    assert "error" not in shared_run.record["evaluation"]

@@ -34,6 +34,7 @@ from .summary import TIME_UNITS, customer_periods, purchase_days, repeat_counts,
 
 MODELS = {"pareto": ("Pareto/NBD", ParetoNBDFitter), "bgnbd": ("BG/NBD", BetaGeoFitter)}
 MONTH_DAYS = 30.0
+WHOLE, CALIBRATION = 0, 1  # the two period ends, in the order given to customer_periods
 
 
 @dataclass(frozen=True)
@@ -84,9 +85,10 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) 
     days = purchase_days(clean)
     if con is not None:
         days = materialize(con, days, "clv_days")
-    # Both periods in one query: cut 0 is the whole period, cut 1 the calibration period.
-    periods = customer_periods(days, [last_day, cal_end], holdout=(cal_end, last_day))
-    full = summary_frame(periods, 0, last_day, time_unit=cfg.time_unit)
+    # Both periods in one query: cut 0 (WHOLE) is the whole period, cut 1 (CALIBRATION) the calibration period.
+    cuts = [last_day, cal_end]
+    periods = customer_periods(days, cuts, holdout=(cal_end, last_day))
+    full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)
     # Predictions from all data.
     name, model, spend = _fit(full, cfg)
     horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
@@ -117,13 +119,13 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) 
             "spend": _describe("Gamma-Gamma", spend, cfg, last_day, int((full["frequency"] > 0).sum())),
         },
     }
-    repeats = repeat_counts(days, [cal_end, last_day], last_day)
+    repeats = repeat_counts(days, cuts, last_day)
     try:
         record["evaluation"], tracking, table = _evaluate(periods, repeats, cal_end, last_day, cfg)
     except DataError as exc:  # ConvergenceError included
         # The predictions stand; say plainly that the holdout check could not be made.
         record["evaluation"] = {"calibration_end": cal_end.isoformat(), "error": str(exc)}
-        cohorts, repeats = tracking_frames(periods, repeats, 1, last_day)
+        cohorts, repeats = tracking_frames(periods, repeats, WHOLE, last_day)
         tracking = tracking_data(model, cohorts, repeats, last_day, time_unit=cfg.time_unit)
         table = None
     return CLVResult(columns=columns, record=record, tracking=tracking, calibration_table=table)
@@ -131,12 +133,12 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) 
 
 def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig):
     """Fit on the calibration period, compare with the holdout."""
-    cal = summary_frame(periods, 1, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
+    cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
     name, model, spend = _fit(cal, cfg)
     p_alive = model.probability_alive(cal["frequency"], cal["recency"], cal["T"])
     predicted = predict_holdout(model, cal, p_alive)
     actual = cal["holdout_frequency"].to_numpy(float)
-    cohorts, repeats = tracking_frames(periods, repeats, 0, cal_end)
+    cohorts, repeats = tracking_frames(periods, repeats, CALIBRATION, cal_end)
     tracking = tracking_data(model, cohorts, repeats, last_day, calibration_end=cal_end, time_unit=cfg.time_unit)
     table = calibration_by_frequency(cal["frequency"], actual, predicted)
     evaluation = {
