@@ -21,13 +21,14 @@ from ..errors import DataError
 from .summary import TIME_UNITS
 
 
-def predict_holdout(model, summary: pd.DataFrame) -> np.ndarray:
-    """Conditional expected purchases of each customer over its ``holdout_duration``."""
+def predict_holdout(model, summary: pd.DataFrame, p_alive=None) -> np.ndarray:
+    """Conditional expected purchases of each customer over its ``holdout_duration``
+    (``p_alive``: the model's P(alive) of the customers when already computed)."""
     if "holdout_duration" not in summary.columns:
         raise DataError("summary has no holdout_duration: build it with rfm_summary(..., holdout_end=...)")
     return model.expected_purchases(
         summary["holdout_duration"].to_numpy(float),
-        summary["frequency"], summary["recency"], summary["T"],
+        summary["frequency"], summary["recency"], summary["T"], p_alive=p_alive,
     )
 
 

@@ -120,8 +120,11 @@ class BetaGeoFitter(_TransactionModel):
             log_odds = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
         return np.where(x > 0, 1.0 / (1.0 + np.exp(np.where(x > 0, log_odds, 0.0))), 1.0)
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10)."""
+    def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
+
+        ``p_alive``: :meth:`probability_alive` of these customers when already computed.
+        """
         r, alpha, a, b = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = np.asarray(t, dtype=float)
@@ -129,7 +132,7 @@ class BetaGeoFitter(_TransactionModel):
         # Euler: ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
         f = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
         num = (a + b + x - 1) / (a - 1) * (1 - f)
-        out = num * self.probability_alive(x, tx, tt)
+        out = num * _alive(self, p_alive, x, tx, tt)
         return _finite(out, "BG/NBD expected_purchases")
 
     def expected_purchases_population(self, t) -> np.ndarray:
@@ -173,14 +176,17 @@ class ParetoNBDFitter(_TransactionModel):
         ll, surv = _pareto.log_terms(params, _pareto.ParetoData(x[rep], tx[rep], t[rep]))
         return _finite(np.minimum(np.exp(surv - ll), 1.0)[key], "Pareto/NBD probability_alive")
 
-    def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)] P(alive)."""
+    def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)] P(alive).
+
+        ``p_alive``: :meth:`probability_alive` of these customers when already computed.
+        """
         r, alpha, s, beta = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = np.asarray(t, dtype=float)
         rate = (r + x) / (alpha + tt)
         out = rate * (beta + tt) * _lomax_factor(s, np.log1p(t / (beta + tt)))
-        return _finite(out * self.probability_alive(x, tx, tt), "Pareto/NBD expected_purchases")
+        return _finite(out * _alive(self, p_alive, x, tx, tt), "Pareto/NBD expected_purchases")
 
     def expected_purchases_population(self, t) -> np.ndarray:
         """E[X(t)] = r β / (α (s-1)) [1 - (β/(β+t))^(s-1)]."""
@@ -188,6 +194,16 @@ class ParetoNBDFitter(_TransactionModel):
         t = np.asarray(t, dtype=float)
         out = r * beta / alpha * _lomax_factor(s, np.log1p(t / beta))
         return _finite(out, "Pareto/NBD expected_purchases_population")
+
+
+def _alive(model: _TransactionModel, p_alive, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The given P(alive) of the customers (checked), else computed."""
+    if p_alive is None:
+        return model.probability_alive(x, tx, t)
+    p_alive = np.asarray(p_alive, dtype=float)
+    if p_alive.shape != x.shape:
+        raise DataError(f"p_alive has shape {p_alive.shape}, the customers {x.shape}")
+    return p_alive
 
 
 def _lomax_factor(s: float, log_ratio: np.ndarray) -> np.ndarray:
@@ -247,7 +263,9 @@ class GammaGammaFitter(MLEFitter):
         if np.ptp(m) == 0:
             raise ConvergenceError("Gamma-Gamma cannot be fitted: every repeat customer has the same monetary_value")
         self.n_repeat_customers_ = int(x.size)
-        data = (x, m, np.log(x), np.log(m))
+        # The gamma functions depend on the customer only through x: evaluated once per distinct x.
+        ux, ix = np.unique(x, return_inverse=True)
+        data = (x, m, np.log(x), np.log(m), ux, ix)
         mean = float(m.mean())
         starts = [np.array([p, q, mean * (q - 1) / p]) for p, q in ((1.0, 2.0), (5.0, 3.0), (0.5, 1.5))]
         self._maximise(data, np.ones(x.size), starts)
@@ -258,14 +276,16 @@ class GammaGammaFitter(MLEFitter):
 
     def _loglik_grad(self, params, data, weights):
         p, q, g = params
-        x, m, lx, lm = data
+        x, m, lx, lm, ux, ix = data
         px = p * x
-        lgm = np.log(g + m * x)
-        ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g) + px * lx + (px - 1) * lm - (px + q) * lgm
-        psi = digamma(px + q)
-        d_p = x * (psi - digamma(px) + lx + lm - lgm)
-        d_q = psi - digamma(q) + np.log(g) - lgm
-        d_g = q / g - (px + q) / (g + m * x)
+        pu = p * ux  # the same products as px, once per distinct x (so the same values, bit for bit)
+        gmx, pxq = g + m * x, px + q
+        lgm = np.log(gmx)
+        ll = (gammaln(pu + q) - gammaln(pu) - gammaln(q))[ix] + q * np.log(g) + px * lx + (px - 1) * lm - pxq * lgm
+        psi_u = digamma(pu + q)
+        d_p = x * ((psi_u - digamma(pu))[ix] + lx + lm - lgm)
+        d_q = (psi_u - digamma(q))[ix] + np.log(g) - lgm
+        d_g = q / g - pxq / gmx
         return float(wsum(weights, ll)), np.array([wsum(weights, d) for d in (d_p, d_q, d_g)])
 
     def expected_average_spend(self, frequency, monetary_value) -> np.ndarray:
@@ -290,6 +310,7 @@ def customer_lifetime_value(
     margin: float = 1.0,
     time_unit: str = "weeks",
     period_days: float = 30.0,
+    p_alive=None,
 ) -> pd.Series:
     """Discounted expected profit of each customer over the next ``horizon`` periods.
 
@@ -302,7 +323,8 @@ def customer_lifetime_value(
     ``t``, ``P`` the period length and ``d = discount_rate`` the rate **per period**, applied
     at the end of each period (for an annual rate ``d_a`` and monthly periods pass
     ``(1 + d_a) ** (1 / 12) - 1``). ``E[spend]`` is the Gamma-Gamma expected average spend
-    (population mean for customers without repeat purchases).
+    (population mean for customers without repeat purchases). ``p_alive``: the transaction
+    model's P(alive) of the customers when already computed.
 
     Returns a Series named ``clv``, indexed by ``summary.customer_id`` when present.
     """
@@ -318,7 +340,7 @@ def customer_lifetime_value(
     ends = [i * step for i in range(1, int(horizon) + 1)]
     if isinstance(transaction_model, _TransactionModel):
         # One call for all period ends (P(alive) computed once): rows of a (horizon, n) array.
-        cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols)
+        cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols, p_alive=p_alive)
     else:
         cums = [transaction_model.expected_purchases(t, *cols) for t in ends]
     cum_prev = np.zeros(len(summary))

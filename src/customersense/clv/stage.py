@@ -26,13 +26,15 @@ import numpy as np
 import pandas as pd
 
 from ..config import CLVConfig
+from ..engine import materialize
 from ..errors import ConfigError, DataError
 from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
 from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
-from .summary import TIME_UNITS, rfm_summary, tracking_inputs
+from .summary import TIME_UNITS, customer_periods, purchase_days, repeat_counts, summary_frame, tracking_frames
 
 MODELS = {"pareto": ("Pareto/NBD", ParetoNBDFitter), "bgnbd": ("BG/NBD", BetaGeoFitter)}
 MONTH_DAYS = 30.0
+WHOLE, CALIBRATION = 0, 1  # the two period ends, in the order given to customer_periods
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,9 @@ def default_calibration_end(first_day: dt.date, as_of: dt.date) -> dt.date:
     return as_of - dt.timedelta(days=max(1, span // 3)) - dt.timedelta(days=1)
 
 
-def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig) -> CLVResult:
+def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) -> CLVResult:
+    """The CLV stage on cleaned transactions; with the engine connection ``con`` the purchase
+    days are materialised once and every summary is read from them."""
     last_day = as_of - dt.timedelta(days=1)
     first_day = clean.purchase_date.min().to_pyarrow().as_py()
     cal_end = cfg.calibration_end or default_calibration_end(first_day, as_of)
@@ -78,19 +82,28 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig) -> CLVResult:
             f"clv.calibration_end={cal_end}: must be between the first purchase ({first_day}) and "
             f"the day before as_of ({last_day})"
         )
+    days = purchase_days(clean)
+    if con is not None:
+        days = materialize(con, days, "clv_days")
+    # Both periods in one query: cut 0 (WHOLE) is the whole period, cut 1 (CALIBRATION) the calibration period.
+    cuts = [last_day, cal_end]
+    periods = customer_periods(days, cuts, holdout=(cal_end, last_day))
+    full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)
     # Predictions from all data.
-    full = rfm_summary(clean, last_day, time_unit=cfg.time_unit)
     name, model, spend = _fit(full, cfg)
     horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
     cols = (full["frequency"], full["recency"], full["T"])
+    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
     columns = pd.DataFrame(
         {
-            "p_alive": np.round(model.probability_alive(*cols), 6),
-            f"expected_purchases_{cfg.horizon_months}m": np.round(model.expected_purchases(horizon, *cols), 6),
+            "p_alive": np.round(p_alive, 6),
+            f"expected_purchases_{cfg.horizon_months}m": np.round(
+                model.expected_purchases(horizon, *cols, p_alive=p_alive), 6
+            ),
             "expected_spend": np.round(spend.expected_average_spend(full["frequency"], full["monetary_value"]), 6),
             "clv": np.round(customer_lifetime_value(
                 model, spend, full, horizon=cfg.horizon_months, discount_rate=cfg.discount_rate,
-                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS,
+                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS, p_alive=p_alive,
             ).to_numpy(), 6),
         },
         index=pd.Index(full["customer_id"].astype("string"), name="customer_id"),
@@ -106,25 +119,26 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig) -> CLVResult:
             "spend": _describe("Gamma-Gamma", spend, cfg, last_day, int((full["frequency"] > 0).sum())),
         },
     }
+    repeats = repeat_counts(days, cuts, last_day)
     try:
-        record["evaluation"], tracking, table = _evaluate(clean, cal_end, last_day, cfg)
+        record["evaluation"], tracking, table = _evaluate(periods, repeats, cal_end, last_day, cfg)
     except DataError as exc:  # ConvergenceError included
         # The predictions stand; say plainly that the holdout check could not be made.
         record["evaluation"] = {"calibration_end": cal_end.isoformat(), "error": str(exc)}
-        cohorts, repeats = tracking_inputs(clean, last_day, last_day)
+        cohorts, repeats = tracking_frames(periods, repeats, WHOLE, last_day)
         tracking = tracking_data(model, cohorts, repeats, last_day, time_unit=cfg.time_unit)
         table = None
     return CLVResult(columns=columns, record=record, tracking=tracking, calibration_table=table)
 
 
-def _evaluate(clean: ibis.Table, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig):
+def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig):
     """Fit on the calibration period, compare with the holdout."""
-    cal = rfm_summary(clean, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
+    cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
     name, model, spend = _fit(cal, cfg)
-    predicted = predict_holdout(model, cal)
-    actual = cal["holdout_frequency"].to_numpy(float)
     p_alive = model.probability_alive(cal["frequency"], cal["recency"], cal["T"])
-    cohorts, repeats = tracking_inputs(clean, cal_end, last_day)
+    predicted = predict_holdout(model, cal, p_alive)
+    actual = cal["holdout_frequency"].to_numpy(float)
+    cohorts, repeats = tracking_frames(periods, repeats, CALIBRATION, cal_end)
     tracking = tracking_data(model, cohorts, repeats, last_day, calibration_end=cal_end, time_unit=cfg.time_unit)
     table = calibration_by_frequency(cal["frequency"], actual, predicted)
     evaluation = {

@@ -21,8 +21,10 @@ and the spend of the first purchase day is left out of ``monetary_value``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from ..errors import DataError
@@ -41,21 +43,91 @@ def _days_per_unit(time_unit: str) -> float:
     return TIME_UNITS[time_unit]
 
 
-def _purchase_days(clean: ibis.Table) -> ibis.Table:
-    """One row per (customer, purchase day) with the day's purchase value."""
+def purchase_days(clean: ibis.Table) -> ibis.Table:
+    """One row per (customer, purchase day) with the day's purchase value (``day_value``) and
+    the customer's first purchase day (``first_day``).
+
+    Every summary and tracking input derives from this table: the CLV stage materialises it
+    once (:func:`customersense.engine.materialize`) and passes it to :func:`customer_periods`
+    and :func:`repeat_counts`.
+    """
     missing = [c for c in REQUIRED if c not in clean.columns]
     if missing:
         raise DataError(f"cleaned transactions lack column(s) {', '.join(missing)}: pass the output of cleaning.clean")
     purchases = clean.filter(~clean.is_return)
-    return purchases.group_by(["customer_id", "purchase_date"]).aggregate(
+    days = purchases.group_by(["customer_id", "purchase_date"]).aggregate(
         day_value=purchases.line_amount.sum()
     )
-
-
-def _first_days(days: ibis.Table, calibration_end: dt.date) -> ibis.Table:
-    """First purchase day of each customer whose first purchase is on or before calibration_end."""
     first = days.group_by("customer_id").aggregate(first_day=days.purchase_date.min())
-    return first.filter(first.first_day <= ibis.literal(calibration_end))
+    return days.join(first, "customer_id")
+
+
+def customer_periods(
+    days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None
+) -> pd.DataFrame:
+    """Per-customer counts for several period ends at once: one query on ``days`` (from
+    :func:`purchase_days`).
+
+    One row per customer whose first purchase day is on or before ``max(cuts)``, sorted by
+    ``customer_id``, with ``first_day`` and, for each ``cuts[k]``: ``n_k`` (purchase days on
+    or before the cut; 0 when the first purchase is later), ``recency_k`` (the last of them
+    minus the first purchase day, in days), ``T_k`` (the cut minus the first purchase day)
+    and ``repeat_value_k`` (value of those days, the first excluded). With ``holdout =
+    (start, end)`` also ``holdout_n``: the purchase days in ``(start, end]``.
+    """
+    j = days.filter(days.first_day <= ibis.literal(max(cuts)))
+    date = j.purchase_date
+    aggs: dict[str, ibis.Value] = {"first_day": j.first_day.min()}
+    for k, cut in enumerate(cuts):
+        upto = date <= ibis.literal(cut)
+        aggs[f"n_{k}"] = j.count(where=upto)
+        aggs[f"last_{k}"] = date.max(where=upto)
+        aggs[f"repeat_value_{k}"] = j.day_value.sum(where=upto & (date > j.first_day))
+    if holdout is not None:
+        aggs["holdout_n"] = j.count(where=(date > ibis.literal(holdout[0])) & (date <= ibis.literal(holdout[1])))
+    stats = j.group_by("customer_id").aggregate(**aggs)
+    derived = {}
+    for k, cut in enumerate(cuts):
+        derived[f"recency_{k}"] = stats[f"last_{k}"].delta(stats.first_day, unit="day")
+        derived[f"T_{k}"] = ibis.literal(cut).delta(stats.first_day, unit="day")
+        derived[f"repeat_value_{k}"] = stats[f"repeat_value_{k}"].fill_null(0.0)
+    stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
+    df = stats.order_by("customer_id").to_pandas()
+    df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
+    return df
+
+
+def summary_frame(
+    periods: pd.DataFrame, k: int, cut: dt.date, *, time_unit: str = "weeks", holdout_end: dt.date | None = None
+) -> pd.DataFrame:
+    """The :func:`rfm_summary` of period end ``cuts[k]`` from :func:`customer_periods` rows
+    (``holdout_end`` needs ``holdout_n`` counted from ``cut``)."""
+    per = _days_per_unit(time_unit)
+    rows = periods[periods[f"n_{k}"].to_numpy() > 0]
+    if rows.empty:
+        raise DataError(f"no customer made a purchase on or before calibration_end {cut}")
+    frequency = rows[f"n_{k}"].to_numpy().astype("int64") - 1
+    repeat_value = rows[f"repeat_value_{k}"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monetary = np.where(frequency > 0, repeat_value / frequency.astype(float), 0.0)
+    df = pd.DataFrame({
+        "customer_id": rows["customer_id"].to_numpy(),
+        "frequency": frequency,
+        "recency": rows[f"recency_{k}"].to_numpy(float) / per,
+        "T": rows[f"T_{k}"].to_numpy(float) / per,
+        "monetary_value": monetary,
+    })
+    if holdout_end is not None:
+        df["holdout_frequency"] = rows["holdout_n"].to_numpy().astype("int64")
+        df["holdout_duration"] = (holdout_end - cut).days / per
+    df.attrs.update(
+        purchases_counted=PURCHASES_COUNTED,
+        monetary_value="mean value of repeat purchase days, first purchase day excluded",
+        time_unit=time_unit,
+        calibration_end=cut.isoformat(),
+        holdout_end=None if holdout_end is None else holdout_end.isoformat(),
+    )
+    return df
 
 
 def rfm_summary(
@@ -96,54 +168,43 @@ def rfm_summary(
 
         ``DataFrame.attrs`` records which purchases count, the unit and the dates.
     """
-    per = _days_per_unit(time_unit)
+    _days_per_unit(time_unit)
     if holdout_end is not None and holdout_end <= calibration_end:
         raise DataError(f"holdout_end {holdout_end} must be after calibration_end {calibration_end}")
-    days = _purchase_days(clean)
-    first = _first_days(days, calibration_end)
-    cal = days.filter(days.purchase_date <= ibis.literal(calibration_end))
-    cal = cal.join(first, "customer_id")
-    is_repeat = cal.purchase_date > cal.first_day
-    stats = cal.group_by("customer_id").aggregate(
-        n_days=cal.count(),
-        first_day=cal.first_day.min(),
-        last_day=cal.purchase_date.max(),
-        repeat_value=is_repeat.ifelse(cal.day_value, 0.0).sum(),
+    holdout = None if holdout_end is None else (calibration_end, holdout_end)
+    periods = customer_periods(purchase_days(clean), [calibration_end], holdout)
+    return summary_frame(periods, 0, calibration_end, time_unit=time_unit, holdout_end=holdout_end)
+
+
+def repeat_counts(days: ibis.Table, cuts: Sequence[dt.date], end: dt.date) -> pd.DataFrame:
+    """Repeat purchase days per date up to ``end``: one query on ``days``.
+
+    Column ``repeats_k`` counts, on each ``purchase_date``, the purchase days other than the
+    customer's first of the customers whose first purchase day is on or before ``cuts[k]``.
+    """
+    rep = days.filter(
+        (days.first_day <= ibis.literal(max(cuts)))
+        & (days.purchase_date > days.first_day)
+        & (days.purchase_date <= ibis.literal(end))
     )
-    frequency = stats.n_days - 1
-    out = stats.select(
-        "customer_id",
-        frequency=frequency,
-        recency=stats.last_day.delta(stats.first_day, unit="day").cast("float64") / per,
-        T=ibis.literal(calibration_end).delta(stats.first_day, unit="day").cast("float64") / per,
-        monetary_value=(frequency > 0).ifelse(stats.repeat_value / frequency.cast("float64"), 0.0),
-    )
-    if holdout_end is not None:
-        hold = days.filter(
-            (days.purchase_date > ibis.literal(calibration_end))
-            & (days.purchase_date <= ibis.literal(holdout_end))
-        )
-        hold_n = hold.group_by("customer_id").aggregate(holdout_frequency=hold.count())
-        out = out.left_join(hold_n, "customer_id").select(
-            out.columns,
-            holdout_frequency=hold_n.holdout_frequency.fill_null(0),
-        )
-    df = out.order_by("customer_id").to_pandas()
-    if df.empty:
-        raise DataError(f"no customer made a purchase on or before calibration_end {calibration_end}")
-    df["frequency"] = df["frequency"].astype("int64")
-    if holdout_end is not None:
-        df["holdout_frequency"] = df["holdout_frequency"].astype("int64")
-        df["holdout_duration"] = (holdout_end - calibration_end).days / per
-    df = df.reset_index(drop=True)
-    df.attrs.update(
-        purchases_counted=PURCHASES_COUNTED,
-        monetary_value="mean value of repeat purchase days, first purchase day excluded",
-        time_unit=time_unit,
-        calibration_end=calibration_end.isoformat(),
-        holdout_end=None if holdout_end is None else holdout_end.isoformat(),
-    )
+    counts = {f"repeats_{k}": rep.count(where=rep.first_day <= ibis.literal(cut)) for k, cut in enumerate(cuts)}
+    df = rep.group_by("purchase_date").aggregate(**counts).order_by("purchase_date").to_pandas()
+    df["purchase_date"] = pd.to_datetime(df["purchase_date"]).dt.date
     return df
+
+
+def tracking_frames(
+    periods: pd.DataFrame, repeats: pd.DataFrame, k: int, cut: dt.date
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`tracking_inputs` of ``cuts[k]`` from :func:`customer_periods` and :func:`repeat_counts`."""
+    first = periods.loc[periods["first_day"] <= cut, "first_day"]
+    cohorts = first.groupby(first.to_numpy(), sort=True).size()
+    cohorts_df = pd.DataFrame({"first_purchase_date": cohorts.index.to_numpy(), "customers": cohorts.to_numpy("int64")})
+    counts = repeats[f"repeats_{k}"].to_numpy().astype("int64")
+    repeats_df = pd.DataFrame(
+        {"purchase_date": repeats["purchase_date"].to_numpy()[counts > 0], "repeat_purchases": counts[counts > 0]}
+    )
+    return cohorts_df, repeats_df
 
 
 def tracking_inputs(
@@ -161,16 +222,6 @@ def tracking_inputs(
 
     Both are sorted by date; see :func:`customersense.clv.evaluation.tracking_data`.
     """
-    days = _purchase_days(clean)
-    first = _first_days(days, calibration_end)
-    cohorts = first.group_by(first_purchase_date=first.first_day).aggregate(customers=first.count())
-    joined = days.join(first, "customer_id")
-    rep = joined.filter(
-        (joined.purchase_date > joined.first_day) & (joined.purchase_date <= ibis.literal(end))
-    )
-    repeats = rep.group_by("purchase_date").aggregate(repeat_purchases=rep.count())
-    cohorts_df = cohorts.order_by("first_purchase_date").to_pandas()
-    repeats_df = repeats.order_by("purchase_date").to_pandas()
-    for df, col in ((cohorts_df, "first_purchase_date"), (repeats_df, "purchase_date")):
-        df[col] = pd.to_datetime(df[col]).dt.date
-    return cohorts_df, repeats_df
+    days = purchase_days(clean)
+    periods = customer_periods(days, [calibration_end])
+    return tracking_frames(periods, repeat_counts(days, [calibration_end], end), 0, calibration_end)
