@@ -33,11 +33,12 @@ def _ref_first(days, cut):
 
 def ref_summary(clean, cut, per, holdout_end=None):
     purchases = clean.filter(~clean.is_return)
-    days = purchases.group_by(["customer_id", "purchase_date"]).aggregate(day_value=purchases.line_amount.sum())
+    days = purchases.group_by(["customer_id", "purchase_date"]).aggregate(
+        day_value=purchases.line_amount.cast("decimal(38, 6)").sum())
     cal = days.filter(days.purchase_date <= ibis.literal(cut)).join(_ref_first(days, cut), "customer_id")
     stats = cal.group_by("customer_id").aggregate(
         n_days=cal.count(), first_day=cal.first_day.min(), last_day=cal.purchase_date.max(),
-        repeat_value=(cal.purchase_date > cal.first_day).ifelse(cal.day_value, 0.0).sum(),
+        repeat_value=cal.day_value.sum(where=cal.purchase_date > cal.first_day).cast("float64").fill_null(0.0),
     )
     f = stats.n_days - 1
     out = stats.select(
@@ -206,3 +207,17 @@ def test_stage_on_materialised_days_equals_stage_on_expressions():
     pd.testing.assert_frame_equal(shared_run.tracking, plain_run.tracking, check_exact=True)
     assert shared_run.record == plain_run.record
     assert "error" not in shared_run.record["evaluation"]
+
+
+def test_money_sums_do_not_depend_on_the_order_rows_are_added():
+    # as floats, 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1; the engine's threads add rows in any order
+    rows = pd.DataFrame({
+        "customer_id": ["a"] * 4, "purchase_date": [dt.date(2021, 1, 1)] + [dt.date(2021, 2, 1)] * 3,
+        "line_amount": [5.0, 0.1, 0.2, 0.3], "is_return": [False] * 4,
+    })
+    assert (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1
+    con = connect(EngineConfig(threads=1))
+    out = [rfm_summary(con.create_table(f"t{i}", frame, temp=True), dt.date(2021, 3, 1), time_unit="days")
+           for i, frame in enumerate([rows, rows.iloc[[0, 3, 2, 1]]])]
+    _same(out[0], out[1])
+    assert out[0]["monetary_value"].tolist() == [0.6]

@@ -35,6 +35,7 @@ PURCHASES_COUNTED = (
     "(a day's value = sum of its purchase line_amount); returns ignored"
 )
 REQUIRED = ("customer_id", "purchase_date", "line_amount", "is_return")
+MONEY = "decimal(38, 6)"
 
 
 def _days_per_unit(time_unit: str) -> float:
@@ -55,8 +56,10 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
     if missing:
         raise DataError(f"cleaned transactions lack column(s) {', '.join(missing)}: pass the output of cleaning.clean")
     purchases = clean.filter(~clean.is_return)
+    # Money is added as decimals (each line rounded to 1e-6 first): float sums depend on the
+    # order the engine's threads add rows in, decimal sums do not, so runs are repeatable.
     days = purchases.group_by(["customer_id", "purchase_date"]).aggregate(
-        day_value=purchases.line_amount.sum()
+        day_value=purchases.line_amount.cast(MONEY).sum()
     )
     first = days.group_by("customer_id").aggregate(first_day=days.purchase_date.min())
     return days.join(first, "customer_id")
@@ -82,7 +85,7 @@ def customer_periods(
         upto = date <= ibis.literal(cut)
         aggs[f"n_{k}"] = j.count(where=upto)
         aggs[f"last_{k}"] = date.max(where=upto)
-        aggs[f"repeat_value_{k}"] = j.day_value.sum(where=upto & (date > j.first_day))
+        aggs[f"repeat_value_{k}"] = j.day_value.sum(where=upto & (date > j.first_day)).cast("float64")
     if holdout is not None:
         aggs["holdout_n"] = j.count(where=(date > ibis.literal(holdout[0])) & (date <= ibis.literal(holdout[1])))
     stats = j.group_by("customer_id").aggregate(**aggs)
