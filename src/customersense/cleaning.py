@@ -92,11 +92,6 @@ class CleanTransactions:
     purchases_and_returns: ibis.Table
 
 
-def default_as_of(tx: ibis.Table) -> dt.date:
-    """The day after the last transaction."""
-    return _day_after(tx.timestamp.max().to_pyarrow().as_py())
-
-
 def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input") -> CleanTransactions:
     """Apply the cleaning policy to standard-column transactions, in the engine.
 

@@ -24,21 +24,24 @@ _SPECIAL = re.compile(r'[,"\r\n]')
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write ``frame`` without its index, exactly as ``frame.to_csv(path, index=False)``."""
-    if not _supported(frame):
+    kinds = _kinds(frame)
+    if kinds is None:
         frame.to_csv(path, index=False)
         return
     with open(path, "w", encoding="utf-8", newline="") as fh:
         fh.write(",".join(_quoted([str(c) for c in frame.columns])) + os.linesep)
         for start in range(0, len(frame), _CHUNK):
             part = frame.iloc[start:start + _CHUNK]
-            columns = [_text(part[c]) for c in part.columns]
+            columns = [_text(part.iloc[:, j], kind) for j, kind in enumerate(kinds)]
             fh.write("".join(",".join(row) + os.linesep for row in zip(*columns)))
 
 
-def _supported(frame: pd.DataFrame) -> bool:
+def _kinds(frame: pd.DataFrame) -> list[str] | None:
+    """Each column's kind, or None when pandas must write the frame."""
     if frame.columns.duplicated().any() or len(frame.columns) < 2:
-        return False  # a one-column row of an empty value is quoted by the csv module
-    return all(_kind(frame[c]) is not None for c in frame.columns)
+        return None  # a one-column row of an empty value is quoted by the csv module
+    kinds = [_kind(frame[c]) for c in frame.columns]
+    return None if None in kinds else kinds
 
 
 def _kind(col: pd.Series) -> str | None:
@@ -58,8 +61,7 @@ def _kind(col: pd.Series) -> str | None:
     return None
 
 
-def _text(col: pd.Series) -> list[str]:
-    kind = _kind(col)
+def _text(col: pd.Series, kind: str) -> list[str]:
     if kind == "float":
         values = col.to_numpy()
         out = list(map(float.__repr__, values.tolist()))
