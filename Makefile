@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench bench-scale clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_features.py --rows 10000000
+
+# Issue 5: every table of docs/benchmarks.md section 5 (about 50 minutes; a quiet machine).
+bench-scale: $(VENV)/.installed
+	bash bench/scale.sh
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

@@ -1,6 +1,7 @@
 """The command line: outputs, one-line errors with named exit codes, atomic outputs, determinism."""
 
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -179,3 +180,38 @@ def test_memory_limit_reaches_the_engine_and_the_run_record(small, tmp_path):
     result = _invoke(small, "--out", tmp_path / "o", "--memory-limit", "1GB", "--no-plots")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o" / "run.json").read_text())["config"]["engine"]["memory_limit"] == "1GB"
+
+
+UNSORTED = """customer_id,order_id,timestamp,amount
+z,9,2021-01-07 10:00,5
+a,1,2021-01-01 10:00,10
+m,4,2021-01-03 10:00,8
+z,9,2021-01-07 10:00,5
+a,2,2021-01-05 10:00,20
+z,8,2021-01-02 10:00,6
+m,4,2021-01-03 10:00,8
+a,3,2021-01-06 10:00,30
+"""
+# The kept rows in input order, each duplicated row where its first copy came in.
+UNSORTED_ORDERS = ["9", "1", "4", "2", "8", "3"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet_folder"])
+def test_transactions_are_written_in_input_order(tmp_path, fmt):
+    lines = UNSORTED.splitlines()
+    if fmt == "csv":
+        source = tmp_path / "tx.csv"
+        source.write_text(UNSORTED)
+    else:  # two files: file order first (by name), then the rows of each file
+        source = tmp_path / "parts"
+        source.mkdir()
+        frame = pd.read_csv(io.StringIO(UNSORTED), dtype=str)
+        frame.iloc[:4].to_parquet(source / "part-0.parquet")
+        frame.iloc[4:].to_parquet(source / "part-1.parquet")
+    out = tmp_path / "out"
+    assert _invoke(source, "--out", out, "--no-plots", "--no-validate", "--no-segments").exit_code == 0
+    tx = pd.read_parquet(out / "transactions_with_segments.parquet")
+    assert list(tx["order_id"]) == UNSORTED_ORDERS
+    assert len(lines) - 1 - len(tx) == 2  # the two duplicate copies
+    if fmt == "csv":
+        assert list(pd.read_csv(out / "transactions_with_segments.csv", dtype=str)["order_id"]) == UNSORTED_ORDERS

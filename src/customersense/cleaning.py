@@ -98,10 +98,12 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
     Three queries: the labelled rows are materialised once, then one scan counts them per
     rule (and finds the last date), and one group-by per customer finds buyers and orphans.
     """
-    cols = tx.columns
+    cols = [c for c in tx.columns if c != S.ROW_ID]  # the data; ROW_ID: where a row came in
     dedupe = policy.drop_duplicates if policy.drop_duplicates != "auto" else S.ORDER_ID in cols
     if dedupe:
-        rows = tx.group_by(cols).aggregate(_n=tx.count())
+        # Copies of a row are one row, placed where its first copy came in.
+        first = {S.ROW_ID: tx[S.ROW_ID].min()} if S.ROW_ID in tx.columns else {}
+        rows = tx.group_by(cols).aggregate(_n=tx.count(), **first)
     else:
         rows = tx.mutate(_n=ibis.literal(1, "int64"))
     is_return = _is_return(rows, policy)
@@ -169,6 +171,7 @@ def _buyers_and_orphans(kept: ibis.Table) -> tuple[int, int]:
 def _with_derived(kept: ibis.Table, cols: list[str], has_order_id: bool) -> ibis.Table:
     return kept.select(
         *cols,
+        *([S.ROW_ID] if S.ROW_ID in kept.columns else []),
         **{
             IS_RETURN: kept[IS_RETURN],
             LINE_AMOUNT: ibis.ifelse(kept[IS_RETURN], -kept[S.AMOUNT].abs(), kept[S.AMOUNT].abs()),

@@ -33,6 +33,12 @@ STANDARD_COLUMNS = (
     COUNTRY,
 )
 
+# Each input row's position in the source (file by file, then row by row), carried by the DuckDB
+# engine from the reader to the writer: the transactions are written in the order they came in,
+# which is reproducible without sorting by every column. Internal: never a user column, never
+# written. Spark has no such position, and sorts by the columns instead.
+ROW_ID = "_cs_row_id"
+
 # Customer features the learned segments use by default (see models/preprocess.py for why).
 DEFAULT_SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
 

@@ -105,12 +105,17 @@ _DERIVED = (IS_RETURN, LINE_AMOUNT, PURCHASE_DATE, "rfm_segment", "segment", "cl
 
 
 def _ordered_transactions(result: RunResult):
-    """Kept rows with the customer's segment, in a total order so the files are reproducible:
+    """Kept rows with the customer's segment, in an order that makes the files reproducible: the
+    order they came in (DuckDB engine: a duplicated row where its first copy was), else (Spark)
     customer, timestamp, order, then every input column (the derived ones follow from those)."""
     t = result.transactions
-    first = [S.CUSTOMER_ID, S.TIMESTAMP, ORDER_KEY]
-    rest = [c for c in t.columns if c not in first and c not in _DERIVED]
-    return t.order_by([*first, *rest]).drop(ORDER_KEY).relocate(
+    if S.ROW_ID in t.columns:
+        t = t.order_by(S.ROW_ID).drop(S.ROW_ID)
+    else:
+        first = [S.CUSTOMER_ID, S.TIMESTAMP, ORDER_KEY]
+        rest = [c for c in t.columns if c not in first and c not in _DERIVED]
+        t = t.order_by([*first, *rest])
+    return t.drop(ORDER_KEY).relocate(
         "rfm_segment", IS_RETURN, LINE_AMOUNT, PURCHASE_DATE, after=S.CUSTOMER_ID
     )
 

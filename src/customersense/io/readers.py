@@ -20,6 +20,7 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
+from .. import schema as S
 from ..config import InputConfig
 from ..datasets import dataset_path
 from ..errors import InputError
@@ -33,6 +34,7 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 _SNIFF_BYTES = 1 << 20
 _ATTACHED = itertools.count()
+_FILE_STRIDE = 2**40  # row ids: file index x this + row number in the file
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def read_transactions(con: Any, cfg: InputConfig, workdir: Path) -> Transactions
         if spark:
             raw = spark_readers.read_parquet(con, paths)
         else:
-            raw = con.read_parquet(paths if len(paths) > 1 else paths[0])
+            raw = _read_parquet(con, paths)
     elif fmt == "duckdb":
         if spark:
             raise InputError(f"{source}: a DuckDB database file needs --engine duckdb")
@@ -100,17 +102,42 @@ def read_transactions(con: Any, cfg: InputConfig, workdir: Path) -> Transactions
 
 
 def _finish(con, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: dict, details: dict) -> Transactions:
+    if not is_spark(con) and S.ROW_ID not in raw.columns:
+        # Small sources (Excel, CDNOW text, a view): numbered in one ordered, single-threaded pass.
+        raw = raw.mutate(**{S.ROW_ID: ibis.row_number()})
     table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, con.name)
     details["parsing"] = parse
     info = SourceInfo(
         path=source,
         format=fmt,
-        columns=tuple(raw.columns),
+        columns=tuple(c for c in raw.columns if c != S.ROW_ID),
         mapping=mapping,
         fingerprint=fp,
         details=details,
     )
     return Transactions(table=table, info=info)
+
+
+def _read_parquet(con: Any, paths: list[str]) -> ibis.Table:
+    """The files in order, each row numbered by its file and its place in it (free: DuckDB's
+    reader knows both), so the order survives the parallel scans that follow."""
+    plain = con.read_parquet(paths if len(paths) > 1 else paths[0])
+    if {"file_index", "file_row_number"} & set(plain.columns):
+        return plain  # the file's own columns hide DuckDB's; numbered in _finish instead
+    files = ", ".join(_sql_text(p) for p in paths)
+    return con.sql(
+        f'SELECT *, file_index::BIGINT * {_FILE_STRIDE} + file_row_number AS "{S.ROW_ID}" '
+        f"FROM read_parquet([{files}])"
+    )
+
+
+def _with_rowid(con: Any, table: ibis.Table) -> ibis.Table:
+    """A materialised table with its rows' positions (DuckDB's rowid: the insertion order)."""
+    return con.sql(f'SELECT *, rowid AS "{S.ROW_ID}" FROM temp.main."{table.op().name}"')
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _resolve_paths(source: str) -> list[str]:
@@ -227,7 +254,7 @@ def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path,
     try:
         raw = con.read_csv(read_path, delim=delim, header=True, all_varchar=True, quote='"', null_padding=True)
         # Parsed once into a (spillable) table: every later query would parse the text again.
-        raw = materialize(con, raw, "csv")
+        raw = _with_rowid(con, materialize(con, raw, "csv"))
     except Exception as exc:  # the engine's own message is the most precise one
         raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
     return raw, {"delimiter": delim, "encoding": enc}
@@ -373,4 +400,7 @@ def _read_duckdb_table(con: Any, path: str, table: str | None) -> tuple[ibis.Tab
         table = tables[0]
     if table not in tables:
         raise InputError(f"{path}: no table {table!r}; tables: {', '.join(tables) or '(none)'}")
-    return con.table(table, database=(alias, "main")), table
+    try:  # a table's rowid is its storage order; a view has none (numbered in _finish)
+        return con.sql(f'SELECT *, rowid AS "{S.ROW_ID}" FROM "{alias}".main."{table}"'), table
+    except Exception:
+        return con.table(table, database=(alias, "main")), table

@@ -48,7 +48,7 @@ def standardise(
     dialect: str = "duckdb",
 ) -> tuple[ibis.Table, dict[str, str], dict[str, Any]]:
     """``dialect`` is the backend's name (``con.name``): date parsing is backend-specific SQL."""
-    mapping = S.resolve_mapping(raw.columns, explicit, source)
+    mapping = S.resolve_mapping([c for c in raw.columns if c != S.ROW_ID], explicit, source)
     exprs: dict[str, ibis.Value] = {}
     checks: dict[str, tuple[str, ibis.Value]] = {}
     parse: dict[str, Any] = {}
@@ -80,7 +80,9 @@ def standardise(
     used = set(mapping.values())
     extras = {}
     for col in raw.columns:
-        if col not in used:
+        if col == S.ROW_ID:
+            extras[col] = raw[col]  # carried through, not a data column (see schema.ROW_ID)
+        elif col not in used:
             extras[f"src_{col}" if col in S.STANDARD_COLUMNS else col] = raw[col]
     table = raw.select(**{k: exprs[k] for k in S.STANDARD_COLUMNS if k in exprs}, **extras)
     return table, mapping, parse

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Issue 5 (scale), every table of docs/benchmarks.md section 5, from one command:
+#
+#     make bench-scale            (or: bash bench/scale.sh [RESULTS_FILE])
+#
+# Sets up what it needs on first use: the project's .venv (make), lifetimes in its own
+# environment (/tmp/lifetimes-venv, pinned versions below), and the seeded synthetic files in
+# bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only with
+# SCALE_200M=1). Run it on a quiet machine: every number is a time. About 50 minutes on
+# 2 cores (the 200M-row run adds about 40). The tables go to stdout and to RESULTS_FILE
+# (default bench/results/scale.md, git-ignored), each with its machine load before and after.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+OUT=${1:-bench/results/scale.md}
+LT=${LIFETIMES_VENV:-/tmp/lifetimes-venv}
+make --quiet .venv/.installed
+if [ ! -x "$LT/bin/python" ]; then
+    python3 -m venv "$LT"
+    "$LT/bin/pip" install --quiet "lifetimes==0.11.3" "pandas==3.1.1" "pyarrow==26.0.1"
+fi
+mkdir -p "$(dirname "$OUT")"
+: > "$OUT"
+section() { printf '\n## %s\n\n' "$1" | tee -a "$OUT"; }
+peers() { $PY bench/run_peers.py --lifetimes-python "$LT/bin/python" --markdown "$OUT" "$@"; }
+
+section "5.1 retail shape, 1M and 10M rows"
+peers --rows 1000000 10000000 --repeats 3
+section "5.2 issue shape, 10M rows / 1M customers"
+peers --shape issue5 --rows 10000000 --repeats 3
+section "5.2 issue shape, 50M rows / 5M customers"
+peers --shape issue5 --rows 50000000 --repeats 1
+section "5.2 from a 10M-row CSV"
+peers --rows 10000000 --csv --jobs duckdb_groupby cs_features --repeats 1
+section "5.3 Isolation Forest"
+$PY bench/bench_anomaly.py --customers 500000 5000000 --repeats 3 | tee -a "$OUT"
+section "5.4 k sweep"
+$PY bench/bench_kselect.py --customers 1000000 5000000 --repeats 3 | tee -a "$OUT"
+if [ "${SCALE_200M:-0}" = 1 ]; then
+    section "5.5 200M rows, bounded memory"
+    [ -f bench/data/synthetic_200000000.parquet ] || $PY bench/generate.py --rows 200000000
+    /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_200000000.parquet \
+        --out /tmp/customersense-200m --quiet --no-clv --no-validate --no-plots --memory-limit 6GB \
+        2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT"
+    $PY -c "import json; t = json.load(open('/tmp/customersense-200m/run.json'))['timings']; print(json.dumps(t))" | tee -a "$OUT"
+fi
+echo "results: $OUT"
