@@ -9,7 +9,8 @@ with getrusage at its end, so it covers the whole process, imports included):
 - ``duckdb_same_rules`` (sql/same_rules.sql): hand-written DuckDB SQL applying CustomerSense's
   cleaning rules (standardised ids, exact-duplicate removal, non-product codes, returns netting,
   orphan returns) and computing the same feature columns. It produces no cleaning report.
-- ``customersense``: ``read_transactions`` + ``clean`` + ``customer_features(...).to_pyarrow()``,
+- ``customersense``: ``read_transactions`` + ``clean`` + ``customer_frame(...)`` (the features as the run
+  fetches them: the engine's query, then the engagement score in numpy),
   with the time of each stage and of the main queries inside it.
 
 Times are wall-clock seconds of the work inside the child, after imports (import time is
@@ -88,7 +89,7 @@ def child(run: str, path: str) -> dict:
         from customersense.cleaning import clean
         from customersense.config import load_config
         from customersense.engine import connect
-        from customersense.features import customer_features
+        from customersense.features import customer_frame
         from customersense.io.readers import read_transactions
 
         def timed(module, name: str, label: str) -> None:
@@ -115,8 +116,11 @@ def child(run: str, path: str) -> dict:
             t1 = time.perf_counter()
             cleaned = clean(con, tx.table, config.cleaning, source=path)
             t2 = time.perf_counter()
-            result = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of).to_pyarrow()
+            result = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of)
             t3 = time.perf_counter()
+        import pyarrow as pa
+
+        result = pa.Table.from_pandas(result, preserve_index=False)  # for _summary, after the clock
         seconds = t3 - t0
         stages.update({"read (total)": t1 - t0, "clean (total)": t2 - t1,
                        "features (total)": t3 - t2})

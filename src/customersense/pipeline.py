@@ -25,7 +25,7 @@ from .config import Config
 from .engine import close, connect, is_spark
 from .engine.watch import engine_progress
 from .errors import ConfigError, DataError
-from .features import FEATURE_COLUMNS, customer_features
+from .features import FEATURE_COLUMNS, customer_frame
 from .features.pricing import PRICING_PIECES, segment_pricing
 from .io.readers import SourceInfo, read_transactions
 from .evaluation.validation import ValidationReport
@@ -100,7 +100,7 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
 
             return analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes)
     with clock.stage("features", "Customer features"):
-        customers = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of, pricing=True).to_pandas()
+        customers = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of, pricing=True)
         if len(customers) < 2:
             raise DataError(
                 f"{tx.info.path}: only {len(customers)} customer left after cleaning; "
