@@ -5,7 +5,8 @@ Jobs (each a child process; its peak RSS comes from ``wait4``, so it covers the 
 
 - ``duckdb_groupby``: the baseline, a plain RFM GROUP BY in DuckDB SQL (sql/plain_groupby.sql).
 - ``cs_features``: CustomerSense read + clean + features, as ``customersense run`` calls them;
-  the *feature stage* (``customer_features`` on the cleaned rows) is reported on its own line.
+  the *feature stage* (``customer_frame`` on the cleaned rows: the engine query and the fetch) is
+  reported on its own line.
 - ``cs_run``: the whole ``customersense run FILE --out TMP --quiet`` (every stage, every output).
 - ``pandas``: a careful pandas groupby: only the needed columns read with pyarrow, ids as
   categoricals, the same filter and aggregates as the plain GROUP BY.
@@ -176,7 +177,7 @@ def report(results: dict[str, list[dict]], path: Path, rows: int, load: tuple[fl
     if results.get("cs_features"):
         feat = statistics.median(x["feature_stage_s"] for x in results["cs_features"])
         target = TARGETS["cs_features_stage_csv" if kind == "CSV" else "cs_features_stage"]
-        lines += ["", f"Feature stage alone (customer_features on the cleaned rows, median): {feat:.2f} s = "
+        lines += ["", f"Feature stage alone (customer_frame on the cleaned rows, median): {feat:.2f} s = "
                       f"{feat / base:.2f}x the plain GROUP BY (issue 5 target <= {target}x). Read + clean + "
                       f"features: {med['cs_features'] / base:.2f}x."]
     for job, what in (("cs_features", "read + clean + features"), ("cs_run", "`customersense run`")):
