@@ -201,8 +201,11 @@ def test_stage_on_materialised_days_equals_stage_on_expressions():
     tx = read_transactions(con, cfg.input, Path(tempfile.mkdtemp()))
     cleaned = clean(con, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
     as_of = cleaned.report.as_of
-    shared_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig(), con)
+    heard = []
+    shared_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig(), con,
+                         progress=lambda *args: heard.append(args))
     plain_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig())
+    assert heard == [(i, 6, "CLV steps") for i in range(1, 7)]  # each step counted once, in order
     pd.testing.assert_frame_equal(shared_run.columns, plain_run.columns, check_exact=True)
     pd.testing.assert_frame_equal(shared_run.tracking, plain_run.tracking, check_exact=True)
     assert shared_run.record == plain_run.record

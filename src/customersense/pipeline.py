@@ -113,8 +113,8 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
         customers = customers.drop(columns=pieces)
     clv = None
     if config.clv.enabled:
-        with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)"):
-            clv = _clv(cleaned, config, notes, con)
+        with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)") as progress:
+            clv = _clv(cleaned, config, notes, con, progress)
         if clv is not None:
             customers = customers.join(clv.columns, on=S.CUSTOMER_ID)
     with clock.stage("rfm", "RFM scores and segments"):
@@ -159,10 +159,10 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
     )
 
 
-def _clv(cleaned, config: Config, notes: list[str], con: Any) -> CLVResult | None:
+def _clv(cleaned, config: Config, notes: list[str], con: Any, progress=None) -> CLVResult | None:
     """Fit the CLV models; a fit that cannot converge (or too little data) becomes a note."""
     try:
-        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv, con)
+        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv, con, progress)
     except ConfigError:
         raise
     except DataError as exc:

@@ -28,6 +28,7 @@ import pandas as pd
 from ..config import CLVConfig
 from ..engine import materialize
 from ..errors import ConfigError, DataError
+from ..progress import ProgressFn
 from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
 from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
 from .summary import TIME_UNITS, customer_periods, purchase_days, repeat_counts, summary_frame, tracking_frames
@@ -71,9 +72,17 @@ def default_calibration_end(first_day: dt.date, as_of: dt.date) -> dt.date:
     return as_of - dt.timedelta(days=max(1, span // 3)) - dt.timedelta(days=1)
 
 
-def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) -> CLVResult:
+# The stage's steps, counted for progress: the two engine summaries, then each period's fits.
+STEPS = ("purchase days", "customer periods", "fits on all data", "predictions",
+         "fits on the calibration period", "holdout evaluation")
+
+
+def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None,
+            progress: ProgressFn | None = None) -> CLVResult:
     """The CLV stage on cleaned transactions; with the engine connection ``con`` the purchase
-    days are materialised once and every summary is read from them."""
+    days are materialised once and every summary is read from them. ``progress`` hears each
+    of :data:`STEPS` done: ``progress(done, len(STEPS), "CLV steps")``."""
+    step = _Steps(progress)
     last_day = as_of - dt.timedelta(days=1)
     first_day = clean.purchase_date.min().to_pyarrow().as_py()
     cal_end = cfg.calibration_end or default_calibration_end(first_day, as_of)
@@ -85,12 +94,15 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) 
     days = purchase_days(clean)
     if con is not None:
         days = materialize(con, days, "clv_days")
+    step()
     # Both periods in one query: cut 0 (WHOLE) is the whole period, cut 1 (CALIBRATION) the calibration period.
     cuts = [last_day, cal_end]
     periods = customer_periods(days, cuts, holdout=(cal_end, last_day))
     full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)
+    step()
     # Predictions from all data.
     name, model, spend = _fit(full, cfg)
+    step()
     horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
     cols = (full["frequency"], full["recency"], full["T"])
     p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
@@ -120,21 +132,41 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None) 
         },
     }
     repeats = repeat_counts(days, cuts, last_day)
+    step()
     try:
-        record["evaluation"], tracking, table = _evaluate(periods, repeats, cal_end, last_day, cfg)
+        record["evaluation"], tracking, table = _evaluate(periods, repeats, cal_end, last_day, cfg, step)
     except DataError as exc:  # ConvergenceError included
         # The predictions stand; say plainly that the holdout check could not be made.
         record["evaluation"] = {"calibration_end": cal_end.isoformat(), "error": str(exc)}
         cohorts, repeats = tracking_frames(periods, repeats, WHOLE, last_day)
         tracking = tracking_data(model, cohorts, repeats, last_day, time_unit=cfg.time_unit)
         table = None
+    step.finish()
     return CLVResult(columns=columns, record=record, tracking=tracking, calibration_table=table)
 
 
-def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig):
+class _Steps:
+    """Counts the stage's steps for ``progress`` (see :data:`STEPS`)."""
+
+    def __init__(self, progress: ProgressFn | None) -> None:
+        self.progress, self.done = progress, 0
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, len(STEPS), "CLV steps")
+
+    def finish(self) -> None:  # a failed evaluation skips its steps
+        while self.done < len(STEPS):
+            self()
+
+
+def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig,
+              step=lambda: None):
     """Fit on the calibration period, compare with the holdout."""
     cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
     name, model, spend = _fit(cal, cfg)
+    step()
     p_alive = model.probability_alive(cal["frequency"], cal["recency"], cal["T"])
     predicted = predict_holdout(model, cal, p_alive)
     actual = cal["holdout_frequency"].to_numpy(float)
