@@ -52,3 +52,19 @@ def test_other_types_and_shapes_fall_back_to_pandas(tmp_path):
         write_csv(frame, tmp_path / f"fast{i}.csv")
         frame.to_csv(tmp_path / f"pandas{i}.csv", index=False)
         assert (tmp_path / f"fast{i}.csv").read_bytes() == (tmp_path / f"pandas{i}.csv").read_bytes()
+
+
+def test_floats_of_every_magnitude_match_repr(tmp_path):
+    """Arrow's shortest text, put into repr's notation, is repr's text: random bit patterns
+    (every exponent), money rounded to 6 places, integral values and the notation edges."""
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**63, 100_000, dtype=np.int64).view(np.float64)
+    bits = bits[np.isfinite(bits)] * rng.choice([-1.0, 1.0], len(bits[np.isfinite(bits)]))
+    money = np.round(rng.lognormal(3, 3, 100_000), 6)
+    whole = rng.integers(-10**17, 10**17, 20_000).astype(np.float64)
+    edges = np.array([10.0 ** e * m for e in range(-8, 23) for m in (1.0, 0.999999, 1.000001, 9.999999)])
+    for i, values in enumerate([bits, money, whole, edges, np.nextafter(edges, 0), np.nextafter(edges, np.inf)]):
+        frame = pd.DataFrame({"x": values, "y": values[::-1]})
+        write_csv(frame, tmp_path / f"fast{i}.csv")
+        frame.to_csv(tmp_path / f"pandas{i}.csv", index=False)
+        assert (tmp_path / f"fast{i}.csv").read_bytes() == (tmp_path / f"pandas{i}.csv").read_bytes(), i
