@@ -41,12 +41,14 @@ def test_same_bytes_as_pandas(tmp_path):
 
 
 def test_other_types_and_shapes_fall_back_to_pandas(tmp_path):
+    seed = 3
     frames = [
         tricky_frame(50).assign(day=pd.Timestamp("2020-01-01"), cat=pd.Categorical(["a"] * 50),
                                 nullable=pd.array([1, None] * 25, dtype="Int64"), f32=np.float32(0.1)),
         pd.DataFrame({"only": ["", "a", None]}),
         pd.DataFrame({"a": [1.5], "b": [[1, 2]]}),
         tricky_frame().iloc[:0],
+        pd.concat([tricky_frame(30, seed), tricky_frame(40, seed + 1)], ignore_index=True),  # chunked text
     ]
     for i, frame in enumerate(frames):
         write_csv(frame, tmp_path / f"fast{i}.csv")

@@ -83,7 +83,10 @@ def _text(col: pd.Series, kind: str) -> pa.Array:
         return pa.array(col.to_numpy()).cast(pa.string())
     if kind == "bool":
         return pc.if_else(pa.array(col.to_numpy()), "True", "False")
-    values = pc.fill_null(pa.array(col, type=pa.string(), from_pandas=True), "")  # NaN and None: empty
+    values = pa.array(col, type=pa.string(), from_pandas=True)
+    if isinstance(values, pa.ChunkedArray):  # pandas' Arrow-backed strings may come in chunks
+        values = values.combine_chunks()
+    values = pc.fill_null(values, "")  # NaN and None: empty
     special = None
     for char in _SPECIAL_CHARS:
         hit = pc.match_substring(values, char)
