@@ -66,8 +66,10 @@ def main() -> None:
             same = same_trees(det.forest_, forest)
             same &= bool(np.array_equal(det.train_scores_[rows], forest.score_samples(Z[rows])))
             what = f"trees, scores of {CHECK_ROWS:,} rows"
-        print(f"| {n:,} | {t_ref:.2f} | {np.median(walls):.2f} | {min(walls):.2f} | {max(walls):.2f} "
-              f"| {np.median(cpus):.2f} | {t_ref / np.median(walls):.1f}x | {same} ({what}) |", flush=True)
+        ref = "(not run)" if np.isnan(t_ref) else f"{t_ref:.2f}"
+        ratio = "-" if np.isnan(t_ref) else f"{t_ref / np.median(walls):.1f}x"
+        print(f"| {n:,} | {ref} | {np.median(walls):.2f} | {min(walls):.2f} | {max(walls):.2f} "
+              f"| {np.median(cpus):.2f} | {ratio} | {same} ({what}) |", flush=True)
     print()
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
