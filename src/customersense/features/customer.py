@@ -163,9 +163,6 @@ def customer_features(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
     if not engagement:
         features = [c for c in FEATURE_COLUMNS if c != "engagement_score"]
         return t.select(cid, *features, *(PRICING_PIECES if pricing else ())).order_by(cid)
-    if not engagement:
-        features = [c for c in FEATURE_COLUMNS if c != "engagement_score"]
-        return t.select(cid, *features, *(PRICING_PIECES if pricing else ())).order_by(cid)
     w = ENGAGEMENT_WEIGHTS
     score = 100.0 * (
         w["recency"] * ibis.percent_rank().over(order_by=ibis.desc(t.recency_days))

@@ -6,8 +6,8 @@ round-trip text (the digits Python's ``repr`` gives), put into ``repr``'s notati
 an integral value; the few values that ``repr`` writes with an exponent, or Arrow does, go
 through ``repr`` itself), integers as decimal text, booleans as True/False, missing values
 empty, text quoted where it holds a comma, a quote or the line terminator (the csv module's
-minimal quoting, pandas' dialect). Rows are joined in Arrow too. A column of any other type sends the
-whole frame to pandas.
+minimal quoting, pandas' dialect). Rows are joined in Arrow too. A column of any other type
+sends the whole frame to pandas.
 """
 
 from __future__ import annotations
