@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from customersense.cli.main import cli
-from customersense.errors import EXIT_CONFIG, EXIT_DATA, EXIT_INPUT
+from customersense.errors import EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_RESOURCE
 
 CSV = """customer_id,order_id,timestamp,amount
 a,1,2021-01-01 10:00,10
@@ -114,6 +114,9 @@ def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp
         (CSV, ["x.csv", "--as-of", "June"], EXIT_CONFIG, "cleaning.as_of='June': not a date"),
         (CSV, ["x.csv", "--map", "client=customer_id"], EXIT_CONFIG, "unknown standard column 'client'"),
         (CSV, ["x.csv", "--memory-limit", "lots"], EXIT_CONFIG, "engine.memory_limit='lots': use a size such as"),
+        # DuckDB cannot even read the file within 1 MB: not the file's fault, and said so
+        (CSV, ["x.csv", "--memory-limit", "1MB"], EXIT_RESOURCE,
+         "error: the engine ran out of memory within --memory-limit 1MB; raise --memory-limit"),
     ],
 )
 def test_bad_input_is_one_line_with_an_exit_code_and_keeps_previous_outputs(

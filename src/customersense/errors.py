@@ -16,6 +16,7 @@ EXIT_INPUT = 3
 EXIT_DATA = 4
 EXIT_CONFIG = 5
 EXIT_OUTPUT = 6
+EXIT_RESOURCE = 7
 
 
 class CustomerSenseError(Exception):
@@ -52,3 +53,9 @@ class OutputError(CustomerSenseError):
     """The outputs cannot be written."""
 
     exit_code = EXIT_OUTPUT
+
+
+class ResourceError(CustomerSenseError):
+    """The machine's resources ran out: the engine could not stay within its memory limit."""
+
+    exit_code = EXIT_RESOURCE

@@ -22,9 +22,9 @@ from . import schema as S
 from .cleaning import CleaningReport, clean
 from .clv.stage import CLVResult, run_clv
 from .config import Config
-from .engine import close, connect, is_spark
+from .engine import close, connect, default_memory_limit, is_out_of_memory, is_spark
 from .engine.watch import engine_progress
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, ResourceError
 from .features import FEATURE_COLUMNS, customer_frame
 from .features.pricing import PRICING_PIECES, segment_pricing
 from .io.readers import SourceInfo, read_transactions
@@ -79,8 +79,22 @@ def session(config: Config) -> Iterator[tuple[Any, Path]]:
             if not is_spark(con):  # DuckDB spills what does not fit in memory here, not in the cwd
                 con.raw_sql(f"SET temp_directory = '{Path(workdir) / 'spill'}'")
             yield con, Path(workdir)
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise _out_of_memory(config, exc) from exc
+            raise
         finally:
             close(con)
+
+
+def _out_of_memory(config: Config, exc: Exception) -> ResourceError:
+    limit = config.engine.memory_limit
+    where = f"--memory-limit {limit}" if limit else f"its default limit, half the RAM ({default_memory_limit()})"
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return ResourceError(
+        f"the engine ran out of memory within {where}; raise --memory-limit (DuckDB spills to disk "
+        f"beyond it, but some steps need room of their own), or run on a larger machine ({detail})"
+    )
 
 
 def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None = None) -> RunResult:

@@ -1,8 +1,8 @@
 """``customersense`` command line. Parses flags into a Config, calls the library, prints a summary.
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 input cannot be read, 4 bad data or columns,
-5 bad configuration, 6 outputs cannot be written. Errors are one line on stderr; ``--debug``
-shows the traceback.
+5 bad configuration, 6 outputs cannot be written, 7 out of memory. Errors are one line on
+stderr; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations

@@ -58,6 +58,11 @@ def close(con: Any) -> None:
         con.disconnect()
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """DuckDB could not stay within its memory limit (named, so no import of duckdb is needed)."""
+    return type(exc).__name__ == "OutOfMemoryException"
+
+
 def is_spark(con: Any) -> bool:
     return getattr(con, "name", None) == "pyspark"
 

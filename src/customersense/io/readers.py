@@ -24,7 +24,7 @@ from .. import schema as S
 from ..config import InputConfig
 from ..datasets import dataset_path
 from ..errors import InputError
-from ..engine import is_spark, materialize
+from ..engine import is_out_of_memory, is_spark, materialize
 from . import spark_readers
 from .standardise import standardise
 
@@ -256,6 +256,8 @@ def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path,
         # Parsed once into a (spillable) table: every later query would parse the text again.
         raw = _with_rowid(con, materialize(con, raw, "csv"))
     except Exception as exc:  # the engine's own message is the most precise one
+        if is_out_of_memory(exc):
+            raise  # not the file's fault: the run says so (pipeline.session)
         raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
     return raw, {"delimiter": delim, "encoding": enc}
 
