@@ -27,6 +27,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from ..engine import fetch_pandas
 from ..errors import DataError
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -95,7 +96,7 @@ def customer_periods(
         derived[f"T_{k}"] = ibis.literal(cut).delta(stats.first_day, unit="day")
         derived[f"repeat_value_{k}"] = stats[f"repeat_value_{k}"].fill_null(0.0)
     stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
-    df = stats.order_by("customer_id").to_pandas()
+    df = fetch_pandas(stats.order_by("customer_id"))
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     return df
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import os
+import warnings
 from typing import Any
 
 import ibis
@@ -56,6 +57,23 @@ def close(con: Any) -> None:
         close_spark(con)
     else:
         con.disconnect()
+
+
+def fetch_pandas(expr: ibis.Table, batch_rows: int = 1_000_000):
+    """A customer-level result as pandas. DuckDB streams it in batches: the whole result held
+    inside the engine would count against ``--memory-limit`` (at 5M customers, about a GB)."""
+    import pandas as pd
+
+    if expr._find_backend(use_default=True).name != "duckdb":
+        return expr.to_pandas()
+    with warnings.catch_warnings():  # Ibis 12 calls DuckDB's deprecated fetch_record_batch
+        warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
+        parts = list(expr.to_pandas_batches(chunk_size=batch_rows))
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return expr.limit(0).to_pandas()
+    return pd.concat(parts, ignore_index=True)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
