@@ -160,7 +160,7 @@ def report(results: dict[str, list[dict]], path: Path, rows: int, load: tuple[fl
     rss_base = max(x["peak_rss_mib"] for x in results["duckdb_groupby"])
     n = len(results["duckdb_groupby"])
     kind = "CSV" if path.suffix == ".csv" else "Parquet"
-    lines = [f"{rows:,} rows, {path.stat().st_size / 2**20:,.0f} MiB {kind} ({path.name}), {n} repeats, "
+    lines = [f"{rows:,} rows, {path.stat().st_size / 2**20:,.0f} MiB {kind} ({path.name}), {n} repeat{'s' if n != 1 else ''}, "
              f"{os.cpu_count()} CPUs, 1-minute load average {load[0]:.2f} before / {load[1]:.2f} after.", "",
              "| Job | median s | min s | max s | process s (median) | peak RSS MiB (max) | x GROUP BY time "
              "| x GROUP BY RSS | customers |",

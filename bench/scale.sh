@@ -6,7 +6,7 @@
 # Sets up what it needs on first use: the project's .venv (make), lifetimes in its own
 # environment (/tmp/lifetimes-venv, pinned versions below), and the seeded synthetic files in
 # bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only with
-# SCALE_200M=1). Run it on a quiet machine: every number is a time. About 50 minutes on
+# SCALE_200M=1). Run it on a quiet machine: every number is a time. About 35 minutes on
 # 2 cores (the 200M-row run adds about 40). The tables go to stdout and to RESULTS_FILE
 # (default bench/results/scale.md, git-ignored), each with its machine load before and after.
 set -euo pipefail
@@ -30,6 +30,14 @@ section "5.2 issue shape, 10M rows / 1M customers"
 peers --shape issue5 --rows 10000000 --repeats 3
 section "5.2 issue shape, 50M rows / 5M customers"
 peers --shape issue5 --rows 50000000 --repeats 1
+section "5.2 the whole run with DuckDB capped at 1 GB, 10M rows / 1M customers"
+/usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
+    --out /tmp/customersense-capped --quiet --memory-limit 1GB \
+    2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT"
+section "5.2 the whole run with DuckDB capped at 3 GB, 50M rows / 5M customers"
+/usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_50000000_issue5.parquet \
+    --out /tmp/customersense-capped50 --quiet --memory-limit 3GB \
+    2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT"
 section "5.2 from a 10M-row CSV"
 peers --rows 10000000 --csv --jobs duckdb_groupby cs_features --repeats 1
 section "5.3 Isolation Forest"
