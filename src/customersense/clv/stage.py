@@ -162,7 +162,7 @@ class _Steps:
 
 
 def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig,
-              step=lambda: None):
+              step: _Steps):
     """Fit on the calibration period, compare with the holdout."""
     cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
     name, model, spend = _fit(cal, cfg)

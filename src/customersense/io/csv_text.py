@@ -12,10 +12,7 @@ sends the whole frame to pandas.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +21,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _CHUNK = 200_000  # rows turned into text at a time: bounded memory
-_SPECIAL = re.compile(r'[,"\r\n]')
 # What the csv module quotes: the delimiter, the quote and the line terminator's characters.
 _SPECIAL_CHARS = tuple(dict.fromkeys(',"' + os.linesep))
 
@@ -36,7 +32,8 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
         frame.to_csv(path, index=False)
         return
     with open(path, "wb") as fh:
-        fh.write((",".join(_quoted([str(c) for c in frame.columns])) + os.linesep).encode("utf-8"))
+        header = _text(pd.Series([str(c) for c in frame.columns], dtype=object), "text").to_pylist()
+        fh.write((",".join(header) + os.linesep).encode("utf-8"))
         for start in range(0, len(frame), _CHUNK):
             part = frame.iloc[start:start + _CHUNK]
             cells = [_text(part.iloc[:, j], kind) for j, kind in enumerate(kinds)]
@@ -114,19 +111,3 @@ def _float_text(values: np.ndarray) -> pa.Array:
     if nan.any():
         text = pc.if_else(pa.array(nan), "", text)
     return text
-
-
-def _quoted(values: list[str]) -> list[str]:
-    """Cells as the csv module writes them (quoted when they hold a comma, quote or newline)."""
-    special = [i for i, v in enumerate(values) if _SPECIAL.search(v)]
-    if special:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator=os.linesep, quoting=csv.QUOTE_MINIMAL, quotechar='"',
-                            doublequote=True, escapechar=None, delimiter=",")
-        values = list(values)
-        for i in special:
-            buf.seek(0)
-            buf.truncate()
-            writer.writerow([values[i]])
-            values[i] = buf.getvalue()[: -len(os.linesep)]
-    return values
