@@ -84,7 +84,7 @@ def child(run: str, path: str) -> dict:
     if run == "customersense":
         import tempfile
 
-        import customersense.cleaning as cleaning_mod
+        import customersense.cleaning.rules as cleaning_mod
         import customersense.io.readers as readers_mod
         from customersense.cleaning import clean
         from customersense.config import load_config

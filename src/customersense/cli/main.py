@@ -120,20 +120,17 @@ def _contamination(value: str | None):
 
 
 def _run(config, quiet: bool) -> None:
-    from ..io.outputs import write_outputs
-    from ..pipeline import analyse, session
+    from ..pipeline import run
     from .display import RichReporter, print_summary
 
     reporter = None if quiet else RichReporter()
     try:
-        with session(config) as (con, workdir):
-            result = analyse(config, con, workdir, reporter)
-            files = write_outputs(result, config.output.dir)
+        result = run(config, reporter)
     finally:
         if reporter is not None:
             reporter.close()
     if not quiet:
-        print_summary(result, Path(config.output.dir), files)
+        print_summary(result, Path(config.output.dir), result.outputs)
 
 
 @cli.command()

@@ -13,11 +13,10 @@ Note: use ``summary["T"]``, not ``summary.T`` (the DataFrame transpose).
 from ._base import ConvergenceError
 from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
 from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
-from .plots import clv_figure
 from .summary import rfm_summary, tracking_inputs
 
 __all__ = [
     "BetaGeoFitter", "ConvergenceError", "GammaGammaFitter", "ParetoNBDFitter",
-    "calibration_by_frequency", "churn_auc", "clv_figure", "customer_lifetime_value",
+    "calibration_by_frequency", "churn_auc", "customer_lifetime_value",
     "holdout_accuracy", "predict_holdout", "rfm_summary", "tracking_data", "tracking_inputs",
 ]

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import CLVConfig
-from ..engine import materialize
+from ..engine.base import Engine
 from ..errors import ConfigError, DataError
 from ..progress import ProgressFn
 from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
@@ -77,9 +77,9 @@ STEPS = ("purchase days", "customer periods", "fits on all data", "predictions",
          "fits on the calibration period", "holdout evaluation")
 
 
-def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None,
+def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | None = None,
             progress: ProgressFn | None = None) -> CLVResult:
-    """The CLV stage on cleaned transactions; with the engine connection ``con`` the purchase
+    """The CLV stage on cleaned transactions; with the ``engine`` the purchase
     days are materialised once and every summary is read from them. ``progress`` hears each
     of :data:`STEPS` done: ``progress(done, len(STEPS), "CLV steps")``."""
     step = _Steps(progress)
@@ -92,12 +92,12 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, con: Any = None,
             f"the day before as_of ({last_day})"
         )
     days = purchase_days(clean)
-    if con is not None:
-        days = materialize(con, days, "clv_days")
+    if engine is not None:
+        days = engine.materialize(days, "clv_days")
     step()
     # Both periods in one query: cut 0 (WHOLE) is the whole period, cut 1 (CALIBRATION) the calibration period.
     cuts = [last_day, cal_end]
-    periods = customer_periods(days, cuts, holdout=(cal_end, last_day))
+    periods = customer_periods(days, cuts, holdout=(cal_end, last_day), engine=engine)
     full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)
     step()
     # Predictions from all data.

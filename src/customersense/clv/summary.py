@@ -27,7 +27,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from ..engine import fetch_pandas
+from ..engine.base import Engine, fetch
 from ..errors import DataError
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -50,7 +50,7 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
     the customer's first purchase day (``first_day``).
 
     Every summary and tracking input derives from this table: the CLV stage materialises it
-    once (:func:`customersense.engine.materialize`) and passes it to :func:`customer_periods`
+    once (``Engine.materialize``) and passes it to :func:`customer_periods`
     and :func:`repeat_counts`.
     """
     missing = [c for c in REQUIRED if c not in clean.columns]
@@ -67,7 +67,8 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
 
 
 def customer_periods(
-    days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None
+    days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """Per-customer counts for several period ends at once: one query on ``days`` (from
     :func:`purchase_days`).
@@ -96,7 +97,7 @@ def customer_periods(
         derived[f"T_{k}"] = ibis.literal(cut).delta(stats.first_day, unit="day")
         derived[f"repeat_value_{k}"] = stats[f"repeat_value_{k}"].fill_null(0.0)
     stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
-    df = fetch_pandas(stats.order_by("customer_id"))
+    df = fetch(stats.order_by("customer_id"), engine)
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     return df
 

@@ -5,20 +5,32 @@ Databricks, a test run sharing one session), else a new one on ``engine.spark_ma
 ``$SPARK_MASTER``, else the master ``spark-submit`` chose, else ``local[*]``. Settings come
 from ``[engine.spark_conf]`` (and the usual ``spark-defaults.conf`` / ``--conf`` flags).
 Only a session this module started is stopped at the end of the run.
+
+Reading: each source becomes a temporary view of the session, registered as an Ibis table;
+nothing is collected to the driver. CSV is read as text (every column a string) with RFC 4180
+quoting, typed by the same standardisation step as on DuckDB.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import itertools
 import os
 import re
 import shutil
 import sys
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
+import ibis
+import pandas as pd
+
 from ..config import EngineConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..progress import ProgressFn
+from .base import first_line
 
 # Set on every session we start: UTC wall-clock timestamps as in DuckDB, Arrow transfers of
 # customer-level results, the strict (non-legacy) date parser, no console progress bars.
@@ -34,13 +46,144 @@ LOCAL_DEFAULTS = {
     "spark.driver.memory": "4g",
 }
 _VIEWS = itertools.count()
-_OWNED = "_customersense_owns_session"
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 
 
-def connect_spark(cfg: EngineConfig) -> Any:
-    """An Ibis PySpark backend on the active session, or on a new one."""
+class SparkEngine:
+    """Apache Spark (see :class:`customersense.engine.base.Engine` and the module doc)."""
+
+    name = "spark"
+    keeps_input_order = False  # no input order across executors: outputs sort by columns
+    writes_single_files = False
+    utf8_encodings = ("utf8",)  # other encodings (a BOM included) are transcoded first
+
+    def __init__(self, cfg: EngineConfig | None = None) -> None:
+        cfg = cfg or EngineConfig(name="spark")
+        self.backend, self._scratch = _connect(cfg)
+        self.max_collect_customers = cfg.max_collect_customers
+
+    @property
+    def session(self):
+        return self.backend._session
+
+    # -- reading ----------------------------------------------------------------------------
+    def read_parquet(self, paths: list[str]) -> ibis.Table:
+        try:
+            frame = self.session.read.parquet(*paths)
+        except Exception as exc:
+            raise _fail(paths[0], "Parquet", exc) from None
+        return self.register(frame, "parquet")
+
+    def read_csv(self, path: str, delimiter: str) -> ibis.Table:
+        try:
+            frame = self.session.read.csv(
+                path, header=True, sep=delimiter, quote='"', escape='"', inferSchema=False,
+                mode="PERMISSIVE", encoding="UTF-8",
+            )
+        except Exception as exc:
+            raise _fail(path, "CSV", exc) from None
+        return self.register(frame, "csv")
+
+    def read_lines(self, path: str, skip: int = 0) -> ibis.Table:
+        try:
+            frame = self.session.read.text(path).withColumnRenamed("value", "line")
+        except Exception as exc:
+            raise _fail(path, "text", exc) from None
+        lines = self.register(frame, "lines")
+        if skip:  # Spark has no line order to skip by: drop the header lines by their text
+            header = self.head_text(path, skip).splitlines()
+            lines = lines.filter(~lines.line.isin(header))
+        return lines
+
+    def read_database_table(self, path: str, table: str | None) -> tuple[ibis.Table, str]:
+        raise InputError(f"{path}: a DuckDB database file needs --engine duckdb")
+
+    def read_catalog_table(self, name: str) -> ibis.Table:
+        """A table (or view) of the Spark catalog, e.g. ``sales`` or ``db.sales``."""
+        if not self.session.catalog.tableExists(name):
+            raise InputError(f"Spark catalog has no table {name!r}; check the name (database.table)")
+        return self.register(self.session.table(name), "table")
+
+    def head_text(self, path: str, lines: int = 50) -> str:
+        try:
+            rows = self.session.read.text(path).limit(lines).collect()
+        except Exception as exc:
+            raise _fail(path, "text", exc) from None
+        return "\n".join(r[0] for r in rows)
+
+    def is_remote(self, source: str) -> bool:
+        """``s3a://bucket/x.parquet``, ``hdfs:///data``, ``dbfs:/mnt/...``: paths only Spark resolves."""
+        return bool(_URI.match(source)) and not re.match(r"^[A-Za-z]:[\\/]", source)
+
+    def number_rows(self, raw: ibis.Table) -> ibis.Table:
+        return raw
+
+    # -- computing --------------------------------------------------------------------------
+    def materialize(self, expr: ibis.Table, prefix: str = "cs") -> ibis.Table:
+        """A temporary view whose result Spark caches (memory, then disk) on first use."""
+        name = f"_{prefix}_{next(_VIEWS)}"
+        self.backend.create_view(name, expr, overwrite=True)
+        self.session.catalog.cacheTable(name)
+        return self.backend.table(name)
+
+    def upload(self, frame, prefix: str = "cs") -> ibis.Table:
+        return self.materialize(frame if isinstance(frame, ibis.Table) else ibis.memtable(frame), prefix)
+
+    def register(self, frame: Any, prefix: str, cache: bool = False) -> ibis.Table:
+        """A Spark DataFrame as a temporary view, returned as an Ibis table; ``cache`` keeps its
+        rows (memory, then disk) once computed."""
+        name = f"customersense_{prefix}_{next(_VIEWS)}"
+        frame.createOrReplaceTempView(name)
+        if cache:
+            frame.sparkSession.catalog.cacheTable(name)
+        return self.backend.table(name)
+
+    @staticmethod
+    def parse_timestamp(value: ibis.Value, fmt: str | None) -> ibis.Value:
+        if fmt is None:
+            return value.try_cast("timestamp")
+        return _try_to_timestamp(value, java_pattern(fmt)).cast("timestamp")
+
+    def fetch(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> pd.DataFrame:
+        return expr.to_pandas()  # Arrow transfer (see SESSION_DEFAULTS)
+
+    def watch(self, progress: ProgressFn | None) -> AbstractContextManager[None]:
+        return nullcontext()  # Spark shows its progress in the Spark UI
+
+    # -- writing ----------------------------------------------------------------------------
+    def write_parquet(self, expr: ibis.Table, path: Path) -> None:
+        expr.to_parquet(path)  # a folder of parts, written by the executors
+
+    def write_csv(self, expr: ibis.Table, path: Path) -> None:
+        raise NotImplementedError("the Spark engine writes no CSV: it would pass through the driver")
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def spill_to(self, folder: Path) -> None:
+        pass  # Spark spills to its own local directories
+
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        return False
+
+    def close(self) -> None:
+        """Stop the session if this engine started it, and remove its scratch folder."""
+        if self._scratch is not None:
+            self.backend.disconnect()
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+@ibis.udf.scalar.builtin(name="try_to_timestamp")
+def _try_to_timestamp(value: str, fmt: str) -> _dt.datetime:  # pragma: no cover - executed by Spark
+    """Spark's TRY_TO_TIMESTAMP: NULL where the text does not match the (Java) pattern."""
+
+
+def _fail(path: str, what: str, exc: Exception) -> InputError:
+    return InputError(f"{path}: cannot read as {what} with Spark: {first_line(exc)[:300]}")
+
+
+def _connect(cfg: EngineConfig) -> tuple[Any, str | None]:
+    """An Ibis PySpark backend on the active session, or on a new one; and the scratch folder
+    of a session started here (None for a session that was already running)."""
     try:
-        import ibis
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError(
@@ -73,44 +216,16 @@ def connect_spark(cfg: EngineConfig) -> Any:
         try:
             session = builder.getOrCreate()
         except Exception as exc:  # Java missing or too old, bad master URL, ...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"cannot start Spark (master {master or 'from spark-submit'}): {first}") from None
+            raise ConfigError(f"cannot start Spark (master {master or 'from spark-submit'}): {first_line(exc)}") from None
         session.sparkContext.setLogLevel(os.environ.get("CUSTOMERSENSE_SPARK_LOG_LEVEL", "ERROR"))
     else:
         for key, value in cfg.spark_conf.items():
             try:
                 session.conf.set(key, value)
             except Exception as exc:  # a static setting (e.g. driver memory) of a running session
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ConfigError(f"engine.spark_conf {key!r}: cannot be set on the running Spark session: {first}") from None
-    con = ibis.pyspark.connect(session)
-    setattr(con, _OWNED, scratch if owned else None)
-    return con
-
-
-def close_spark(con: Any) -> None:
-    """Stop the session if this module started it, and remove its scratch folder."""
-    scratch = getattr(con, _OWNED, None)
-    if scratch is not None:
-        con.disconnect()
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def register_frame(con: Any, frame: Any, prefix: str, cache: bool = False) -> Any:
-    """A Spark DataFrame as a temporary view of the session, returned as an Ibis table;
-    ``cache`` keeps its rows (memory, then disk) once computed."""
-    name = f"customersense_{prefix}_{next(_VIEWS)}"
-    frame.createOrReplaceTempView(name)
-    if cache:
-        frame.sparkSession.catalog.cacheTable(name)
-    return con.table(name)
-
-
-def cache_view(con: Any, expr: Any, name: str) -> Any:
-    """``expr`` as a temporary view whose result Spark caches (memory, then disk) on first use."""
-    con.create_view(name, expr, overwrite=True)
-    con._session.catalog.cacheTable(name)
-    return con.table(name)
+                raise ConfigError(f"engine.spark_conf {key!r}: cannot be set on the running Spark session: "
+                                  f"{first_line(exc)}") from None
+    return ibis.pyspark.connect(session), scratch if owned else None
 
 
 _DIRECTIVES = {"Y": "yyyy", "m": "M", "d": "d", "H": "H", "M": "m", "S": "s", "y": "yy", "b": "MMM", "B": "MMMM",

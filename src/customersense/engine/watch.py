@@ -1,4 +1,4 @@
-"""Progress of the engine's running query, for stages whose work happens inside the engine.
+"""Progress of DuckDB's running query, for stages whose work happens inside the engine.
 
 Cleaning, features and writing are a few large queries; DuckDB measures how far the running
 query is, and a thread reads that a few times a second and passes it on as
@@ -12,19 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ..progress import ProgressFn, listening
-from . import is_spark
+from ..progress import ProgressFn
 
 POLL_SECONDS = 0.2
 
 
 @contextmanager
-def engine_progress(con: Any, progress: ProgressFn | None) -> Iterator[None]:
-    """While the block runs, report the running DuckDB query's progress to ``progress``."""
-    raw = None if is_spark(con) or not listening(progress) else getattr(con, "con", None)
-    if raw is None:
-        yield
-        return
+def query_progress(raw: Any, progress: ProgressFn) -> Iterator[None]:
+    """While the block runs, report the running query of the DuckDB connection ``raw``."""
     raw.execute("SET enable_progress_bar = true")  # measure progress ...
     raw.execute("SET enable_progress_bar_print = false")  # ... without printing it
     stop = threading.Event()

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
-from ..engine import fetch_pandas
+from ..engine.base import Engine, fetch
 from .pricing import PRICING_PIECES
 
 FEATURE_COLUMNS = (
@@ -65,12 +65,13 @@ def round6(x: ibis.Value) -> ibis.Value:
     return (x * 1e6 + 0.5).floor().cast("float64") / 1e6
 
 
-def customer_frame(clean: ibis.Table, as_of: dt.date, pricing: bool = False) -> pd.DataFrame:
+def customer_frame(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
+                   engine: Engine | None = None) -> pd.DataFrame:
     """:func:`customer_features`, fetched: the engine aggregates the transactions, and the
     engagement score, a function of three customer-level columns, is computed here with the same
     floating-point operations (identical values; tested), which saves the engine three sorts of
     every customer."""
-    frame = fetch_pandas(customer_features(clean, as_of, pricing=pricing, engagement=False))
+    frame = fetch(customer_features(clean, as_of, pricing=pricing, engagement=False), engine)
     frame.insert(
         frame.columns.get_loc(FEATURE_COLUMNS[-2]) + 1, "engagement_score",
         engagement_scores(frame["recency_days"], frame["frequency"], frame["monetary"]),

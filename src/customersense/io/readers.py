@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import glob
 import hashlib
-import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +22,9 @@ import pyarrow as pa
 from .. import schema as S
 from ..config import InputConfig
 from ..datasets import dataset_path
+from ..engine import Engine
+from ..engine.base import first_line
 from ..errors import InputError
-from ..engine import is_out_of_memory, is_spark, materialize
-from . import spark_readers
 from .standardise import standardise
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".csv.gz", ".tsv.gz", ".txt.gz")
@@ -33,8 +32,6 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
 _SNIFF_BYTES = 1 << 20
-_ATTACHED = itertools.count()
-_FILE_STRIDE = 2**40  # row ids: file index x this + row number in the file
 
 
 @dataclass(frozen=True)
@@ -67,45 +64,37 @@ class Transactions:
     info: SourceInfo
 
 
-def read_transactions(con: Any, cfg: InputConfig, workdir: Path) -> Transactions:
+def read_transactions(engine: Engine, cfg: InputConfig, workdir: Path) -> Transactions:
     """Read the configured source (or the embedded default) into standard columns."""
-    spark = is_spark(con)
-    if spark and cfg.source is None and cfg.table is not None:
-        return _finish(con, cfg, spark_readers.read_catalog_table(con, cfg.table), cfg.table, "spark-table",
+    if cfg.source is None and cfg.table is not None:  # a table of the engine's own catalog
+        return _finish(engine, cfg, engine.read_catalog_table(cfg.table), cfg.table, "spark-table",
                        {"table": cfg.table}, {})
     source = cfg.source if cfg.source is not None else str(dataset_path())
-    remote = spark and spark_readers.is_uri(source)
+    remote = engine.is_remote(source)
     paths = [source] if remote else _resolve_paths(source)
     fmt = _detect_format(source, paths, cfg)
     details: dict[str, Any] = {}
-    if spark and fmt in ("duckdb", "excel") and remote:
+    if fmt in ("duckdb", "excel") and remote:
         raise InputError(f"{source}: the Spark engine reads Parquet and CSV from remote storage; copy it locally")
     if fmt == "parquet":
-        if spark:
-            raw = spark_readers.read_parquet(con, paths)
-        else:
-            raw = _read_parquet(con, paths)
+        raw = engine.read_parquet(paths)
     elif fmt == "duckdb":
-        if spark:
-            raise InputError(f"{source}: a DuckDB database file needs --engine duckdb")
-        raw, details["table"] = _read_duckdb_table(con, paths[0], cfg.table)
+        raw, details["table"] = engine.read_database_table(paths[0], cfg.table)
     elif fmt == "excel":
         raw, details["sheets"] = _read_excel(paths[0], cfg.sheet)
-        if spark:  # the cells go to the executors once, as a cached view
-            raw = materialize(con, raw, "excel")
+        raw = engine.upload(raw, "excel")  # the cells go into the engine once
     elif fmt == "cdnow":
-        raw, details["header"] = _read_cdnow(con, paths[0])
+        raw, details["header"] = _read_cdnow(engine, paths[0])
     else:
-        raw, details["csv"] = _read_csv(con, paths, cfg.encoding, workdir, remote)
+        raw, details["csv"] = _read_csv(engine, paths, cfg.encoding, workdir, remote)
     fp = {"uri": source, "hashed": False} if remote else fingerprint(paths)
-    return _finish(con, cfg, raw, source, fmt, fp, details)
+    return _finish(engine, cfg, raw, source, fmt, fp, details)
 
 
-def _finish(con, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: dict, details: dict) -> Transactions:
-    if not is_spark(con) and S.ROW_ID not in raw.columns:
-        # Small sources (Excel, CDNOW text, a view): numbered in one ordered, single-threaded pass.
-        raw = raw.mutate(**{S.ROW_ID: ibis.row_number()})
-    table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, con.name)
+def _finish(engine: Engine, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: dict,
+            details: dict) -> Transactions:
+    raw = engine.number_rows(raw)
+    table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, engine)
     details["parsing"] = parse
     info = SourceInfo(
         path=source,
@@ -116,28 +105,6 @@ def _finish(con, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: d
         details=details,
     )
     return Transactions(table=table, info=info)
-
-
-def _read_parquet(con: Any, paths: list[str]) -> ibis.Table:
-    """The files in order, each row numbered by its file and its place in it (free: DuckDB's
-    reader knows both), so the order survives the parallel scans that follow."""
-    plain = con.read_parquet(paths if len(paths) > 1 else paths[0])
-    if {"file_index", "file_row_number"} & set(plain.columns):
-        return plain  # the file's own columns hide DuckDB's; numbered in _finish instead
-    files = ", ".join(_sql_text(p) for p in paths)
-    return con.sql(
-        f'SELECT *, file_index::BIGINT * {_FILE_STRIDE} + file_row_number AS "{S.ROW_ID}" '
-        f"FROM read_parquet([{files}])"
-    )
-
-
-def _with_rowid(con: Any, table: ibis.Table) -> ibis.Table:
-    """A materialised table with its rows' positions (DuckDB's rowid: the insertion order)."""
-    return con.sql(f'SELECT *, rowid AS "{S.ROW_ID}" FROM temp.main."{table.op().name}"')
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _resolve_paths(source: str) -> list[str]:
@@ -232,12 +199,11 @@ def _sniff_delimiter(text: str) -> str | None:
         return None
 
 
-def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path,
+def _read_csv(engine: Engine, paths: list[str], encoding: str | None, workdir: Path,
               remote: bool = False) -> tuple[ibis.Table, dict]:
     path = paths[0]
-    spark = is_spark(con)
-    if remote:  # only Spark can see it: sniff from its first lines, assume UTF-8
-        enc, text = encoding or "utf-8", spark_readers.head_text(path)
+    if remote:  # only the engine can see it: sniff from its first lines, assume UTF-8
+        enc, text = encoding or "utf-8", engine.head_text(path)
     else:
         head = _read_head(path)
         enc = encoding or sniff_encoding(head)
@@ -246,19 +212,16 @@ def _read_csv(con: Any, paths: list[str], encoding: str | None, workdir: Path,
     if delim is None:
         raise InputError(f"{path}: cannot find the column delimiter (tried , ; tab |) in the first lines")
     read_path = path
-    plain_utf8 = ("utf8",) if spark else ("utf8", "utf8sig")
-    if not remote and enc.replace("-", "").lower() not in plain_utf8:
+    if not remote and enc.replace("-", "").lower() not in engine.utf8_encodings:
         read_path = str(_transcode(path, enc, workdir))
-    if spark:
-        return spark_readers.read_csv(con, read_path, delim), {"delimiter": delim, "encoding": enc}
     try:
-        raw = con.read_csv(read_path, delim=delim, header=True, all_varchar=True, quote='"', null_padding=True)
-        # Parsed once into a (spillable) table: every later query would parse the text again.
-        raw = _with_rowid(con, materialize(con, raw, "csv"))
+        raw = engine.read_csv(read_path, delim)
+    except InputError:
+        raise
     except Exception as exc:  # the engine's own message is the most precise one
-        if is_out_of_memory(exc):
+        if engine.is_out_of_memory(exc):
             raise  # not the file's fault: the run says so (pipeline.session)
-        raise InputError(f"{path}: cannot read as CSV: {_first_line(exc)}") from None
+        raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
     return raw, {"delimiter": delim, "encoding": enc}
 
 
@@ -284,10 +247,6 @@ def _transcode(path: str, encoding: str, workdir: Path) -> Path:
     return target
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 # --- CDNOW whitespace format -----------------------------------------------------------------
 
 _NUM = re.compile(r"^-?\d+(\.\d+)?$")
@@ -307,7 +266,7 @@ def _looks_like_cdnow(path: str) -> bool:
     )
 
 
-def _read_cdnow(con: Any, path: str) -> tuple[ibis.Table, bool]:
+def _read_cdnow(engine: Engine, path: str) -> tuple[ibis.Table, bool]:
     first = _read_head(path)[:4096].decode("latin-1").splitlines()[0].split()
     has_header = not all(_NUM.match(t) for t in first)
     if has_header:
@@ -316,16 +275,7 @@ def _read_cdnow(con: Any, path: str) -> tuple[ibis.Table, bool]:
         names = ["customer_id", "sample_customer_id", "date", "number_of_cds", "dollar_value"]
     else:
         names = ["customer_id", "date", "number_of_cds", "dollar_value"]
-    if is_spark(con):
-        lines = spark_readers.read_lines(con, path)
-        if has_header:
-            header_line = _read_head(path)[:4096].decode("latin-1").splitlines()[0]
-            lines = lines.filter(lines.line != header_line)
-    else:
-        lines = con.read_csv(
-            path, columns={"line": "VARCHAR"}, delim="\x1f", header=False, quote="", escape="",
-            skip=1 if has_header else 0,
-        )
+    lines = engine.read_lines(path, skip=1 if has_header else 0)
     lines = lines.filter(lines.line.re_search(r"\S"))
     parts = lines.line.re_replace(r"^\s+|\s+$", "").re_split(r"\s+")
     raw = lines.select(**{name: parts[i] for i, name in enumerate(names)})
@@ -340,7 +290,7 @@ def _read_excel(path: str, sheet: str | None) -> tuple[ibis.Table, list[str]]:
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
-        raise InputError(f"{path}: cannot open as Excel: {_first_line(exc)}") from None
+        raise InputError(f"{path}: cannot open as Excel: {first_line(exc)}") from None
     try:
         names = book.sheetnames
         if sheet is None:
@@ -385,24 +335,3 @@ def _cell_text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-# --- DuckDB database ---------------------------------------------------------------------------
-
-def _read_duckdb_table(con: Any, path: str, table: str | None) -> tuple[ibis.Table, str]:
-    alias = f"cs_source_{next(_ATTACHED)}"
-    try:
-        con.attach(path, name=alias, read_only=True)
-    except Exception as exc:
-        raise InputError(f"{path}: cannot open as a DuckDB database: {_first_line(exc)}") from None
-    tables = con.list_tables(database=(alias, "main"))
-    if table is None:
-        if len(tables) != 1:
-            raise InputError(f"{path}: name the table with --table; tables: {', '.join(tables) or '(none)'}")
-        table = tables[0]
-    if table not in tables:
-        raise InputError(f"{path}: no table {table!r}; tables: {', '.join(tables) or '(none)'}")
-    try:  # a table's rowid is its storage order; a view has none (numbered in _finish)
-        return con.sql(f'SELECT *, rowid AS "{S.ROW_ID}" FROM "{alias}".main."{table}"'), table
-    except Exception:
-        return con.table(table, database=(alias, "main")), table

@@ -9,13 +9,13 @@ exact-duplicate detection sees the whole row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import ibis
 
 from .. import schema as S
-from ..engine import try_parse_timestamp
+from ..engine import DuckDBEngine, Engine
 from ..errors import DataError
 
 # Tried in order; the first that parses every sampled value wins. None = ISO-8601.
@@ -45,9 +45,11 @@ _TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
 
 def standardise(
     raw: ibis.Table, explicit: Mapping[str, str], source: str, date_format: str | None,
-    dialect: str = "duckdb",
+    engine: Engine | None = None,
 ) -> tuple[ibis.Table, dict[str, str], dict[str, Any]]:
-    """``dialect`` is the backend's name (``con.name``): date parsing is backend-specific SQL."""
+    """``engine`` parses the dates (backend-specific SQL); None: DuckDB's parser, for tables
+    that run on Ibis' default backend (in-memory tables)."""
+    parser = (engine or DuckDBEngine).parse_timestamp
     mapping = S.resolve_mapping([c for c in raw.columns if c != S.ROW_ID], explicit, source)
     exprs: dict[str, ibis.Value] = {}
     checks: dict[str, tuple[str, ibis.Value]] = {}
@@ -55,7 +57,7 @@ def standardise(
 
     exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
     ts_col = raw[mapping[S.TIMESTAMP]]
-    candidates = _date_candidates(raw, ts_col, date_format, dialect)
+    candidates = _date_candidates(raw, ts_col, date_format, parser)
     for std in _NUMERIC:
         if std in mapping:
             col = raw[mapping[std]]
@@ -69,8 +71,8 @@ def standardise(
     if S.AMOUNT not in mapping:
         exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE]
 
-    chosen = _validate(raw, ts_col, candidates, exprs, checks, mapping, source, date_format, dialect)
-    exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen, dialect)
+    chosen = _validate(raw, ts_col, candidates, exprs, checks, mapping, source, date_format, parser)
+    exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen, parser)
     if ts_col.type().is_string():
         parse["timestamp_format"] = chosen or "ISO-8601"
         others = [c for c in candidates if c != chosen]
@@ -111,18 +113,19 @@ def _customer_id(col: ibis.Value) -> ibis.Value:
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
-def _timestamp(col: ibis.Value, fmt: str | None, dialect: str) -> ibis.Value:
+def _timestamp(col: ibis.Value, fmt: str | None, parser: Callable) -> ibis.Value:
     t = col.type()
     if t.is_timestamp():
         return col.cast("timestamp")
     if t.is_date():
         return col.cast("timestamp")
     if t.is_integer():
-        return try_parse_timestamp(col.cast("string"), "%Y%m%d", dialect)
-    return try_parse_timestamp(strip(col.cast("string")), fmt, dialect)
+        return parser(col.cast("string"), "%Y%m%d")
+    return parser(strip(col.cast("string")), fmt)
 
 
-def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None, dialect: str) -> list[str | None]:
+def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None,
+                     parser: Callable) -> list[str | None]:
     """Formats that parse every value of a sample of the column, best first."""
     if not col.type().is_string():
         return [None]
@@ -130,7 +133,7 @@ def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None, 
         return [date_format]
     sample = raw.filter(col.notnull() & (col.strip() != "")).select(v=col.strip()).limit(_SAMPLE)
     fails = sample.aggregate(
-        **{f"f{i}": try_parse_timestamp(sample.v, f, dialect).isnull().sum() for i, f in enumerate(DATE_FORMATS)}
+        **{f"f{i}": parser(sample.v, f).isnull().sum() for i, f in enumerate(DATE_FORMATS)}
     ).to_pyarrow().to_pylist()[0]
     good = [f for i, f in enumerate(DATE_FORMATS) if (fails[f"f{i}"] or 0) == 0]
     if good:
@@ -139,7 +142,7 @@ def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None, 
     return [DATE_FORMATS[best]]
 
 
-def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format, dialect) -> str | None:
+def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format, parser) -> str | None:
     """One pass over the data: the timestamp format to use (the first candidate that parses the
     whole column), or an error naming rows whose date, then rows whose number, does not parse."""
     counts: dict[str, ibis.Value] = {}
@@ -147,7 +150,7 @@ def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format,
     if col.type().is_string():
         present = col.notnull() & (strip(col) != "")
         for i, f in enumerate(candidates):
-            counts[f"f{i}"] = (present & _timestamp(col, f, dialect).isnull()).sum()
+            counts[f"f{i}"] = (present & _timestamp(col, f, parser).isnull()).sum()
     bad = {std: (c.notnull() & (strip(c) != "") & exprs[std].isnull()) for std, (_, c) in checks.items()}
     counts.update({f"n_{std}": b.sum() for std, b in bad.items()})
     found = raw.aggregate(**counts).to_pyarrow().to_pylist()[0] if counts else {}
@@ -155,7 +158,7 @@ def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format,
     if present is not None:
         chosen = next((f for i, f in enumerate(candidates) if (found[f"f{i}"] or 0) == 0), _NO_FORMAT)
         if chosen is _NO_FORMAT:
-            examples = _bad_rows(raw, present & _timestamp(col, candidates[0], dialect).isnull(), col)
+            examples = _bad_rows(raw, present & _timestamp(col, candidates[0], parser).isnull(), col)
             tried = date_format or ", ".join(f or "ISO-8601" for f in DATE_FORMATS)
             raise DataError(
                 f"{source}: column {mapping[S.TIMESTAMP]!r} has {found['f0']:,} values that are not dates "

@@ -11,7 +11,7 @@ import pandas as pd
 from ..config import SegmentationConfig, ValidationConfig
 from ..errors import DataError
 from ..evaluation.validation import ValidationReport, ValidationSettings, validate_clustering
-from ..profiles.naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
+from .naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
 from ..progress import ProgressFn
 from .segmenter import OUTLIER_CLUSTER, CustomerSegmenter
 
@@ -74,17 +74,24 @@ def learn_segments(
     order = [names[c] for c in sorted(set(labels.tolist())) if c != OUTLIER_CLUSTER]
     if (labels == OUTLIER_CLUSTER).any():
         order.append(OUTLIERS)
-    columns = pd.DataFrame(
+    columns = learned_columns(labels, names, model.is_anomaly_, model.anomaly_score_, model.anomaly_reason_,
+                              customers.index)
+    return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order)
+
+
+def learned_columns(labels: np.ndarray, names: dict[int, str], is_anomaly: np.ndarray, anomaly_score: np.ndarray,
+                    reasons, index: pd.Index) -> pd.DataFrame:
+    """The customer table's :data:`LEARNED_COLUMNS` (one definition for every path that scores)."""
+    return pd.DataFrame(
         {
             "cluster": labels.astype("int64"),
-            "segment": pd.array([names[c] for c in labels], dtype="string"),
-            "is_anomaly": model.is_anomaly_,
-            "anomaly_score": np.round(model.anomaly_score_, 6),
-            "anomaly_reason": pd.array(model.anomaly_reason_, dtype="string"),
+            "segment": pd.array([names[int(c)] for c in labels], dtype="string"),
+            "is_anomaly": np.asarray(is_anomaly, dtype=bool),
+            "anomaly_score": np.round(anomaly_score, 6),
+            "anomaly_reason": pd.array(np.asarray(reasons, dtype=object), dtype="string"),
         },
-        index=customers.index,
+        index=index,
     )
-    return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order)
 
 
 def validate_learned(customers: pd.DataFrame, learned: LearnedSegments, cfg: ValidationConfig,

@@ -6,21 +6,18 @@ Matplotlib is imported lazily inside the functions, and figures are built with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from os import PathLike
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from .figures import SAVE_DPI, freeze_layout, save_figure  # noqa: F401  (save_figure: public here too)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 SAMPLE_CAP = 5_000
-SAVE_DPI = 110
 SAMPLE_SEED = 0
 OUTLIERS = "Outliers"
 OUTLIER_COLOR = (0.62, 0.62, 0.62, 1.0)
@@ -187,64 +184,6 @@ def k_selection_figure(selection: pd.DataFrame, chosen_k: int) -> Figure:
         ax.legend(loc="best", fontsize=9)
     fig.suptitle("Choosing the number of segments", fontsize=16, fontweight="bold")
     return freeze_layout(fig)
-
-
-def save_figure(fig: Figure, path: str | PathLike[str]) -> None:
-    """Write ``fig`` (format from the suffix, PNG by default), leaving out version and date
-    metadata so that reruns give identical bytes; creates the parent directory."""
-    import matplotlib
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lower().lstrip(".") or "png"
-    metadata = {
-        "png": {"Software": None},
-        "pdf": {"Creator": None, "Producer": None, "CreationDate": None},
-        "svg": {"Creator": None, "Date": None},
-    }.get(fmt)
-    with matplotlib.rc_context({"svg.hashsalt": "customersense"}):
-        if fmt == "png" and _is_frozen(fig):
-            # The layout is fixed: the tight box can be measured without the dry draw savefig
-            # makes first (a whole pass over every artist), the same box to the last bit.
-            pad = matplotlib.rcParams["savefig.pad_inches"]
-            bbox = fig.get_tightbbox(fig._get_renderer()).padded(pad)
-            with _no_layout_engine(fig):
-                fig.savefig(path, dpi=SAVE_DPI, bbox_inches=bbox, format=fmt, metadata=metadata)
-        else:
-            fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight", format=fmt, metadata=metadata)
-
-
-def freeze_layout(fig: Figure) -> Figure:
-    """Settle the constrained layout (it moves by a hair between its first passes) and fix it,
-    so that every later save of the figure draws exactly the same picture.
-
-    Two passes of the layout engine alone: drawing every artist between them (as
-    ``draw_without_rendering`` does) gives the same positions, slower.
-    """
-    engine = fig.get_layout_engine()
-    if engine is not None:
-        for _ in range(2):
-            engine.execute(fig)
-    fig.set_layout_engine("none")
-    return fig
-
-
-def _is_frozen(fig: Figure) -> bool:
-    from matplotlib.layout_engine import PlaceHolderLayoutEngine
-
-    engine = fig.get_layout_engine()
-    return engine is None or isinstance(engine, PlaceHolderLayoutEngine)
-
-
-@contextmanager
-def _no_layout_engine(fig: Figure) -> Iterator[None]:
-    """No layout engine while saving: with none, savefig skips its dry draw (the layout is fixed)."""
-    engine = fig.get_layout_engine()
-    fig._layout_engine = None  # set_layout_engine(None) would read the rc layout settings
-    try:
-        yield
-    finally:
-        fig._layout_engine = engine
 
 
 def _sample(customers: pd.DataFrame, cap: int = SAMPLE_CAP) -> pd.DataFrame:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .dashboards import SAVE_DPI, freeze_layout, segment_colors
+from .dashboards import segment_colors
+from .figures import SAVE_DPI, freeze_layout
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -24,16 +24,21 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from . import schema as S
-from .engine.spark import register_frame
-from .features import FEATURE_COLUMNS
-from .models.anomaly import anomaly_reasons, segment_medians
-from .models.learned import LearnedSegments
-from .models.preprocess import feature_matrix
-from .models.segmenter import OUTLIER_CLUSTER
-from .profiles.profiles import order_profiles
-from .rfm import RFMScores, SegmentMap
-from .rfm.scoring import score_with_bins
+from .. import schema as S
+from ..engine import Engine
+from ..features import FEATURE_COLUMNS, customer_features
+from ..features.pricing import pricing_signals
+from ..models.anomaly import anomaly_reasons, segment_medians
+from ..models.learned import LearnedSegments, learn_segments, learned_columns, validate_learned
+from ..models.naming import load_name_rules
+from ..models.preprocess import feature_matrix
+from ..models.segmenter import OUTLIER_CLUSTER
+from ..profiles import with_recommendations
+from ..profiles.playbooks import load_playbooks
+from ..profiles.profiles import order_profiles
+from ..result import RunResult
+from ..rfm import RFMScores, SegmentMap, score_rfm
+from ..rfm.scoring import score_with_bins
 
 _QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 _BUCKETS = 1_000_003  # hash buckets for the sample: fine enough for a sample of one in 10^6
@@ -95,13 +100,13 @@ def representativeness(features: ibis.Table, sample: pd.DataFrame, total: int, s
 
 
 def score_in_engine(
-    con: Any, features: ibis.Table, rfm: RFMScores, segment_map: SegmentMap, learned: LearnedSegments | None,
+    engine: Engine, features: ibis.Table, rfm: RFMScores, segment_map: SegmentMap, learned: LearnedSegments | None,
     sample: pd.DataFrame,
 ) -> ibis.Table:
     """Every customer with RFM scores and segment, and the learned columns, scored in Spark."""
     from pyspark.sql import SparkSession
 
-    bins, cells = rfm.bins, np.asarray(segment_map.cells, dtype=object)
+    bins = rfm.bins
     model = learned.model if learned is not None else None
     medians = None
     if model is not None:
@@ -116,16 +121,14 @@ def score_in_engine(
             out = batch.copy()
             scores = score_with_bins(out, bins)
             out = pd.concat([out, scores], axis=1)
-            idx = (scores["r_score"].astype("int64") - 1) * 25 + (scores["f_score"].astype("int64") - 1) * 5 \
-                + (scores["m_score"].astype("int64") - 1)
-            out["rfm_segment"] = cells[idx.to_numpy()]
+            out["rfm_segment"] = segment_map.assign(scores).to_numpy(dtype=object)
             if model is not None:
                 out = pd.concat([out, _learned_columns(model, names, medians, out, used)], axis=1)
             yield out
 
-    frame = SparkSession.getActiveSession().sql(con.compile(features))
+    frame = SparkSession.getActiveSession().sql(engine.backend.compile(features))
     scored = frame.mapInPandas(score, schema=_schema(frame.schema, model is not None))
-    return register_frame(con, scored, "scored", cache=True)
+    return engine.register(scored, "scored", cache=True)
 
 
 def _learned_columns(model, names: dict[int, str], medians, batch: pd.DataFrame, used: list[str]) -> pd.DataFrame:
@@ -134,20 +137,13 @@ def _learned_columns(model, names: dict[int, str], medians, batch: pd.DataFrame,
     labels = model._nearest(Z)
     if model.anomaly_detector_ is not None:
         scores = model.anomaly_detector_.score_samples(Z)
-        is_anomaly = scores < model.anomaly_detector_.offset_
-        anomaly_score = np.round(-scores, 6)
+        is_anomaly, anomaly_score = scores < model.anomaly_detector_.offset_, -scores
     else:
         is_anomaly, anomaly_score = np.zeros(len(Z), dtype=bool), np.full(len(Z), np.nan)
     reasons = anomaly_reasons(raw, Z, labels, model.cluster_centers_, is_anomaly, used, medians=medians)
     if model.outliers == "separate":
         labels = np.where(is_anomaly, OUTLIER_CLUSTER, labels)
-    return pd.DataFrame({
-        "cluster": labels.astype("int64"),
-        "segment": [names[int(c)] for c in labels],
-        "is_anomaly": is_anomaly,
-        "anomaly_score": anomaly_score,
-        "anomaly_reason": reasons.astype(str),
-    }, index=batch.index)
+    return learned_columns(labels, names, is_anomaly, anomaly_score, reasons, batch.index)
 
 
 def _schema(base, learned: bool):
@@ -183,22 +179,12 @@ def engine_profiles(scored: ibis.Table, segment_column: str, features, segmentat
     return order_profiles(frame, segmentation, order)
 
 
-def analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes: list[str]):
+def analyse_at_scale(config, engine: Engine, tx, cleaned, clock, segment_map, notes: list[str]):
     """The pipeline after cleaning when the customer table stays in Spark (see module doc)."""
-    from .engine import materialize
-    from .features import customer_features
-    from .features.pricing import pricing_signals
-    from .models.learned import learn_segments, validate_learned
-    from .pipeline import RunResult
-    from .profiles import with_recommendations
-    from .profiles.naming import load_name_rules
-    from .profiles.playbooks import load_playbooks
-    from .rfm import score_rfm
-
     seg = config.segmentation
     total = cleaned.report.customers
     with clock.stage("features", "Customer features (kept in Spark)"):
-        feats = materialize(con, customer_features(cleaned.purchases_and_returns, cleaned.report.as_of), "features")
+        feats = engine.materialize(customer_features(cleaned.purchases_and_returns, cleaned.report.as_of), "features")
     with clock.stage("sample", "Sampling customers for the models"):
         sample = sample_customers(feats, total, seg.max_fit_samples, seg.random_state)
         report = representativeness(feats, sample, total, seg.random_state)
@@ -223,7 +209,7 @@ def analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes: list[s
             with clock.stage("validate", "Validating segments (bootstrap, gap, null test)") as progress:
                 validation = validate_learned(sample, learned, config.validation, progress)
     with clock.stage("score", "Scoring every customer in Spark"):
-        scored = score_in_engine(con, feats, rfm, segment_map, learned, sample)
+        scored = score_in_engine(engine, feats, rfm, segment_map, learned, sample)
     crosstab = None
     if learned is not None:
         pairs = scored.group_by(["segment", "rfm_segment"]).aggregate(n=scored.count()).to_pandas()

@@ -1,40 +1,41 @@
-"""Chains the stages into a result: read -> clean -> features(as_of) -> RFM -> anomalies and
-learned segments -> profiles, names and recommendations.
+"""Chains the stages into a result and writes it: read -> clean -> features(as_of) -> RFM ->
+anomalies and learned segments -> profiles, names and recommendations -> outputs.
 
-Each stage is a small pure function; this module only passes results along, times each stage
-and keeps the engine connection and the run's scratch folder alive while the result is used.
+:func:`run` is the library's entry (the CLI and any API are thin shells over it). Each stage is
+a small pure function; this module only passes results along, times each stage and keeps the
+engine and the run's scratch folder alive while the stages and the writers need them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import ibis
 import pandas as pd
 
-from . import schema as S
-from .cleaning import CleaningReport, clean
-from .clv.stage import CLVResult, run_clv
-from .config import Config
-from .engine import close, connect, default_memory_limit, is_out_of_memory, is_spark
-from .engine.watch import engine_progress
-from .errors import ConfigError, DataError, ResourceError
-from .features import FEATURE_COLUMNS, customer_frame
-from .features.pricing import PRICING_PIECES, segment_pricing
-from .io.readers import SourceInfo, read_transactions
-from .evaluation.validation import ValidationReport
-from .models.learned import LearnedSegments, learn_segments, validate_learned
-from .profiles import segment_profiles, with_recommendations
-from .profiles.naming import load_name_rules
-from .profiles.playbooks import load_playbooks
-from .progress import Reporter, StageClock
-from .rfm import RFMScores, SegmentMap, load_segment_map, score_rfm
+from .. import schema as S
+from ..cleaning import clean
+from ..clv.stage import CLVResult, run_clv
+from ..config import Config
+from ..engine import Engine, connect, default_memory_limit
+from ..engine.base import first_line
+from ..errors import ConfigError, DataError, ResourceError
+from ..features import FEATURE_COLUMNS, customer_frame
+from ..features.pricing import PRICING_PIECES, segment_pricing
+from ..io.readers import read_transactions
+from ..models.learned import LearnedSegments, learn_segments, validate_learned
+from ..models.naming import load_name_rules
+from ..profiles import segment_profiles, with_recommendations
+from ..profiles.playbooks import load_playbooks
+from ..progress import Reporter, StageClock
+from ..reporting import write_outputs
+from ..result import RunResult
+from .at_scale import analyse_at_scale
+from ..rfm import load_segment_map, score_rfm
 
 CLV_COLUMNS = ("p_alive", "expected_spend", "clv")
 
@@ -42,79 +43,79 @@ CLV_COLUMNS = ("p_alive", "expected_spend", "clv")
 MIN_CUSTOMERS_FOR_LEARNING = 10
 
 
-@dataclass
-class RunResult:
-    """Everything a run produced; writers, plots and the CLI only read it."""
+def run(config: Config, reporter: Reporter | None = None) -> RunResult:
+    """Run every stage on ``config``'s input and write every output into ``config.output.dir``
+    (all or nothing). The result stays usable after the engine is closed: its ``transactions``
+    (and, at scale on Spark, ``customer_table``) then read the Parquet files just written."""
+    with session(config) as (engine, workdir):
+        result = analyse(config, engine, workdir, reporter)
+        files = write_outputs(result, config.output.dir, engine)
+    return _detached(result, files)
 
-    config: Config
-    source: SourceInfo
-    cleaning: CleaningReport
-    customers: pd.DataFrame
-    profiles: pd.DataFrame        # classic RFM rows, then learned rows (column "segmentation")
-    rfm: RFMScores
-    segment_map: SegmentMap
-    learned: LearnedSegments | None
-    crosstab: pd.DataFrame | None  # learned segment x classic RFM segment, customer counts
-    validation: ValidationReport | None
-    clv: CLVResult | None
-    transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
-    clock: StageClock
-    notes: list[str]              # things the user should know (skipped stages, ...)
-    # At scale on Spark (see customersense.scale): every customer, scored in the engine; then
-    # ``customers`` holds the sample the models were fitted on, described by ``sample``.
-    customer_table: ibis.Table | None = None
-    sample: Any = None
 
-    @property
-    def as_of(self):
-        return self.cleaning.as_of
+def _detached(result: RunResult, files: list[Path]) -> RunResult:
+    """``result`` with its lazy tables re-pointed from the closed engine to the written files,
+    read by a fresh in-process DuckDB (Spark writes a folder of parts)."""
+    reader = ibis.duckdb.connect()
+
+    def parquet(name: str) -> ibis.Table | None:
+        path = Path(result.config.output.dir) / name
+        if not path.exists():
+            return None
+        return reader.read_parquet(str(path / "*.parquet") if path.is_dir() else str(path))
+
+    return dataclasses.replace(
+        result,
+        transactions=parquet("transactions_with_segments.parquet"),
+        customer_table=parquet("customer_segments.parquet") if result.customer_table is not None else None,
+        outputs=files,
+    )
 
 
 @contextmanager
-def session(config: Config) -> Iterator[tuple[Any, Path]]:
-    """An engine connection and a scratch folder that live for one run."""
-    con = connect(config.engine)
+def session(config: Config) -> Iterator[tuple[Engine, Path]]:
+    """An engine and a scratch folder that live for one run (the engine spills into it)."""
+    engine = connect(config.engine)
     with tempfile.TemporaryDirectory(prefix="customersense-") as workdir:
         try:
-            if not is_spark(con):  # DuckDB spills what does not fit in memory here, not in the cwd
-                con.raw_sql(f"SET temp_directory = '{Path(workdir) / 'spill'}'")
-            yield con, Path(workdir)
+            engine.spill_to(Path(workdir) / "spill")
+            yield engine, Path(workdir)
         except Exception as exc:
-            if is_out_of_memory(exc):
+            if engine.is_out_of_memory(exc):
                 raise _out_of_memory(config, exc) from exc
             raise
         finally:
-            close(con)
+            engine.close()
 
 
 def _out_of_memory(config: Config, exc: Exception) -> ResourceError:
     limit = config.engine.memory_limit
     where = f"--memory-limit {limit}" if limit else f"its default limit, half the RAM ({default_memory_limit()})"
-    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    detail = first_line(exc)
     return ResourceError(
         f"the engine ran out of memory within {where}; raise --memory-limit (DuckDB spills to disk "
         f"beyond it, but some steps need room of their own), or run on a larger machine ({detail})"
     )
 
 
-def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None = None) -> RunResult:
-    """Run every stage on ``con``; the result's lazy tables need ``con`` open to be written."""
-    clock = StageClock(reporter, watch=partial(engine_progress, con))
+def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | None = None) -> RunResult:
+    """Run every stage on ``engine``; the result's lazy tables need the engine open to be
+    written (:func:`run` writes them, then closes it)."""
+    clock = StageClock(reporter, watch=engine.watch)
     segment_map = load_segment_map(config.rfm.segment_map)
     with clock.stage("read", "Reading transactions"):
-        tx = read_transactions(con, config.input, workdir)
+        tx = read_transactions(engine, config.input, workdir)
     with clock.stage("clean", "Cleaning"):
-        cleaned = clean(con, tx.table, config.cleaning, source=tx.info.path)
+        cleaned = clean(engine, tx.table, config.cleaning, source=tx.info.path)
     notes: list[str] = []
-    if config.engine.name == "spark":
+    if not engine.writes_single_files:
         notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
                      "written by the executors; no transactions CSV is written")
-        if cleaned.report.customers > config.engine.max_collect_customers:
-            from .scale import analyse_at_scale
-
-            return analyse_at_scale(config, con, tx, cleaned, clock, segment_map, notes)
+    limit = engine.max_collect_customers
+    if limit is not None and cleaned.report.customers > limit:
+        return analyse_at_scale(config, engine, tx, cleaned, clock, segment_map, notes)
     with clock.stage("features", "Customer features"):
-        customers = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of, pricing=True)
+        customers = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of, pricing=True, engine=engine)
         if len(customers) < 2:
             raise DataError(
                 f"{tx.info.path}: only {len(customers)} customer left after cleaning; "
@@ -128,7 +129,7 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
     clv = None
     if config.clv.enabled:
         with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)") as progress:
-            clv = _clv(cleaned, config, notes, con, progress)
+            clv = _clv(cleaned, config, notes, engine, progress)
         if clv is not None:
             customers = customers.join(clv.columns, on=S.CUSTOMER_ID)
     with clock.stage("rfm", "RFM scores and segments"):
@@ -173,10 +174,10 @@ def analyse(config: Config, con: Any, workdir: Path, reporter: Reporter | None =
     )
 
 
-def _clv(cleaned, config: Config, notes: list[str], con: Any, progress=None) -> CLVResult | None:
+def _clv(cleaned, config: Config, notes: list[str], engine: Engine, progress=None) -> CLVResult | None:
     """Fit the CLV models; a fit that cannot converge (or too little data) becomes a note."""
     try:
-        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv, con, progress)
+        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv, engine, progress)
     except ConfigError:
         raise
     except DataError as exc:

@@ -7,6 +7,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from .figures import SAVE_DPI, freeze_layout
+
 PANEL_TITLES = (
     "Tracking: cumulative repeat purchases",
     "Calibration: holdout purchases by calibration frequency",
@@ -31,8 +33,6 @@ def clv_figure(
     are per-customer values (a panel says "no data" when they are not given).
     """
     from matplotlib.figure import Figure
-
-    from ..reporting.dashboards import SAVE_DPI, freeze_layout
 
     fig = Figure(figsize=(13, 9), dpi=SAVE_DPI, layout="constrained")
     ax_track, ax_cal, ax_alive, ax_clv = fig.subplots(2, 2).ravel()

@@ -32,10 +32,10 @@ from typing import Any
 
 import ibis
 
-from . import schema as S
-from .config import CleaningPolicy
-from .engine import materialize
-from .errors import DataError
+from .. import schema as S
+from ..config import CleaningPolicy
+from ..engine.base import Engine
+from ..errors import DataError
 
 PRE_DUPLICATE_RULES = ("missing_customer_id", "missing_timestamp", "after_as_of")
 POST_DUPLICATE_RULES = (
@@ -92,7 +92,7 @@ class CleanTransactions:
     purchases_and_returns: ibis.Table
 
 
-def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input") -> CleanTransactions:
+def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = "input") -> CleanTransactions:
     """Apply the cleaning policy to standard-column transactions, in the engine.
 
     Three queries: the labelled rows are materialised once, then one scan counts them per
@@ -113,7 +113,7 @@ def clean(con: Any, tx: ibis.Table, policy: CleaningPolicy, source: str = "input
         _reason=_first_reason(rows, policy.as_of, policy, is_return),
         **{IS_RETURN: is_return},
     )
-    rows = materialize(con, rows, "labelled")
+    rows = engine.materialize(rows, "labelled")
     kept = rows.filter(rows._reason.isnull())
     grouped, last = _count_labels(rows)
     as_of = policy.as_of or _day_after(last)

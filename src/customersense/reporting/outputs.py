@@ -11,7 +11,12 @@ from typing import Any
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
 from ..features import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
-from ..pipeline import RunResult
+from ..engine import Engine
+from ..result import RunResult
+from .clv_plot import clv_figure
+from .dashboards import k_selection_figure, segmentation_dashboard
+from .figures import save_figure
+from .validation_plot import validation_figure
 from .writers import AtomicOutputs
 
 OUTPUT_FILES = (
@@ -38,8 +43,9 @@ _VERSIONED = (
 )
 
 
-def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
-    """Write every output of ``result`` into ``out_dir``; all or nothing."""
+def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> list[Path]:
+    """Write every output of ``result`` into ``out_dir``; all or nothing. ``engine`` is the one
+    that computed ``result``: it writes the tables that still live in it."""
     clock = result.clock
     with AtomicOutputs(out_dir, replaces=OUTPUT_FILES) as out:
         with clock.stage("write", "Writing outputs"):
@@ -50,16 +56,15 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
                     out.write_csv("customer_segments.csv", customers)
                 out.write_parquet("customer_segments.parquet", customers)
             else:  # at scale on Spark: written by the executors, as a folder of parts
-                result.customer_table.order_by(S.CUSTOMER_ID).to_parquet(out.path("customer_segments.parquet"))
+                engine.write_parquet(result.customer_table.order_by(S.CUSTOMER_ID), out.path("customer_segments.parquet"))
                 out.write_parquet("customer_sample.parquet", customers)
             out.write_csv("segment_profiles.csv", result.profiles)
             tx = _ordered_transactions(result)
-            tx.to_parquet(out.path("transactions_with_segments.parquet"))
-            tx_rows = result.cleaning.rows_kept
+            engine.write_parquet(tx, out.path("transactions_with_segments.parquet"))
             # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
             # to pass through the driver, so the Spark engine writes none.
-            if tx_rows <= result.config.output.csv_max_rows and result.config.engine.name != "spark":
-                tx.to_csv(out.path("transactions_with_segments.csv"))
+            if result.cleaning.rows_kept <= result.config.output.csv_max_rows and engine.writes_single_files:
+                engine.write_csv(tx, out.path("transactions_with_segments.csv"))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
             if result.learned is not None:
                 out.write_csv("model_selection.csv", result.learned.model.selection_)
@@ -76,12 +81,8 @@ def write_outputs(result: RunResult, out_dir: str | Path) -> list[Path]:
 
 
 def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
-    from ..reporting.dashboards import k_selection_figure, save_figure, segmentation_dashboard
-
     learned = result.learned
     if result.clv is not None:
-        from ..clv import clv_figure
-
         clv = result.clv
         fig = clv_figure(clv.tracking, clv.calibration_table, result.customers["p_alive"], result.customers["clv"],
                          title=f"Customer lifetime value: {clv.record['prediction_models']['transactions']['model']}")
@@ -94,8 +95,6 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
     fig = k_selection_figure(learned.model.selection_, learned.model.n_clusters_)
     save_figure(fig, out.path("optimal_clusters_analysis.png"))
     if result.validation is not None:
-        from ..reporting.validation_plot import validation_figure
-
         save_figure(validation_figure(result.validation), out.path("validation_analysis.png"))
 
 

@@ -1,0 +1,105 @@
+"""The engine protocol: the few things a run asks of the backend that holds the transactions.
+
+Stages build Ibis expressions and hand them to an :class:`Engine` to read, materialise, fetch
+and write; what differs between DuckDB and Spark (SQL functions, readers, row positions,
+caching, progress, memory errors) lives behind these methods, nowhere else. A test double
+only has to implement this protocol (see ``tests/engine/test_engine_double.py``).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import ibis
+import pandas as pd
+
+from ..progress import ProgressFn
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """One backend for one run. ``name`` is ``"duckdb"`` or ``"spark"``; ``backend`` is the Ibis
+    connection that expressions are bound to (for the rare caller that needs Ibis itself)."""
+
+    name: str
+    backend: Any
+    #: whether reads number their rows by input position (``schema.ROW_ID``), so that outputs
+    #: keep the input order; Spark has no such order and sorts by columns instead.
+    keeps_input_order: bool
+    #: whether an output is one file (DuckDB), not a folder of parts written by executors
+    #: (Spark, which then writes no CSV: a CSV would have to pass through the driver).
+    writes_single_files: bool
+    #: above this many customers the customer table stays in the engine: the models are fitted
+    #: on a sample and every customer is scored inside it (None: always fetched).
+    max_collect_customers: int | None
+    #: CSV encodings (lower case, no dashes) the engine reads as they are; others are transcoded.
+    utf8_encodings: tuple[str, ...]
+
+    # -- reading ------------------------------------------------------------------------------
+    def read_parquet(self, paths: list[str]) -> ibis.Table: ...
+
+    def read_csv(self, path: str, delimiter: str) -> ibis.Table:
+        """Every column as text, RFC 4180 quoting, short rows padded with NULL."""
+
+    def read_lines(self, path: str, skip: int = 0) -> ibis.Table:
+        """One row per line of a text file, in a column ``line``."""
+
+    def read_database_table(self, path: str, table: str | None) -> tuple[ibis.Table, str]: ...
+
+    def read_catalog_table(self, name: str) -> ibis.Table: ...
+
+    def head_text(self, path: str, lines: int = 50) -> str:
+        """The first lines of a file only the engine can see (remote storage)."""
+
+    def is_remote(self, source: str) -> bool: ...
+
+    def number_rows(self, raw: ibis.Table) -> ibis.Table:
+        """``raw`` with ``schema.ROW_ID`` (input position) where the engine keeps input order."""
+
+    # -- computing ----------------------------------------------------------------------------
+    def materialize(self, expr: ibis.Table, prefix: str = "cs") -> ibis.Table:
+        """Execute ``expr`` once; later stages read the result instead of recomputing it."""
+
+    def upload(self, frame: pd.DataFrame | ibis.Table, prefix: str = "cs") -> ibis.Table:
+        """An in-memory table (pandas, Arrow or an Ibis memtable) placed in the engine."""
+
+    def parse_timestamp(self, value: ibis.Value, fmt: str | None) -> ibis.Value:
+        """Text to timestamp, NULL where it does not parse (ISO-8601 when ``fmt`` is None)."""
+
+    def fetch(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> pd.DataFrame:
+        """A customer-level result as pandas, in batches where the engine can."""
+
+    def watch(self, progress: ProgressFn | None) -> AbstractContextManager[None]:
+        """While the block runs, report the running query's progress to ``progress``."""
+
+    # -- writing ------------------------------------------------------------------------------
+    def write_parquet(self, expr: ibis.Table, path: Path) -> None: ...
+
+    def write_csv(self, expr: ibis.Table, path: Path) -> None: ...
+
+    # -- lifetime -----------------------------------------------------------------------------
+    def spill_to(self, folder: Path) -> None:
+        """Where the engine may spill what does not fit in memory (the run's scratch folder)."""
+
+    def is_out_of_memory(self, exc: BaseException) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (engine messages run to many lines)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def fetch(expr: ibis.Table, engine: Engine | None = None) -> pd.DataFrame:
+    """``expr`` as pandas: by ``engine`` (in batches where it can), else by Ibis directly (for
+    callers that pass in-memory tables)."""
+    return engine.fetch(expr) if engine is not None else expr.to_pandas()

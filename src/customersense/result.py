@@ -1,0 +1,48 @@
+"""What a run produced: the result object that reporting, the CLI and the API read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from .cleaning import CleaningReport
+from .clv.stage import CLVResult
+from .config import Config
+from .evaluation.validation import ValidationReport
+from .io.readers import SourceInfo
+from .progress import StageClock
+from .rfm import RFMScores, SegmentMap
+from .models.learned import LearnedSegments
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced; writers, plots and the CLI only read it."""
+
+    config: Config
+    source: SourceInfo
+    cleaning: CleaningReport
+    customers: pd.DataFrame
+    profiles: pd.DataFrame        # classic RFM rows, then learned rows (column "segmentation")
+    rfm: RFMScores
+    segment_map: SegmentMap
+    learned: LearnedSegments | None
+    crosstab: pd.DataFrame | None  # learned segment x classic RFM segment, customer counts
+    validation: ValidationReport | None
+    clv: CLVResult | None
+    transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
+    clock: StageClock
+    notes: list[str]              # things the user should know (skipped stages, ...)
+    # At scale on Spark (see customersense.pipeline.at_scale): every customer, scored in the engine; then
+    # ``customers`` holds the sample the models were fitted on, described by ``sample``.
+    customer_table: ibis.Table | None = None
+    sample: Any = None
+    outputs: list[Path] = field(default_factory=list)  # the files written (set by pipeline.run)
+
+    @property
+    def as_of(self):
+        return self.cleaning.as_of
