@@ -1,4 +1,4 @@
-"""Shared fixtures. Engine-level tests take the ``con`` fixture, parametrized over backends."""
+"""Shared fixtures. Engine-level tests take the ``engine`` fixture, parametrized over backends."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from customersense.config import EngineConfig
-from customersense.engine import close, connect
+from customersense.engine import connect
 from customersense.io.standardise import standardise
 
 def _spark_available() -> str | None:
@@ -40,29 +40,23 @@ def spark_session():
     """One local Spark session for the whole test run (starting one takes seconds)."""
     owner = connect(EngineConfig(name="spark"))  # starts local[*] with the package's defaults
     yield owner
-    close(owner)  # stops the session: this connection started it
+    owner.close()  # stops the session: this engine started it
 
 
 @pytest.fixture(params=BACKENDS)
-def con(request):
+def engine(request):
     if request.param == "spark":
         request.getfixturevalue("spark_session")  # connect() then reuses the running session
-    backend = connect(EngineConfig(name=request.param))
-    yield backend
-    close(backend)
+    engine = connect(EngineConfig(name=request.param))
+    yield engine
+    engine.close()
 
 
-def std_table(rows: list[tuple], columns: list[str] = OR_COLUMNS, mapping=None, con=None) -> ibis.Table:
+def std_table(rows: list[tuple], columns: list[str] = OR_COLUMNS, mapping=None, engine=None) -> ibis.Table:
     """Raw rows (as in an Online Retail file, all text) -> standard-column transactions."""
     frame = pd.DataFrame(rows, columns=columns).astype("string")
     raw = ibis.memtable(frame)
-    if con is not None:  # bind the rows to the backend under test
-        raw = _upload(con, raw)
-    table, _, _ = standardise(raw, mapping or {}, "test", None, con.name if con is not None else "duckdb")
+    if engine is not None:  # bind the rows to the backend under test
+        raw = engine.materialize(raw, "test_rows")
+    table, _, _ = standardise(raw, mapping or {}, "test", None, engine)
     return table
-
-
-def _upload(con, raw: ibis.Table) -> ibis.Table:
-    from customersense.engine import materialize
-
-    return materialize(con, raw, "test_rows")

@@ -17,32 +17,31 @@ from customersense.engine import connect
 from customersense.errors import DataError
 from customersense.io.standardise import strip
 
-from .conftest import _upload
 
 EDGE_TEXT = ["", " ", "a", " a", "a ", "\ta\n", "\x0ba\x0c", "\ra", "a\x01", "\x01a", "é ", " é", "a b",
              "\u00a0a\u00a0", "  ", "\t", None]
 
 
-def _stripped(con, values):
-    t = _upload(con, ibis.memtable(pa.table({"v": pa.array(values, pa.string())})))
+def _stripped(engine, values):
+    t = engine.materialize(ibis.memtable(pa.table({"v": pa.array(values, pa.string())})), "test_rows")
     got = t.select(fast=strip(t.v), plain=t.v.strip()).to_pyarrow().to_pylist()
     return [(r["fast"], r["plain"]) for r in got]
 
 
-def test_strip_equals_ibis_strip(con):
-    for fast, plain in _stripped(con, EDGE_TEXT):
+def test_strip_equals_ibis_strip(engine):
+    for fast, plain in _stripped(engine, EDGE_TEXT):
         assert fast == plain
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(alphabet=string.whitespace + "ab\x01\u00e9\u2003", max_size=6), min_size=1, max_size=30))
 def test_strip_property(values):
-    con = connect()
+    engine = connect()
     try:
-        for fast, plain in _stripped(con, values):
+        for fast, plain in _stripped(engine, values):
             assert fast == plain
     finally:
-        con.disconnect()
+        engine.close()
 
 
 # --- the cleaning report and kept rows against a plain-Python reading of the rules -----------
@@ -65,11 +64,11 @@ def _std_rows(values):
             for c, o, ts, q, p, prod, country in values]
 
 
-def _table(con, rows):
+def _table(engine, rows):
     types = dict(zip(COLUMNS, [pa.string(), pa.string(), pa.timestamp("us"), pa.float64(), pa.float64(),
                                pa.float64(), pa.string(), pa.string()]))
     arrow = pa.table({c: pa.array([r[i] for r in rows], types[c]) for i, c in enumerate(COLUMNS)})
-    return _upload(con, ibis.memtable(arrow))
+    return engine.materialize(ibis.memtable(arrow), "test_rows")
 
 
 def _reason(row, as_of, policy):
@@ -116,7 +115,7 @@ def _reference(rows, policy):
     return as_of, dropped, (len(final) - returns, returns, len(buyers)), sorted(final, key=repr)
 
 
-def _check(con, values, policy):
+def _check(engine, values, policy):
     rows = _std_rows(values)
     dates = [r[2] for r in rows if r[2] is not None]
     if not dates:
@@ -124,9 +123,9 @@ def _check(con, values, policy):
     as_of, dropped, lines, kept = _reference(rows, policy)
     if not kept:
         with pytest.raises(DataError, match="no rows left"):
-            clean(con, _table(con, rows), policy)
+            clean(engine, _table(engine, rows), policy)
         return
-    got = clean(con, _table(con, rows), policy)
+    got = clean(engine, _table(engine, rows), policy)
     rep = got.report
     assert (rep.as_of, rep.dropped) == (as_of, dropped)
     assert (rep.purchase_lines, rep.return_lines, rep.customers) == lines
@@ -156,15 +155,15 @@ PLANTED = [
 
 
 @pytest.mark.parametrize("as_of", [None, dt.date(2021, 3, 5)])
-def test_planted_duplicates_and_nulls(con, as_of):
-    _check(con, PLANTED, CleaningPolicy(as_of=as_of))
+def test_planted_duplicates_and_nulls(engine, as_of):
+    _check(engine, PLANTED, CleaningPolicy(as_of=as_of))
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(value, min_size=1, max_size=25), st.sampled_from([None, dt.date(2021, 3, 3)]))
 def test_report_and_kept_rows_property(values, as_of):
-    con = connect()
+    engine = connect()
     try:
-        _check(con, values + values[: len(values) // 3], CleaningPolicy(as_of=as_of))
+        _check(engine, values + values[: len(values) // 3], CleaningPolicy(as_of=as_of))
     finally:
-        con.disconnect()
+        engine.close()

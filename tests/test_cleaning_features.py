@@ -31,8 +31,8 @@ ROWS = [
 
 
 @pytest.fixture
-def cleaned(con):
-    return clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=AS_OF))
+def cleaned(engine):
+    return clean(engine, std_table(ROWS, engine=engine), CleaningPolicy(as_of=AS_OF))
 
 
 def test_every_row_is_counted_once(cleaned):
@@ -51,21 +51,21 @@ def test_every_row_is_counted_once(cleaned):
     assert rep.rows_in == rep.rows_kept + sum(rep.dropped.values())
 
 
-def test_default_as_of_is_the_day_after_the_last_transaction(con):
-    rep = clean(con, std_table(ROWS, con=con), CleaningPolicy()).report
+def test_default_as_of_is_the_day_after_the_last_transaction(engine):
+    rep = clean(engine, std_table(ROWS, engine=engine), CleaningPolicy()).report
     assert rep.as_of == dt.date(2020, 2, 2)
     assert rep.dropped["after_as_of"] == 0
 
 
-def test_returns_can_be_ignored(con):
-    rep = clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=AS_OF, returns="ignore")).report
+def test_returns_can_be_ignored(engine):
+    rep = clean(engine, std_table(ROWS, engine=engine), CleaningPolicy(as_of=AS_OF, returns="ignore")).report
     assert rep.dropped["returns_ignored"] == 2  # c1's return and c3's return
     assert rep.dropped["orphan_returns"] == 0
     assert rep.return_lines == 0
 
 
-def test_duplicates_can_be_kept(con):
-    rep = clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=AS_OF, drop_duplicates=False)).report
+def test_duplicates_can_be_kept(engine):
+    rep = clean(engine, std_table(ROWS, engine=engine), CleaningPolicy(as_of=AS_OF, drop_duplicates=False)).report
     assert rep.dropped["duplicate_rows"] == 0
     assert rep.purchase_lines == 6
 
@@ -93,7 +93,7 @@ def test_hand_computed_features(cleaned):
     assert c4.engagement_score == pytest.approx(100 * 0.4)
 
 
-def test_frequency_counts_purchase_days_without_order_ids(con):
+def test_frequency_counts_purchase_days_without_order_ids(engine):
     rows = [
         ("a", "2020-01-01 09:00:00", "10"),
         ("a", "2020-01-01 17:00:00", "5"),   # same day: one purchase day
@@ -101,8 +101,8 @@ def test_frequency_counts_purchase_days_without_order_ids(con):
         ("a", "2020-01-04 00:01:00", "7"),
         ("b", "2020-01-02 23:59:00", "3"),
     ]
-    t = std_table(rows, ["customer_id", "timestamp", "amount"], con=con)
-    cleaned = clean(con, t, CleaningPolicy())
+    t = std_table(rows, ["customer_id", "timestamp", "amount"], engine=engine)
+    cleaned = clean(engine, t, CleaningPolicy())
     f = customer_features(cleaned.table, cleaned.report.as_of).to_pandas().set_index("customer_id")
     assert cleaned.report.as_of == dt.date(2020, 1, 5)
     assert f.loc["a", "frequency"] == 2
@@ -112,8 +112,8 @@ def test_frequency_counts_purchase_days_without_order_ids(con):
     assert f.loc["b", "recency_days"] == 3
 
 
-def test_past_as_of_ignores_later_rows(con):
-    early = clean(con, std_table(ROWS, con=con), CleaningPolicy(as_of=dt.date(2020, 1, 5)))
+def test_past_as_of_ignores_later_rows(engine):
+    early = clean(engine, std_table(ROWS, engine=engine), CleaningPolicy(as_of=dt.date(2020, 1, 5)))
     f = customer_features(early.table, dt.date(2020, 1, 5)).to_pandas().set_index("customer_id")
     assert list(f.index) == ["c1", "c2"]  # c4 bought only on 01-09
     assert f.loc["c1", "frequency"] == 1 and f.loc["c1", "monetary"] == 13.0

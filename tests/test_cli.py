@@ -165,21 +165,21 @@ def test_config_file_and_flags(small, tmp_path):
 
 def test_memory_limit_reaches_the_engine_and_the_run_record(small, tmp_path):
     from customersense.config import EngineConfig
-    from customersense.engine import close, connect, default_memory_limit
+    from customersense.engine import connect, default_memory_limit
 
     half = default_memory_limit()  # the default: half the machine's memory
-    con = connect(EngineConfig())
+    engine = connect(EngineConfig())
     try:
-        shown = con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        shown = engine.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
         value, unit = shown.split()
         assert abs(float(value) * {"MiB": 1, "GiB": 1024}[unit] - int(half.removesuffix("MiB"))) < 0.1 * 1024
     finally:
-        close(con)
-    con = connect(EngineConfig(memory_limit="1GiB"))
+        engine.close()
+    engine = connect(EngineConfig(memory_limit="1GiB"))
     try:
-        assert con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] in ("1.0 GiB", "1024.0 MiB")
+        assert engine.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0] in ("1.0 GiB", "1024.0 MiB")
     finally:
-        close(con)
+        engine.close()
     result = _invoke(small, "--out", tmp_path / "o", "--memory-limit", "1GB", "--no-plots")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o" / "run.json").read_text())["config"]["engine"]["memory_limit"] == "1GB"

@@ -21,11 +21,11 @@ from scipy.special import gammaln
 from customersense.errors import DataError
 from customersense.clv import (
     BetaGeoFitter, ConvergenceError, GammaGammaFitter, ParetoNBDFitter, calibration_by_frequency,
-    churn_auc, clv_figure, customer_lifetime_value, holdout_accuracy, predict_holdout, rfm_summary,
+    churn_auc, customer_lifetime_value, holdout_accuracy, predict_holdout, rfm_summary,
     tracking_data, tracking_inputs,
 )
 from customersense.clv import _pareto
-from customersense.clv.plots import PANEL_TITLES
+from customersense.reporting.clv_plot import PANEL_TITLES, clv_figure
 
 CAL_END = dt.date(1997, 9, 30)
 HOLD_END = dt.date(1998, 6, 30)
@@ -44,9 +44,9 @@ def cdnow_table():
     from customersense.io.readers import read_transactions
 
     cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))}})
-    con = connect()
-    tx = read_transactions(con, cfg.input, Path(tempfile.mkdtemp()))
-    cleaned = clean(con, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
+    engine = connect()
+    tx = read_transactions(engine, cfg.input, Path(tempfile.mkdtemp()))
+    cleaned = clean(engine, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
     return cleaned.table
 
 

@@ -20,7 +20,7 @@ from customersense.clv.summary import (
     customer_periods, purchase_days, repeat_counts, rfm_summary, summary_frame, tracking_frames, tracking_inputs,
 )
 from customersense.config import EngineConfig
-from customersense.engine import connect, materialize
+from customersense.engine import connect
 from customersense.errors import DataError
 
 
@@ -98,9 +98,9 @@ CUT, LAST = dt.date(2021, 9, 30), dt.date(2022, 2, 4)
 def shared():
     # One thread: DuckDB then adds each customer's day values in one order in both computations,
     # so the sums agree to the last bit (with more threads even the reference varies by an ulp).
-    con = connect(EngineConfig(threads=1))
-    clean = con.create_table("tx", random_transactions(), temp=True)
-    days = materialize(con, purchase_days(clean), "clv_days")
+    engine = connect(EngineConfig(threads=1))
+    clean = engine.backend.create_table("tx", random_transactions(), temp=True)
+    days = engine.materialize(purchase_days(clean), "clv_days")
     periods = customer_periods(days, [LAST, CUT], holdout=(CUT, LAST))
     return clean, days, periods, repeat_counts(days, [CUT, LAST], LAST)
 
@@ -197,12 +197,12 @@ def test_stage_on_materialised_days_equals_stage_on_expressions():
     from customersense.io.readers import read_transactions
 
     cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))}})
-    con = connect(EngineConfig(threads=1))
-    tx = read_transactions(con, cfg.input, Path(tempfile.mkdtemp()))
-    cleaned = clean(con, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
+    engine = connect(EngineConfig(threads=1))
+    tx = read_transactions(engine, cfg.input, Path(tempfile.mkdtemp()))
+    cleaned = clean(engine, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
     as_of = cleaned.report.as_of
     heard = []
-    shared_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig(), con,
+    shared_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig(), engine,
                          progress=lambda *args: heard.append(args))
     plain_run = run_clv(cleaned.purchases_and_returns, as_of, CLVConfig())
     assert heard == [(i, 6, "CLV steps") for i in range(1, 7)]  # each step counted once, in order
@@ -219,8 +219,8 @@ def test_money_sums_do_not_depend_on_the_order_rows_are_added():
         "line_amount": [5.0, 0.1, 0.2, 0.3], "is_return": [False] * 4,
     })
     assert (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1
-    con = connect(EngineConfig(threads=1))
-    out = [rfm_summary(con.create_table(f"t{i}", frame, temp=True), dt.date(2021, 3, 1), time_unit="days")
+    engine = connect(EngineConfig(threads=1))
+    out = [rfm_summary(engine.backend.create_table(f"t{i}", frame, temp=True), dt.date(2021, 3, 1), time_unit="days")
            for i, frame in enumerate([rows, rows.iloc[[0, 3, 2, 1]]])]
     _same(out[0], out[1])
     assert out[0]["monetary_value"].tolist() == [0.6]

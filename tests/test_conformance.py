@@ -20,7 +20,7 @@ import pytest
 from customersense.cleaning import clean
 from customersense.config import CleaningPolicy, EngineConfig, InputConfig, load_config
 from customersense.datasets import dataset_path
-from customersense.engine import close, connect
+from customersense.engine import connect
 from customersense.features import customer_features
 from customersense.io.readers import read_transactions
 from customersense.pipeline import analyse, session
@@ -47,13 +47,13 @@ def _source(name: str) -> str:
 def engines(spark_session):
     duck, spark = connect(), connect(EngineConfig(name="spark"))
     yield {"duckdb": duck, "spark": spark}
-    close(duck)
-    close(spark)
+    duck.close()
+    spark.close()
 
 
-def _transaction_stages(con, source: str, workdir: Path, policy: CleaningPolicy = CleaningPolicy()):
-    tx = read_transactions(con, InputConfig(source=source), workdir)
-    cleaned = clean(con, tx.table, policy, source=source)
+def _transaction_stages(engine, source: str, workdir: Path, policy: CleaningPolicy = CleaningPolicy()):
+    tx = read_transactions(engine, InputConfig(source=source), workdir)
+    cleaned = clean(engine, tx.table, policy, source=source)
     features = customer_features(cleaned.purchases_and_returns, cleaned.report.as_of).to_pandas()
     features = features.astype({"customer_id": "string"}).reset_index(drop=True)
     rfm = score_rfm(features)
@@ -155,8 +155,8 @@ def test_whole_run_gives_the_same_customer_segments(spark_session, name, tmp_pat
         config = load_config(None, {"input": {"source": _source(name)}, "engine": {"name": engine},
                                     "validation": {"enabled": False}})
         monitor = _CollectMonitor(monkeypatch) if engine == "spark" else None
-        with session(config) as (con, workdir):
-            result = analyse(config, con, workdir)
+        with session(config) as (engine, workdir):
+            result = analyse(config, engine, workdir)
         results[engine] = result
         if monitor is not None:
             monkeypatch.undo()
@@ -171,16 +171,16 @@ def test_whole_run_gives_the_same_customer_segments(spark_session, name, tmp_pat
 
 def test_at_scale_models_fit_on_a_sample_and_score_every_customer_in_spark(spark_session, tmp_path):
     """Above engine.max_collect_customers the table stays in Spark; scores equal the driver's."""
-    from customersense.io.outputs import write_outputs
+    from customersense.reporting import write_outputs
     from customersense.models.learned import learn_segments
 
     overrides = {"input": {"source": _source("online_retail_ii")}, "validation": {"enabled": False},
                  "clv": {"enabled": False}, "segmentation": {"max_fit_samples": 2000}}
     config = load_config(None, {**overrides, "engine": {"name": "spark", "max_collect_customers": 1000}})
-    with session(config) as (con, workdir):
-        result = analyse(config, con, workdir)
+    with session(config) as (engine, workdir):
+        result = analyse(config, engine, workdir)
         scored = result.customer_table.order_by("customer_id").to_pandas()
-        files = write_outputs(result, tmp_path / "out")
+        files = write_outputs(result, tmp_path / "out", engine)
     sample = result.customers
     assert len(scored) == 4285 and 1700 < len(sample) < 2300  # about the requested sample size
     assert result.sample.to_dict()["representative"], result.sample.to_dict()
@@ -191,8 +191,8 @@ def test_at_scale_models_fit_on_a_sample_and_score_every_customer_in_spark(spark
     assert (mine["rfm_segment"].to_numpy() == sample["rfm_segment"].to_numpy()).all()
     # ... and for every customer: the same model fitted on the same sample by the DuckDB run.
     duck_config = load_config(None, {**overrides, "segmentation": {"enabled": False}})
-    with session(duck_config) as (con, workdir):
-        everyone = analyse(duck_config, con, workdir).customers.set_index("customer_id")
+    with session(duck_config) as (engine, workdir):
+        everyone = analyse(duck_config, engine, workdir).customers.set_index("customer_id")
     refit = learn_segments(sample, config.segmentation)
     labels = refit.model.predict(everyone.loc[scored["customer_id"]])
     assert (np.asarray([refit.names[c] for c in labels]) == scored["segment"].to_numpy()).all()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from customersense.io.csv_text import _kinds, write_csv
+from customersense.reporting.csv_text import _kinds, write_csv
 
 TRICKY_FLOATS = [0.0, -0.0, 1.0, 1069.23, 1e-5, 1e-4, 0.00012345, 1e15, 1e16, 1.5e16, 1e22, 5e-324,
                  123456789012345680.0, float("inf"), -float("inf"), float("nan"), 2.5, 100.0, 1 / 3]

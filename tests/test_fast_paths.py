@@ -143,22 +143,22 @@ def test_stage_clock_passes_counts_to_the_reporter_and_tolerates_reporters_witho
 def test_engine_progress_reports_the_running_duckdb_query_and_only_to_listeners(monkeypatch):
     import ibis
 
-    from customersense.engine import watch
+    from customersense.engine import connect, watch
     from customersense.progress import StageClock
 
     monkeypatch.setattr(watch, "POLL_SECONDS", 0.005)
-    con = ibis.duckdb.connect()
-    con.raw_sql("CREATE TABLE t AS SELECT range AS i FROM range(4000000)")
+    engine = connect()
+    engine.backend.raw_sql("CREATE TABLE t AS SELECT range AS i FROM range(4000000)")
     query = "SELECT count(*) FROM (SELECT i % 1999993 AS k, count(*) FROM t GROUP BY k)"
     heard = []
-    with watch.engine_progress(con, lambda done, total, what: heard.append((done, total, what))):
-        assert con.raw_sql(query).fetchall() == [(1_999_993,)]
+    with engine.watch(lambda done, total, what: heard.append((done, total, what))):
+        assert engine.backend.raw_sql(query).fetchall() == [(1_999_993,)]
     assert heard, "no progress heard while a 4M-row GROUP BY ran"
     assert all(0 <= done <= 100 and total == 100 and what == "% of query 1" for done, total, what in heard)
     assert [d for d, _, _ in heard] == sorted(d for d, _, _ in heard)
 
     calls = []
-    watching = lambda progress: calls.append(progress) or watch.engine_progress(con, progress)  # noqa: E731
+    watching = lambda progress: calls.append(progress) or engine.watch(progress)  # noqa: E731
     with StageClock(None, watch=watching).stage("clean", "Cleaning"):  # nobody listens: no polling
         pass
     assert calls == []

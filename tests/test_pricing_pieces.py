@@ -38,8 +38,8 @@ def random_rows(n: int = 600, seed: int = 0) -> list[tuple]:
     return rows
 
 
-def _old_and_new(con, rows, columns=OR_COLUMNS, segments_of=None):
-    cleaned = clean(con, std_table(rows, columns, con=con), CleaningPolicy(as_of=AS_OF))
+def _old_and_new(engine, rows, columns=OR_COLUMNS, segments_of=None):
+    cleaned = clean(engine, std_table(rows, columns, engine=engine), CleaningPolicy(as_of=AS_OF))
     frame = customer_features(cleaned.purchases_and_returns, AS_OF, pricing=True).to_pandas()
     frame = frame.astype({S.CUSTOMER_ID: "string"})
     plain = customer_features(cleaned.purchases_and_returns, AS_OF).to_pandas()
@@ -55,24 +55,24 @@ def _old_and_new(con, rows, columns=OR_COLUMNS, segments_of=None):
 
 
 @pytest.mark.parametrize("segments_of", [lambda i: f"s{i % 3}", lambda i: "all", lambda i: f"one{i}"])
-def test_segment_pricing_equals_the_engine_aggregate(con, segments_of):
-    old, new = _old_and_new(con, random_rows(), segments_of=segments_of)
+def test_segment_pricing_equals_the_engine_aggregate(engine, segments_of):
+    old, new = _old_and_new(engine, random_rows(), segments_of=segments_of)
     assert len(new) > 0 and (old["return_order_share"] > 0).any()
     pd.testing.assert_frame_equal(new, old, check_dtype=False, check_index_type=False)
 
 
-def test_segment_pricing_without_order_ids(con):
+def test_segment_pricing_without_order_ids(engine):
     """Without order ids an order is a purchase day, a return order a day with returns."""
     rows = [r[1:] for r in random_rows(seed=1)]
     columns = [c for c in OR_COLUMNS if c != "Invoice"]
-    old, new = _old_and_new(con, rows, columns, segments_of=lambda i: f"s{i % 4}")
+    old, new = _old_and_new(engine, rows, columns, segments_of=lambda i: f"s{i % 4}")
     pd.testing.assert_frame_equal(new, old, check_dtype=False, check_index_type=False)
 
 
-def test_no_quantity_no_pieces(con):
+def test_no_quantity_no_pieces(engine):
     rows = [(r[0], r[1], r[3], str(int(r[2]) * float(r[4])), r[5], r[6]) for r in random_rows(80)]
     columns = ["Invoice", "StockCode", "InvoiceDate", "Amount", "Customer ID", "Country"]
-    cleaned = clean(con, std_table(rows, columns, con=con), CleaningPolicy(as_of=AS_OF))
+    cleaned = clean(engine, std_table(rows, columns, engine=engine), CleaningPolicy(as_of=AS_OF))
     frame = customer_features(cleaned.purchases_and_returns, AS_OF, pricing=True).to_pandas()
     assert list(frame.columns) == [S.CUSTOMER_ID, *FEATURE_COLUMNS]
     assert list(segment_pricing(None, pd.Series(dtype=str)).columns) == list(pricing_signals(cleaned.table, "x").columns)

@@ -40,8 +40,8 @@ def _table(lines):
     return table, frame
 
 
-def _features(con, table, as_of):
-    cleaned = clean(con, table, CleaningPolicy(as_of=as_of))
+def _features(engine, table, as_of):
+    cleaned = clean(engine, table, CleaningPolicy(as_of=as_of))
     return customer_features(cleaned.table, as_of).to_pandas().set_index("customer_id")
 
 
@@ -53,10 +53,10 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 @given(st.lists(line, min_size=1, max_size=40))
 def test_monetary_is_purchases_minus_returns(lines):
     assume(not all(ln[4] for ln in lines))
-    con = CON
+    engine = CON
     table, frame = _table(lines)
     as_of = dt.date(2021, 2, 15)
-    feats = _features(con, table, as_of)
+    feats = _features(engine, table, as_of)
     frame["value"] = frame.quantity.abs() * frame.unit_price
     purchases = frame[frame.quantity > 0].groupby("customer_id").value.sum()
     returns = frame[frame.quantity < 0].groupby("customer_id").value.sum()
@@ -71,16 +71,16 @@ def test_monetary_is_purchases_minus_returns(lines):
 @SETTINGS
 @given(st.lists(line, min_size=1, max_size=40), st.integers(1, 40))
 def test_a_past_as_of_ignores_later_rows(lines, day):
-    con = CON
+    engine = CON
     as_of = (START + dt.timedelta(days=day)).date()
     table, frame = _table(lines)
     cutoff = pd.Timestamp(as_of)
     early_lines = [ln for ln, ts in zip(lines, frame.timestamp) if ts < cutoff]
     try:
-        full = _features(con, table, as_of)
+        full = _features(engine, table, as_of)
     except DataError as exc:  # nothing left: then no purchase happened before as_of
         assert "no rows left" in str(exc)
         assert all(ln[4] for ln in early_lines)
         return
     early_table, _ = _table(early_lines)
-    pd.testing.assert_frame_equal(full, _features(con, early_table, as_of))
+    pd.testing.assert_frame_equal(full, _features(engine, early_table, as_of))

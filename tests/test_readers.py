@@ -18,8 +18,8 @@ LINES = [
 ]
 
 
-def _read(con, tmp_path, **kwargs):
-    return read_transactions(con, InputConfig(**kwargs), tmp_path)
+def _read(engine, tmp_path, **kwargs):
+    return read_transactions(engine, InputConfig(**kwargs), tmp_path)
 
 
 def _rows(tx):
@@ -34,12 +34,12 @@ def test_sniff_encoding():
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"])
-def test_csv_with_semicolons_bom_and_legacy_encodings(con, tmp_path, encoding):
+def test_csv_with_semicolons_bom_and_legacy_encodings(engine, tmp_path, encoding):
     # decimal commas are not numbers in a CSV: use dots, but keep the semicolon delimiter
     lines = [ln.replace(",", ".") for ln in LINES]
     path = tmp_path / "retail.csv"
     path.write_text("\n".join([HEADER, *lines]) + "\n", encoding=encoding)
-    tx = _read(con, tmp_path, source=str(path))
+    tx = _read(engine, tmp_path, source=str(path))
     assert tx.info.details["csv"]["delimiter"] == ";"
     rows = _rows(tx)
     assert [r["customer_id"] for r in rows] == ["13085", "13085"]
@@ -50,24 +50,24 @@ def test_csv_with_semicolons_bom_and_legacy_encodings(con, tmp_path, encoding):
     assert rows[0]["amount"] == pytest.approx(12 * 6.95)
 
 
-def test_tab_separated_generic_schema(con, tmp_path):
+def test_tab_separated_generic_schema(engine, tmp_path):
     path = tmp_path / "orders.tsv"
     path.write_text("customer_id\torder_id\ttimestamp\tamount\nA\t1\t2021-03-01T10:00:00\t9.5\nB\t2\t2021-03-02\t3\n")
-    tx = _read(con, tmp_path, source=str(path))
+    tx = _read(engine, tmp_path, source=str(path))
     assert tx.info.mapping == {"customer_id": "customer_id", "order_id": "order_id",
                                "timestamp": "timestamp", "amount": "amount"}
     assert [r["amount"] for r in _rows(tx)] == [9.5, 3.0]
 
 
-def test_explicit_mapping_from_config(con, tmp_path):
+def test_explicit_mapping_from_config(engine, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("Kunde,Datum,Umsatz\nk1,2021-01-01,5\nk2,2021-01-02,6\n")
-    tx = _read(con, tmp_path, source=str(path), mapping={"customer_id": "Kunde", "timestamp": "Datum", "amount": "Umsatz"})
+    tx = _read(engine, tmp_path, source=str(path), mapping={"customer_id": "Kunde", "timestamp": "Datum", "amount": "Umsatz"})
     assert [r["customer_id"] for r in _rows(tx)] == ["k1", "k2"]
 
 
-def test_parquet_online_retail_ii(con, tmp_path):
-    tx = _read(con, tmp_path)  # the embedded default
+def test_parquet_online_retail_ii(engine, tmp_path):
+    tx = _read(engine, tmp_path)  # the embedded default
     assert tx.info.format == "parquet"
     assert tx.info.fingerprint["sha256"] == "e92bcbbce1b7a1041ad79462879d4774bf050c7b8fee9f4eef89f09fb6330664"
     assert tx.table.count().to_pyarrow().as_py() == 525_461
@@ -76,7 +76,7 @@ def test_parquet_online_retail_ii(con, tmp_path):
     assert first["timestamp"] == dt.datetime(2009, 12, 1, 7, 45)
 
 
-def test_excel(con, tmp_path):
+def test_excel(engine, tmp_path):
     book = openpyxl.Workbook()
     sheet = book.active
     sheet.title = "Year 2009-2010"
@@ -85,16 +85,16 @@ def test_excel(con, tmp_path):
     sheet.append(["C489449", "22087", -12, dt.datetime(2009, 12, 1, 10, 33), 2.95, 16321.0])
     path = tmp_path / "retail.xlsx"
     book.save(path)
-    rows = _rows(_read(con, tmp_path, source=str(path)))
+    rows = _rows(_read(engine, tmp_path, source=str(path)))
     assert [(r["order_id"], r["customer_id"], r["quantity"]) for r in rows] == [
         ("489434", "13085", 12.0), ("C489449", "16321", -12.0)]
     assert rows[1]["timestamp"] == dt.datetime(2009, 12, 1, 10, 33)
     with pytest.raises(InputError, match="no sheet 'nope'; sheets: Year 2009-2010"):
-        _read(con, tmp_path, source=str(path), sheet="nope")
+        _read(engine, tmp_path, source=str(path), sheet="nope")
 
 
-def test_cdnow_master_with_header(con, tmp_path):
-    tx = _read(con, tmp_path, source=str(dataset_path("cdnow_master")))
+def test_cdnow_master_with_header(engine, tmp_path):
+    tx = _read(engine, tmp_path, source=str(dataset_path("cdnow_master")))
     assert tx.info.format == "cdnow"
     assert tx.table.count().to_pyarrow().as_py() == 69_659
     assert tx.table.customer_id.nunique().to_pyarrow().as_py() == 23_570
@@ -103,67 +103,67 @@ def test_cdnow_master_with_header(con, tmp_path):
     assert "order_id" not in tx.table.columns
 
 
-def test_cdnow_sample_without_header(con, tmp_path):
-    tx = _read(con, tmp_path, source=str(dataset_path("cdnow_sample")))
+def test_cdnow_sample_without_header(engine, tmp_path):
+    tx = _read(engine, tmp_path, source=str(dataset_path("cdnow_sample")))
     assert tx.table.count().to_pyarrow().as_py() == 6_919
     assert tx.table.customer_id.nunique().to_pyarrow().as_py() == 2_357
     row = tx.table.filter(tx.table.customer_id == "00004").order_by("timestamp").to_pyarrow().to_pylist()[0]
     assert (row["timestamp"], row["quantity"], row["amount"]) == (dt.datetime(1997, 1, 1), 2.0, 29.33)
 
 
-def test_duckdb_table(con, tmp_path):
+def test_duckdb_table(engine, tmp_path):
     db = tmp_path / "shop.duckdb"
     with duckdb.connect(str(db)) as c:
         c.execute("CREATE TABLE sales (client VARCHAR, sold_at TIMESTAMP, total DOUBLE)")
         c.execute("INSERT INTO sales VALUES ('a', '2022-01-01 10:00', 10.0), ('b', '2022-01-02', 4.5)")
         c.execute("CREATE TABLE other (x INT)")
-    if con.name == "pyspark":
+    if engine.name == "spark":
         with pytest.raises(InputError, match="a DuckDB database file needs --engine duckdb"):
-            _read(con, tmp_path, source=str(db), table="sales")
+            _read(engine, tmp_path, source=str(db), table="sales")
         return
-    tx = _read(con, tmp_path, source=str(db), table="sales",
+    tx = _read(engine, tmp_path, source=str(db), table="sales",
                mapping={"customer_id": "client", "timestamp": "sold_at", "amount": "total"})
     assert [r["amount"] for r in _rows(tx)] == [10.0, 4.5]
     with pytest.raises(InputError, match="name the table with --table; tables: other, sales"):
-        _read(con, tmp_path, source=str(db))
+        _read(engine, tmp_path, source=str(db))
 
 
-def test_missing_file_and_unknown_format(con, tmp_path):
+def test_missing_file_and_unknown_format(engine, tmp_path):
     with pytest.raises(InputError, match="file not found: .*nope.csv"):
-        _read(con, tmp_path, source=str(tmp_path / "nope.csv"))
+        _read(engine, tmp_path, source=str(tmp_path / "nope.csv"))
     odd = tmp_path / "data.json"
     odd.write_text("{}")
     with pytest.raises(InputError, match="unsupported format '.json'"):
-        _read(con, tmp_path, source=str(odd))
+        _read(engine, tmp_path, source=str(odd))
 
 
-def test_unparseable_dates_name_the_rows(con, tmp_path):
+def test_unparseable_dates_name_the_rows(engine, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("customer_id,timestamp,amount\na,2021-01-01,1\nb,yesterday,2\nc,2021-01-03,3\nd,31/02/x,4\n")
     with pytest.raises(DataError) as err:
-        _read(con, tmp_path, source=str(path))
+        _read(engine, tmp_path, source=str(path))
     msg = str(err.value)
     assert "'timestamp' has 2 values that are not dates" in msg
     assert "data row 2: 'yesterday'" in msg and "data row 4: '31/02/x'" in msg
 
 
-def test_unparseable_amounts_name_the_rows(con, tmp_path):
+def test_unparseable_amounts_name_the_rows(engine, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("customer_id,timestamp,amount\na,2021-01-01,1\nb,2021-01-02,12 EUR\n")
     with pytest.raises(DataError, match="'amount' \\(amount\\) has 1 values that are not numbers \\(data row 2: '12 EUR'\\)"):
-        _read(con, tmp_path, source=str(path))
+        _read(engine, tmp_path, source=str(path))
 
 
-def test_missing_column_lists_columns(con, tmp_path):
+def test_missing_column_lists_columns(engine, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("who,when,much\na,2021-01-01,1\n")
     with pytest.raises(SchemaError, match="no customer_id column .* columns found: 'who', 'when', 'much'"):
-        _read(con, tmp_path, source=str(path))
+        _read(engine, tmp_path, source=str(path))
 
 
-def test_spark_catalog_table(con, tmp_path):
+def test_spark_catalog_table(engine, tmp_path):
     """With the Spark engine, --table without a source reads a table of the Spark catalog."""
-    if con.name != "pyspark":
+    if engine.name != "spark":
         pytest.skip("a Spark catalog table needs the Spark engine")
     from pyspark.sql import SparkSession
 
@@ -171,12 +171,12 @@ def test_spark_catalog_table(con, tmp_path):
     spark.createDataFrame(
         [("a", "2022-01-01 10:00:00", 10.0), ("b", "2022-01-02 00:00:00", 4.5)], "client string, sold_at string, total double"
     ).createOrReplaceTempView("cs_test_sales")
-    tx = _read(con, tmp_path, table="cs_test_sales",
+    tx = _read(engine, tmp_path, table="cs_test_sales",
                mapping={"customer_id": "client", "timestamp": "sold_at", "amount": "total"})
     assert tx.info.format == "spark-table"
     assert [(r["customer_id"], r["amount"]) for r in _rows(tx)] == [("a", 10.0), ("b", 4.5)]
     with pytest.raises(InputError, match="Spark catalog has no table 'nope'"):
-        _read(con, tmp_path, table="nope")
+        _read(engine, tmp_path, table="nope")
 
 
 def test_strptime_formats_become_spark_patterns():

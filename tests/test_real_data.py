@@ -19,9 +19,9 @@ OR2 = str(dataset_path("online_retail_ii"))
 @pytest.fixture(scope="module")
 def or2():
     config = load_config(None, {"input": {"source": OR2}})
-    with session(config) as (con, workdir), warnings.catch_warnings(record=True) as caught:
+    with session(config) as (engine, workdir), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = analyse(config, con, workdir)
+        result = analyse(config, engine, workdir)
     result.caught_warnings = [w for w in caught if issubclass(w.category, RuntimeWarning)]
     yield result
 
@@ -88,8 +88,8 @@ def test_every_customer_has_a_segment_and_profiles_add_up(or2):
 def test_past_as_of_is_a_point_in_time_snapshot():
     as_of = dt.date(2010, 6, 1)
     config = load_config(None, {"input": {"source": OR2}, "cleaning": {"as_of": as_of}})
-    with session(config) as (con, workdir):
-        result = analyse(config, con, workdir)
+    with session(config) as (engine, workdir):
+        result = analyse(config, engine, workdir)
     first_excluded = duckdb.sql(
         f"""SELECT count(*) FROM read_parquet('{OR2}')
             WHERE "Customer ID" IS NOT NULL AND CAST(InvoiceDate AS TIMESTAMP) >= TIMESTAMP '2010-06-01'"""
@@ -101,8 +101,8 @@ def test_past_as_of_is_a_point_in_time_snapshot():
 
 def _analyse(source):
     config = load_config(None, {"input": {"source": source}})
-    with session(config) as (con, workdir):
-        return analyse(config, con, workdir)
+    with session(config) as (engine, workdir):
+        return analyse(config, engine, workdir)
 
 
 def test_or2_learned_segments_and_identical_rerun(or2):

@@ -14,7 +14,7 @@ from customersense.datasets.synthetic import planted_transactions
 from customersense.evaluation import calinski_harabasz, davies_bouldin, knee_point, silhouette
 from customersense.models.segmenter import OUTLIER_CLUSTER, CustomerSegmenter
 from customersense.pipeline import analyse, session
-from customersense.profiles.naming import (
+from customersense.models.naming import (
     cluster_positions, load_name_rules, midrank_percentile, name_clusters,
 )
 
@@ -27,8 +27,8 @@ def planted(tmp_path_factory):
     path = tmp_path_factory.mktemp("planted") / "planted.parquet"
     pq.write_table(tx, path)
     config = load_config(None, {"input": {"source": str(path)}})
-    with session(config) as (con, workdir):
-        result = analyse(config, con, workdir)
+    with session(config) as (engine, workdir):
+        result = analyse(config, engine, workdir)
     return result, result.customers.merge(truth, on="customer_id", suffixes=("", "_true"))
 
 

@@ -1,0 +1,123 @@
+"""The engine protocol has a test double: the pipeline talks to the engine through it only.
+
+``RecordingEngine`` wraps the real DuckDB engine and records every protocol call, so a whole
+run can be checked for what it asked of the engine; ``FailingWriteEngine`` breaks the disk
+at the moment the writers hand a table to the engine, to show that a failed run keeps the
+previous outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from customersense.config import Config, load_config
+from customersense.engine import DuckDBEngine, Engine
+from customersense.errors import OutputError
+from customersense.pipeline import analyse, run
+from customersense.reporting import write_outputs
+
+PROTOCOL = ("read_parquet", "read_csv", "read_lines", "read_database_table", "read_catalog_table", "head_text",
+            "is_remote", "number_rows", "materialize", "upload", "parse_timestamp", "fetch", "watch",
+            "write_parquet", "write_csv", "spill_to", "is_out_of_memory", "close")
+
+
+class RecordingEngine:
+    """Every protocol call recorded by name, then passed to a real DuckDB engine."""
+
+    def __init__(self) -> None:
+        self.inner = DuckDBEngine()
+        self.calls: list[str] = []
+        for attr in ("name", "backend", "keeps_input_order", "writes_single_files", "max_collect_customers",
+                     "utf8_encodings"):
+            setattr(self, attr, getattr(self.inner, attr))
+
+    def __getattr__(self, name: str):
+        if name not in PROTOCOL:
+            raise AttributeError(f"{name}: not part of the engine protocol")
+        method = getattr(self.inner, name)
+
+        def recorded(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return recorded
+
+
+class FailingWriteEngine(RecordingEngine):
+    def write_parquet(self, expr, path: Path) -> None:
+        raise OutputError(f"cannot write {Path(path).name}: disk full (planted)")
+
+
+def _cdnow_config(tmp_path: Path) -> Config:
+    from customersense.datasets import dataset_path
+
+    cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))},
+                             "output": {"dir": str(tmp_path / "out"), "plots": False},
+                             "validation": {"enabled": False}, "clv": {"enabled": False}})
+    return cfg
+
+
+def test_both_engines_implement_the_protocol():
+    engine = DuckDBEngine()
+    try:
+        assert isinstance(engine, Engine)
+        assert isinstance(RecordingEngine(), Engine)
+        for name in PROTOCOL:
+            assert callable(getattr(engine, name)), name
+    finally:
+        engine.close()
+
+
+def test_a_whole_run_goes_through_the_protocol_only(tmp_path):
+    config = _cdnow_config(tmp_path)
+    engine = RecordingEngine()
+    try:
+        result = analyse(config, engine, tmp_path)
+        files = write_outputs(result, config.output.dir, engine)
+    finally:
+        engine.close()
+    calls = engine.calls
+    # CDNOW text is read line by line, cleaned rows materialised once, customers fetched once,
+    # transactions written as Parquet and (under the CSV limit) as CSV, nothing else read.
+    assert calls.count("read_lines") == 1
+    assert calls.count("materialize") == 1
+    assert calls.count("fetch") == 1
+    assert calls.count("write_parquet") == 1 and calls.count("write_csv") == 1
+    assert not {"read_parquet", "read_csv", "read_database_table", "read_catalog_table"} & set(calls)
+    assert calls[-1] == "close"
+    written = pd.read_parquet(Path(config.output.dir) / "customer_segments.parquet")
+    assert len(written) == result.cleaning.customers == len(result.customers)
+    assert {p.name for p in files} >= {"customer_segments.parquet", "transactions_with_segments.parquet"}
+
+
+def test_a_write_that_fails_in_the_engine_keeps_the_previous_outputs(tmp_path):
+    config = _cdnow_config(tmp_path)
+    out = Path(config.output.dir)
+    out.mkdir(parents=True)
+    (out / "customer_segments.csv").write_text("previous run\n")
+    engine = FailingWriteEngine()
+    try:
+        result = analyse(config, engine, tmp_path)
+        with pytest.raises(OutputError, match="disk full"):
+            write_outputs(result, out, engine)
+    finally:
+        engine.close()
+    assert (out / "customer_segments.csv").read_text() == "previous run\n"
+    assert sorted(p.name for p in out.iterdir()) == ["customer_segments.csv"]  # no staging left
+
+
+def test_the_library_result_is_usable_after_the_engine_closed(tmp_path):
+    """``run`` writes, closes the engine and re-points the lazy tables at the written files."""
+    config = _cdnow_config(tmp_path)
+    result = run(config)
+    tx = result.transactions.to_pyarrow()
+    assert tx.num_rows == result.cleaning.rows_kept
+    written = pq.read_table(Path(config.output.dir) / "transactions_with_segments.parquet")
+    assert tx.equals(written)
+    assert {p.name for p in result.outputs} == {p.name for p in Path(config.output.dir).iterdir()}
+    assert dataclasses.is_dataclass(result)
