@@ -42,12 +42,12 @@ def child(path: str) -> dict:
     from customersense.io.readers import read_transactions
 
     config = load_config(None, {"input": {"source": path}})
-    con = connect(config.engine)
+    engine = connect(config.engine)
     with tempfile.TemporaryDirectory() as wd:
         t0, c0 = time.perf_counter(), _cpu()
-        tx = read_transactions(con, config.input, Path(wd))
+        tx = read_transactions(engine, config.input, Path(wd))
         t1, c1 = time.perf_counter(), _cpu()
-        cleaned = clean(con, tx.table, config.cleaning, source=path)
+        cleaned = clean(engine, tx.table, config.cleaning, source=path)
         t2, c2 = time.perf_counter(), _cpu()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"read": t1 - t0, "clean": t2 - t1, "read_cpu": c1 - c0, "clean_cpu": c2 - c1, "rss": rss, "report": cleaned.report.to_dict(),

@@ -43,7 +43,7 @@ RUNS = {
 STAGE_PROBES = (
     ("readers", "fingerprint", "read: sha256 fingerprint of the file"),
     ("readers", "standardise", "read: standardise (mapping, validation queries)"),
-    ("cleaning", "materialize", "clean: dedupe + label rows, materialised"),
+    ("engine", "materialize", "clean: dedupe + label rows, materialised (and a CSV's parse)"),
     ("cleaning", "_count_labels", "clean: counts per rule + last date query"),
     ("cleaning", "_buyers_and_orphans", "clean: buyers and orphan returns query"),
 )
@@ -88,7 +88,7 @@ def child(run: str, path: str) -> dict:
         import customersense.io.readers as readers_mod
         from customersense.cleaning import clean
         from customersense.config import load_config
-        from customersense.engine import connect
+        from customersense.engine import DuckDBEngine, connect
         from customersense.features import customer_frame
         from customersense.io.readers import read_transactions
 
@@ -106,17 +106,17 @@ def child(run: str, path: str) -> dict:
             setattr(module, name, wrapper)
 
         for module, name, label in STAGE_PROBES:
-            timed({"readers": readers_mod, "cleaning": cleaning_mod}[module], name, label)
+            timed({"readers": readers_mod, "cleaning": cleaning_mod, "engine": DuckDBEngine}[module], name, label)
         imported = time.perf_counter()
         config = load_config(None, {"input": {"source": path}})
-        con = connect(config.engine)
+        engine = connect(config.engine)
         with tempfile.TemporaryDirectory() as wd:
             t0, cpu0 = time.perf_counter(), _cpu()
-            tx = read_transactions(con, config.input, Path(wd))
+            tx = read_transactions(engine, config.input, Path(wd))
             t1 = time.perf_counter()
-            cleaned = clean(con, tx.table, config.cleaning, source=path)
+            cleaned = clean(engine, tx.table, config.cleaning, source=path)
             t2 = time.perf_counter()
-            result = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of)
+            result = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of, engine=engine)
             t3 = time.perf_counter()
         import pyarrow as pa
 
@@ -124,7 +124,7 @@ def child(run: str, path: str) -> dict:
         seconds = t3 - t0
         stages.update({"read (total)": t1 - t0, "clean (total)": t2 - t1,
                        "features (total)": t3 - t2})
-        threads = con.raw_sql("SELECT current_setting('threads')").fetchone()[0]
+        threads = engine.backend.raw_sql("SELECT current_setting('threads')").fetchone()[0]
     else:
         import duckdb
         from customersense.config import DEFAULT_NON_PRODUCT_CODES

@@ -32,12 +32,12 @@ def child(engine: str, path: str) -> dict:
     warnings.filterwarnings("ignore")
     from customersense.cleaning import clean
     from customersense.config import CleaningPolicy, EngineConfig, InputConfig
-    from customersense.engine import close, connect
+    from customersense.engine import connect
     from customersense.features import customer_features
     from customersense.io.readers import read_transactions
 
     t0 = time.perf_counter()
-    con = connect(EngineConfig(name=engine))
+    con = connect(EngineConfig(name=engine))  # the Engine object
     start = time.perf_counter() - t0
     t1 = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:
@@ -48,7 +48,7 @@ def child(engine: str, path: str) -> dict:
     jvm_mb = None
     if engine == "spark":
         jvm_mb = _jvm_rss_mb()
-    close(con)
+    con.close()
     return {
         "start_s": start, "work_s": work_s, "customers": features.num_rows,
         "monetary": float(sum(v for v in features.column("monetary").to_pylist())),

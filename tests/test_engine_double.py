@@ -32,7 +32,7 @@ class RecordingEngine:
     def __init__(self) -> None:
         self.inner = DuckDBEngine()
         self.calls: list[str] = []
-        for attr in ("name", "backend", "keeps_input_order", "writes_single_files", "max_collect_customers",
+        for attr in ("name", "backend", "writes_single_files", "max_collect_customers",
                      "utf8_encodings"):
             setattr(self, attr, getattr(self.inner, attr))
 

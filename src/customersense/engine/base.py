@@ -25,9 +25,6 @@ class Engine(Protocol):
 
     name: str
     backend: Any
-    #: whether reads number their rows by input position (``schema.ROW_ID``), so that outputs
-    #: keep the input order; Spark has no such order and sorts by columns instead.
-    keeps_input_order: bool
     #: whether an output is one file (DuckDB), not a folder of parts written by executors
     #: (Spark, which then writes no CSV: a CSV would have to pass through the driver).
     writes_single_files: bool
@@ -56,7 +53,9 @@ class Engine(Protocol):
     def is_remote(self, source: str) -> bool: ...
 
     def number_rows(self, raw: ibis.Table) -> ibis.Table:
-        """``raw`` with ``schema.ROW_ID`` (input position) where the engine keeps input order."""
+        """``raw`` with ``schema.ROW_ID`` (its rows' input positions) where the engine has an input
+        order, so that outputs list rows as they came in; unchanged on Spark, which has none
+        across executors (its outputs are sorted by columns instead)."""
 
     # -- computing ----------------------------------------------------------------------------
     def materialize(self, expr: ibis.Table, prefix: str = "cs") -> ibis.Table:

@@ -49,7 +49,6 @@ class DuckDBEngine:
     """The default engine (see :class:`customersense.engine.base.Engine`)."""
 
     name = "duckdb"
-    keeps_input_order = True
     writes_single_files = True
     max_collect_customers = None  # in-process: the customer table always comes back
     utf8_encodings = ("utf8", "utf8sig")  # CSV encodings read as they are (DuckDB skips a BOM)

@@ -53,7 +53,6 @@ class SparkEngine:
     """Apache Spark (see :class:`customersense.engine.base.Engine` and the module doc)."""
 
     name = "spark"
-    keeps_input_order = False  # no input order across executors: outputs sort by columns
     writes_single_files = False
     utf8_encodings = ("utf8",)  # other encodings (a BOM included) are transcoded first
 
