@@ -151,13 +151,13 @@ class _CollectMonitor:
 def test_whole_run_gives_the_same_customer_segments(spark_session, name, tmp_path, monkeypatch):
     results = {}
     before = set(os.listdir("."))
-    for engine in ("duckdb", "spark"):
-        config = load_config(None, {"input": {"source": _source(name)}, "engine": {"name": engine},
+    for which in ("duckdb", "spark"):
+        config = load_config(None, {"input": {"source": _source(name)}, "engine": {"name": which},
                                     "validation": {"enabled": False}})
-        monitor = _CollectMonitor(monkeypatch) if engine == "spark" else None
+        monitor = _CollectMonitor(monkeypatch) if which == "spark" else None
         with session(config) as (engine, workdir):
             result = analyse(config, engine, workdir)
-        results[engine] = result
+        results[which] = result
         if monitor is not None:
             monkeypatch.undo()
             # Customer-level results come back (one row per customer); transactions never do.
