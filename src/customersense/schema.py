@@ -40,7 +40,7 @@ STANDARD_COLUMNS = (
 ROW_ID = "_cs_row_id"
 
 # Money: amounts in the input's currency. The CSV outputs round these columns to cents (the
-# Parquet outputs keep full precision); see io/writers.py. Shares, rates, scores, probabilities,
+# Parquet outputs keep full precision); see reporting/writers.py. Shares, rates, scores, probabilities,
 # counts and expected purchase counts are not money and are written unrounded.
 # Per customer: net and gross revenue, returns, order value and its spread, predicted spend, CLV.
 MONEY_FEATURES = (
