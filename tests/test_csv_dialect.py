@@ -8,15 +8,16 @@ import io
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
 from customersense.cli.main import cli
+from customersense.engine import DuckDBEngine
 from customersense.reporting.writers import write_csv, write_table_csv
-from customersense.schema import MONEY_COLUMNS
+from customersense.schema import MONEY_COLUMNS, ROW_ID
 
 TS = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
@@ -102,9 +103,13 @@ def test_an_engine_table_is_written_in_the_same_dialect_as_a_frame(tmp_path):
         "quantity": [12.0, 3.0, 1.5],
         "timestamp": pd.to_datetime(["2010-12-01 08:26:00", "2010-12-01 09:00:00", "2010-12-02 10:00:00"]),
     })
-    con = ibis.duckdb.connect()
-    table = con.create_table("tx", frame)
-    write_table_csv(table, tmp_path / "table.csv")
+    engine = DuckDBEngine()
+    try:
+        table = engine.upload(frame)  # as the run does: in input order, without the row number
+        table = table.order_by(ROW_ID).drop(ROW_ID)
+        write_table_csv(lambda: engine.record_batches(table, batch_rows=2), tmp_path / "table.csv")
+    finally:
+        engine.close()
     write_csv(frame, tmp_path / "frame.csv")
     assert (tmp_path / "table.csv").read_bytes() == (tmp_path / "frame.csv").read_bytes() == (
         b'"customer_id","is_return","line_amount","quantity","timestamp"\n'
@@ -112,6 +117,29 @@ def test_an_engine_table_is_written_in_the_same_dialect_as_a_frame(tmp_path):
         b'"b,c",false,0.01,3,2010-12-01 09:00:00\n'
         b",true,,1.5,2010-12-02 10:00:00\n"
     )
+
+
+def test_a_sub_second_part_in_a_later_batch_rewrites_the_column_with_fractions(tmp_path):
+    stamps = pd.to_datetime(["2010-12-01 08:26:00", "2010-12-01 08:27:00", "2010-12-01 08:28:00.25"],
+                            format="ISO8601")
+    table = pa.table({"timestamp": pa.array(stamps, pa.timestamp("us")), "day": pa.array([1, 2, 3])})
+    streams = []
+
+    def open_stream():
+        streams.append(1)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=1))
+
+    write_table_csv(open_stream, tmp_path / "t.csv")
+    assert len(streams) == 2  # the third batch showed the fraction: written again, fractions kept
+    assert (tmp_path / "t.csv").read_text() == (
+        '"timestamp","day"\n2010-12-01 08:26:00.000000,1\n2010-12-01 08:27:00.000000,2\n'
+        "2010-12-01 08:28:00.250000,3\n"
+    )
+    streams.clear()
+    write_table_csv(lambda: streams.append(1) or pa.RecordBatchReader.from_batches(
+        table.schema, table.slice(0, 2).to_batches()), tmp_path / "s.csv")
+    assert len(streams) == 1
+    assert (tmp_path / "s.csv").read_text() == '"timestamp","day"\n2010-12-01 08:26:00,1\n2010-12-01 08:27:00,2\n'
 
 
 def test_money_columns_are_money_and_only_money():

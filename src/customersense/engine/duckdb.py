@@ -166,8 +166,10 @@ class DuckDBEngine:
     def write_parquet(self, expr: ibis.Table, path: Path) -> None:
         expr.to_parquet(path)
 
-    def write_csv(self, expr: ibis.Table, path: Path) -> None:
-        expr.to_csv(path)
+    def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> Any:
+        with warnings.catch_warnings():  # Ibis 12 calls DuckDB's deprecated fetch_record_batch
+            warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
+            return expr.to_pyarrow_batches(chunk_size=batch_rows)
 
     # -- lifetime ---------------------------------------------------------------------------
     def spill_to(self, folder: Path) -> None:

@@ -35,7 +35,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +91,10 @@ class AtomicOutputs:
         """``frame`` without its index, in the CSV dialect above."""
         write_csv(frame, self.path(name))
 
-    def write_table_csv(self, name: str, table: Any) -> None:
-        """An Ibis table, streamed from its engine in batches, in the same CSV dialect."""
-        write_table_csv(table, self.path(name))
+    def write_table_csv(self, name: str, open_stream: Callable[[], pa.RecordBatchReader]) -> None:
+        """An engine's result, streamed in Arrow batches (``open_stream()`` starts the stream), in
+        the same CSV dialect."""
+        write_table_csv(open_stream, self.path(name))
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path(name), index=False)
@@ -157,19 +158,24 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     write_csv_batches(table.schema, table.to_batches(), path, fractions)
 
 
-def write_table_csv(table: Any, path: str | Path) -> None:
-    """Write an Ibis table to ``path`` in the module's CSV dialect, batch by batch (bounded memory).
+def write_table_csv(open_stream: Callable[[], pa.RecordBatchReader], path: str | Path) -> None:
+    """Write a stream of Arrow batches (an engine's result, e.g. ``engine.record_batches(expr)``)
+    to ``path`` in the module's CSV dialect, batch by batch (bounded memory).
 
-    One query first asks the engine which timestamp columns have a sub-second part.
+    Timestamps are written to the second. Should a batch hold a sub-second part, the file is
+    written again from a new stream with that column's fractions kept for every row (rare:
+    transaction times come to the second or minute), so no extra query runs up front.
     """
-    schema = table.schema().to_pyarrow()
-    stamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
     fractions: set[str] = set()
-    if stamps:
-        found = table.aggregate(**{c: (table[c].truncate("s") != table[c]).any() for c in stamps}).to_pyarrow()
-        fractions = {c for c in stamps if found[c][0].as_py()}
-    reader = table.to_pyarrow_batches()
-    write_csv_batches(reader.schema, reader, path, fractions)
+    while True:
+        reader = open_stream()
+        try:
+            write_csv_batches(reader.schema, reader, path, fractions)
+            return
+        except _SubSecond as found:
+            fractions.add(found.column)
+        finally:
+            reader.close()
 
 
 def write_csv_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: str | Path,
@@ -207,8 +213,12 @@ def _prepare(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
             col = cents(col)
         elif pa.types.is_floating(col.type):
             col = _nan_to_null(col)
+        elif pa.types.is_timestamp(col.type) and col.type != field.type:
+            if _has_fractions(col):
+                raise _SubSecond(field.name)
+            col = col.cast(field.type)  # to the second: exact, there is no fraction
         elif col.type != field.type:
-            col = col.cast(field.type)  # timestamps to the second: safe, they have no fractions
+            col = col.cast(field.type)
         columns.append(col)
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
@@ -232,5 +242,13 @@ def _nan_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(nan, pa.scalar(None, values.type), values)
 
 
-def _has_fractions(values: pa.ChunkedArray) -> bool:
+class _SubSecond(Exception):
+    """A timestamp column that was to be written to the second has a sub-second part."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+def _has_fractions(values: pa.Array | pa.ChunkedArray) -> bool:
     return bool(pc.any(pc.not_equal(pc.floor_temporal(values, unit="second"), values)).as_py())
