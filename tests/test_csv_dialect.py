@@ -83,7 +83,8 @@ def test_integer_columns_stay_integer(tmp_path):
 def test_timestamps_keep_a_sub_second_part_only_where_the_column_has_one(tmp_path):
     frame = pd.DataFrame({
         "whole": pd.to_datetime(["2010-12-01 08:26:00", "2010-12-01 08:27:00"]),
-        "part": pd.to_datetime(["2010-12-01 08:26:00", "2010-12-01 08:26:00.5"], format="ISO8601").astype("datetime64[ms]"),
+        "part": pd.to_datetime(["2010-12-01 08:26:00", "2010-12-01 08:26:00.5"], format="ISO8601")
+        .astype("datetime64[ms]"),
         "day": [dt.date(2010, 12, 1), None],
     })
     frame["day"] = frame["day"].astype("date32[pyarrow]")
