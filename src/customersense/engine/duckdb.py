@@ -18,6 +18,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from .. import schema as S
 from ..config import EngineConfig
@@ -167,9 +168,18 @@ class DuckDBEngine:
         expr.to_parquet(path)
 
     def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> Any:
-        with warnings.catch_warnings():  # Ibis 12 calls DuckDB's deprecated fetch_record_batch
-            warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
-            return expr.to_pyarrow_batches(chunk_size=batch_rows)
+        reader = expr.to_pyarrow_batches(chunk_size=batch_rows)
+
+        def batches():
+            while True:
+                with warnings.catch_warnings():  # Ibis 12 calls DuckDB's deprecated fetch_record_batch
+                    warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
+                    batch = next(reader, None)
+                if batch is None:
+                    return
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
     # -- lifetime ---------------------------------------------------------------------------
     def spill_to(self, folder: Path) -> None:
