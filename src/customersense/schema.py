@@ -39,6 +39,20 @@ STANDARD_COLUMNS = (
 # written. Spark has no such position, and sorts by the columns instead.
 ROW_ID = "_cs_row_id"
 
+# Money: amounts in the input's currency. The CSV outputs round these columns to cents (the
+# Parquet outputs keep full precision); see reporting/writers.py. Shares, rates, scores, probabilities,
+# counts and expected purchase counts are not money and are written unrounded.
+# Per customer: net and gross revenue, returns, order value and its spread, predicted spend, CLV.
+MONEY_FEATURES = (
+    "monetary", "gross_revenue", "returns_value", "avg_order_value", "order_value_std", "expected_spend", "clv",
+)
+MONEY_COLUMNS = frozenset({
+    AMOUNT, UNIT_PRICE, "line_amount",  # transactions
+    *MONEY_FEATURES,  # customers
+    "revenue", "clv_total", "avg_unit_price_paid",  # segment profiles: totals and the pricing signal
+    *(f"{stat}_{col}" for stat in ("mean", "median") for col in MONEY_FEATURES),  # profiles of money features
+})
+
 # Customer features the learned segments use by default (see models/preprocess.py for why).
 DEFAULT_SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
 

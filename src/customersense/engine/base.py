@@ -14,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from ..progress import ProgressFn
 
@@ -70,13 +71,15 @@ class Engine(Protocol):
     def fetch(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> pd.DataFrame:
         """A customer-level result as pandas, in batches where the engine can."""
 
+    def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> pa.RecordBatchReader:
+        """A result streamed as Arrow batches, for a writer that formats it itself (the CSV
+        outputs); each call runs the query again."""
+
     def watch(self, progress: ProgressFn | None) -> AbstractContextManager[None]:
         """While the block runs, report the running query's progress to ``progress``."""
 
     # -- writing ------------------------------------------------------------------------------
     def write_parquet(self, expr: ibis.Table, path: Path) -> None: ...
-
-    def write_csv(self, expr: ibis.Table, path: Path) -> None: ...
 
     # -- lifetime -----------------------------------------------------------------------------
     def spill_to(self, folder: Path) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from .. import schema as S
 from ..config import EngineConfig
@@ -166,8 +167,19 @@ class DuckDBEngine:
     def write_parquet(self, expr: ibis.Table, path: Path) -> None:
         expr.to_parquet(path)
 
-    def write_csv(self, expr: ibis.Table, path: Path) -> None:
-        expr.to_csv(path)
+    def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> Any:
+        reader = expr.to_pyarrow_batches(chunk_size=batch_rows)
+
+        def batches():
+            while True:
+                with warnings.catch_warnings():  # Ibis 12 calls DuckDB's deprecated fetch_record_batch
+                    warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
+                    batch = next(reader, None)
+                if batch is None:
+                    return
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
     # -- lifetime ---------------------------------------------------------------------------
     def spill_to(self, folder: Path) -> None:

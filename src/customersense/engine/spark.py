@@ -153,7 +153,7 @@ class SparkEngine:
     def write_parquet(self, expr: ibis.Table, path: Path) -> None:
         expr.to_parquet(path)  # a folder of parts, written by the executors
 
-    def write_csv(self, expr: ibis.Table, path: Path) -> None:
+    def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> Any:
         raise NotImplementedError("the Spark engine writes no CSV: it would pass through the driver")
 
     # -- lifetime ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
             # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
             # to pass through the driver, so the Spark engine writes none.
             if result.cleaning.rows_kept <= result.config.output.csv_max_rows and engine.writes_single_files:
-                engine.write_csv(tx, out.path("transactions_with_segments.csv"))
+                out.write_table_csv("transactions_with_segments.csv", lambda: engine.record_batches(tx))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
             if result.learned is not None:
                 out.write_csv("model_selection.csv", result.learned.model.selection_)

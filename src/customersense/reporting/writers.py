@@ -1,6 +1,32 @@
 """Atomic outputs: every file is written into a staging folder beside the outputs and moved into
 place only when the whole run succeeded. A failed run leaves the previous outputs untouched,
 and no reader ever sees a half-written file.
+
+CSV dialect. Every CSV a run writes, from a pandas frame (:meth:`AtomicOutputs.write_csv`) or
+from an engine table (:meth:`AtomicOutputs.write_table_csv`), is written by Arrow's CSV writer
+through :func:`write_csv_batches`, so there is one dialect:
+
+- UTF-8 without a byte-order mark (a BOM, U+FEFF, would stick to the first column name,
+  ``customer_id``, in tools that do not strip it: Python's csv with ``utf-8``, awk, cut,
+  many database loaders; Excel reads UTF-8 without it through Data > From Text/CSV).
+- Comma delimiter, LF line ends on every platform, one header line of column names.
+- Quoting: Arrow's "needed" style. Text values and column names are always in double quotes,
+  a quote inside doubled (RFC 4180); numbers, booleans, dates and timestamps never
+  are. So empty text (``""``) and a missing value (an empty field) stay apart.
+- Missing values (null, NaN): an empty field.
+- Booleans: ``true`` / ``false``.
+- Dates: ``2010-12-01``. Timestamps: ``2010-12-01 08:26:00``, ISO-8601 with a space (not
+  ``T``), no offset for a naive timestamp (as read), UTC with ``Z`` for a zone-aware one. A
+  sub-second part only for a column that has one (then every value of the column has the
+  digits of its unit: ``.500000`` for microseconds).
+- Integers: plain digits (an integer column stays integer: ``12``, never ``12.0``).
+- Other floats: the shortest text that reads back to the same double, without a trailing
+  ``.0``: ``12``, ``35.4``, ``0.0001``, ``1e-7``, ``1e+16``, ``inf``, ``-inf``.
+- Money (:data:`customersense.schema.MONEY_COLUMNS`): rounded to cents and written with two
+  decimals (``12.00``, ``-35.40``): the double is taken to 10 decimal places, then rounded
+  half away from zero, as Excel's ROUND does (``0.005`` -> ``0.01``, ``-0.005`` -> ``-0.01``,
+  ``0.025`` -> ``0.03``, ``1.005`` -> ``1.01``, ``2.675`` -> ``2.68``). A money value that is
+  not finite (or beyond 1e26) is written empty. The Parquet files keep full precision.
 """
 
 from __future__ import annotations
@@ -9,13 +35,17 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from ..errors import OutputError
-from .csv_text import write_csv
+from ..schema import MONEY_COLUMNS
 
 
 class AtomicOutputs:
@@ -58,7 +88,13 @@ class AtomicOutputs:
             fh.write("\n")
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
-        write_csv(frame, self.path(name))  # the bytes of frame.to_csv(path, index=False)
+        """``frame`` without its index, in the CSV dialect above."""
+        write_csv(frame, self.path(name))
+
+    def write_table_csv(self, name: str, open_stream: Callable[[], pa.RecordBatchReader]) -> None:
+        """An engine's result, streamed in Arrow batches (``open_stream()`` starts the stream), in
+        the same CSV dialect."""
+        write_table_csv(open_stream, self.path(name))
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path(name), index=False)
@@ -103,3 +139,116 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ---- CSV -------------------------------------------------------------------------------------
+
+CSV_OPTIONS = pa_csv.WriteOptions(
+    include_header=True, delimiter=",", quoting_style="needed", quoting_header="needed", eol="\n",
+)
+MONEY_TYPE = pa.decimal128(38, 2)
+_MONEY_WORK = pa.decimal128(38, 10)  # the double taken to 10 decimal places, then to cents
+_MONEY_LIMIT = 1e26  # decimal128(38, 10) holds less than 1e28
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write ``frame`` (without its index) to ``path`` in the module's CSV dialect."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN in a float column: null
+    fractions = {f.name for f in table.schema if pa.types.is_timestamp(f.type) and _has_fractions(table[f.name])}
+    write_csv_batches(table.schema, table.to_batches(), path, fractions)
+
+
+def write_table_csv(open_stream: Callable[[], pa.RecordBatchReader], path: str | Path) -> None:
+    """Write a stream of Arrow batches (an engine's result, e.g. ``engine.record_batches(expr)``)
+    to ``path`` in the module's CSV dialect, batch by batch (bounded memory).
+
+    Timestamps are written to the second. Should a batch hold a sub-second part, the file is
+    written again from a new stream with that column's fractions kept for every row (rare:
+    transaction times come to the second or minute), so no extra query runs up front.
+    """
+    fractions: set[str] = set()
+    while True:
+        reader = open_stream()
+        try:
+            write_csv_batches(reader.schema, reader, path, fractions)
+            return
+        except _SubSecond as found:
+            fractions.add(found.column)
+        finally:
+            reader.close()
+
+
+def write_csv_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: str | Path,
+                      fractions: set[str] = frozenset()) -> None:
+    """The one CSV writer: ``batches`` of ``schema`` to ``path``.
+
+    ``fractions`` names the timestamp columns that have a sub-second part somewhere (decided
+    over the whole column, so every batch is written alike); the others are written to the second.
+    """
+    target = pa.schema([pa.field(f.name, _csv_type(f, fractions)) for f in schema])
+    with pa_csv.CSVWriter(str(path), target, write_options=CSV_OPTIONS) as writer:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(_prepare(batch, target))
+
+
+def _csv_type(field: pa.Field, fractions: set[str]) -> pa.DataType:
+    """The type a column is written as (see the module docstring)."""
+    t = field.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if field.name in MONEY_COLUMNS and pa.types.is_floating(t):
+        return MONEY_TYPE
+    if pa.types.is_timestamp(t) and field.name not in fractions:
+        return pa.timestamp("s", tz=t.tz)
+    return t
+
+
+def _prepare(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+    columns = []
+    for col, field in zip(batch.columns, target):
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        if field.type == MONEY_TYPE and pa.types.is_floating(col.type):
+            col = cents(col)
+        elif pa.types.is_floating(col.type):
+            col = _nan_to_null(col)
+        elif pa.types.is_timestamp(col.type) and col.type != field.type:
+            if _has_fractions(col):
+                raise _SubSecond(field.name)
+            col = col.cast(field.type)  # to the second: exact, there is no fraction
+        elif col.type != field.type:
+            col = col.cast(field.type)
+        columns.append(col)
+    return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+def cents(values: pa.Array) -> pa.Array:
+    """Money to cents as ``decimal128(38, 2)``: 10 decimal places, then half away from zero."""
+    finite = pc.and_(pc.is_finite(values), pc.less(pc.abs(values), _MONEY_LIMIT))
+    all_finite = pc.all(finite).as_py() is not False
+    if not all_finite:
+        values = pc.if_else(finite, values, 0.0)
+    out = pc.round(pc.cast(values, _MONEY_WORK), 2, round_mode="half_towards_infinity").cast(MONEY_TYPE)
+    if not all_finite:
+        out = pc.if_else(finite, out, pa.scalar(None, MONEY_TYPE))
+    return out
+
+
+def _nan_to_null(values: pa.Array) -> pa.Array:
+    nan = pc.is_nan(values)
+    if not pc.any(nan).as_py():
+        return values
+    return pc.if_else(nan, pa.scalar(None, values.type), values)
+
+
+class _SubSecond(Exception):
+    """A timestamp column that was to be written to the second has a sub-second part."""
+
+    def __init__(self, column: str) -> None:
+        super().__init__(column)
+        self.column = column
+
+
+def _has_fractions(values: pa.Array | pa.ChunkedArray) -> bool:
+    return bool(pc.any(pc.not_equal(pc.floor_temporal(values, unit="second"), values)).as_py())
