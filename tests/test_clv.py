@@ -233,6 +233,32 @@ def test_sklearn_conventions():
         m.probability_alive([1], [1.0], [2.0])
 
 
+def test_use_before_fit_raises_scikit_learns_not_fitted_error():
+    from sklearn.exceptions import NotFittedError
+
+    calls = [
+        (BetaGeoFitter(), "probability_alive", ([1], [1.0], [2.0])),
+        (BetaGeoFitter(), "expected_purchases", (4, [1], [1.0], [2.0])),
+        (ParetoNBDFitter(), "expected_purchases_population", (4,)),
+        (GammaGammaFitter(), "expected_average_spend", ([2], [10.0])),
+    ]
+    for model, method, args in calls:
+        with pytest.raises(NotFittedError, match=f"{type(model).__name__} is not fitted yet") as info:
+            getattr(model, method)(*args)
+        assert isinstance(info.value, DataError)  # the CLI prints it as one line
+
+
+def test_converged_reports_what_the_optimiser_said(summary, bgnbd):
+    assert bgnbd.converged_ and bgnbd.convergence_message_.startswith("CONVERGENCE")
+    # CDNOW needs 17 L-BFGS-B iterations from the first start; stopped at 15 every start is
+    # near enough to the optimum to be accepted (gradient < 1e-4), but the optimiser did not converge
+    early = BetaGeoFitter(max_iter=15).fit(summary["frequency"], summary["recency"], summary["T"])
+    assert early.converged_ is False
+    assert "ITERATIONS REACHED LIMIT" in early.convergence_message_ and early.n_iterations_ == 15
+    for name, value in bgnbd.params_.items():
+        assert early.params_[name] == pytest.approx(value, rel=1e-3)
+
+
 def test_degenerate_inputs_raise_clear_errors():
     zeros, T = np.zeros(50), np.linspace(1, 40, 50)
     for cls in (BetaGeoFitter, ParetoNBDFitter):

@@ -10,6 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from customersense.evaluation import silhouette, silhouettes
 from customersense.models.segmenter import CustomerSegmenter
+from customersense.progress import reporting
 
 FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
 
@@ -88,11 +89,15 @@ def test_sample_sizes_are_validated():
 def test_progress_counts_every_customer_scored_and_assigned():
     frame, _ = _customers(2500, 3, seed=1)
     calls = []
-    CustomerSegmenter(contamination=0.05, random_state=0).fit(frame, progress=lambda *a: calls.append(a))
+    with reporting(lambda *a: calls.append(a)):
+        CustomerSegmenter(contamination=0.05, random_state=0).fit(frame)
     for what in ("customers scored", "customers assigned"):
         done = [c for c, total, w in calls if w == what]
         assert done == sorted(done) and done[-1] == len(frame)
         assert {total for _, total, w in calls if w == what} == {len(frame)}
+    calls.clear()  # outside the block nobody is told
+    CustomerSegmenter(contamination=0.05, random_state=0).fit(frame)
+    assert calls == []
 
 
 def test_rich_reporter_shows_counts_and_rate():

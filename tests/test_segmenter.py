@@ -135,7 +135,7 @@ def test_fixed_k_and_separate_outliers():
         ({"contamination": 0.7}, "contamination=0.7: must be 'auto' or a number in \\[0, 0.5\\]"),
         ({"scaler": "minmax"}, "scaler='minmax'"),
         ({"k_range": (1, 5)}, "k_range=\\(1, 5\\)"),
-        ({"n_clusters": 1}, "n_clusters=1"),
+        ({"n_clusters": 0}, "n_clusters=0"),
         ({"outliers": "drop"}, "outliers='drop'"),
     ],
 )
@@ -175,7 +175,7 @@ def test_chunked_anomaly_scores_equal_scikit_learn_whatever_the_chunking(contami
     Z = np.random.default_rng(3).standard_t(3, size=(7_001, 5))
     reference = IsolationForest(n_estimators=200, contamination=contamination, random_state=7).fit(Z)
     for chunk_rows, workers in ((50_000, None), (1_000, 2), (333, 3)):
-        det = AnomalyDetector(contamination, random_state=7).fit(Z, chunk_rows=chunk_rows, workers=workers)
+        det = AnomalyDetector(contamination, random_state=7, chunk_rows=chunk_rows, n_jobs=workers).fit(Z)
         np.testing.assert_array_equal(det.train_scores_, reference.score_samples(Z))
         assert det.offset_ == reference.offset_
         np.testing.assert_array_equal(det.predict(Z), reference.predict(Z))
@@ -192,8 +192,8 @@ def test_compiled_anomaly_scores_are_bit_identical_to_scikit_learn(max_samples_r
     Z[::50] = Z[1]  # repeated rows: leaves holding several training samples
     reference = IsolationForest(n_estimators=200, contamination=0.05, random_state=11).fit(Z)
     for chunk_rows, workers in ((50_000, None), (997, 2)):
-        det = AnomalyDetector(0.05, random_state=11).fit(Z, chunk_rows=chunk_rows, workers=workers,
-                                                         method="compiled")
+        det = AnomalyDetector(0.05, random_state=11, chunk_rows=chunk_rows, n_jobs=workers,
+                              method="compiled").fit(Z)
         np.testing.assert_array_equal(det.train_scores_, reference.score_samples(Z))
         assert det.offset_ == reference.offset_
     wide = np.random.default_rng(5).normal(0, 10, size=(3_000, 5))  # far outside the training range

@@ -2,6 +2,9 @@
 
 The pipeline calls a :class:`Reporter`; the CLI passes one that draws rich progress, the
 library default does nothing. :class:`StageClock` records seconds and peak memory per stage.
+
+Estimators take no progress argument: a stage wraps the call in :func:`reporting` and the
+estimator's counters (:meth:`RowCounter.current`) hear whichever ``progress`` is current.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 #: ``progress(completed, total, what)``: e.g. (1_200_000, 5_000_000, "customers scored")
@@ -37,6 +41,26 @@ class NullReporter:
         pass
 
 
+_CURRENT: ContextVar[ProgressFn | None] = ContextVar("customersense_progress", default=None)
+
+
+@contextmanager
+def reporting(progress: ProgressFn | None) -> Iterator[None]:
+    """Within the block, estimators report rows done to ``progress`` (``None``: to nobody).
+
+    A context variable, so concurrent stages in other threads or tasks keep their own."""
+    token = _CURRENT.set(progress)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_progress() -> ProgressFn | None:
+    """The ``progress`` set by the innermost :func:`reporting` block, if any."""
+    return _CURRENT.get()
+
+
 class RowCounter:
     """Adds up rows done by any thread and passes the running total to ``progress``."""
 
@@ -44,6 +68,12 @@ class RowCounter:
         self.progress, self.total, self.what = progress, total, what
         self.done = 0
         self._lock = threading.Lock()
+
+    @classmethod
+    def current(cls, total: int, what: str) -> RowCounter:
+        """A counter for the current :func:`reporting` block's ``progress`` (read now, in this
+        thread: worker threads may call the counter)."""
+        return cls(current_progress(), total, what)
 
     def __call__(self, rows: int) -> None:
         if self.progress is None:

@@ -3,6 +3,11 @@
 Each model supplies a weighted log-likelihood of its natural (positive) parameters; this
 module optimises it in log space with L-BFGS-B, checks convergence, and derives standard
 errors from a numerical Hessian at the optimum.
+
+An estimate is accepted when the gradient at it is small (max |gradient| < 1e-4 per customer);
+``converged_`` and ``convergence_message_`` then say what the optimiser itself reported
+(scipy's ``success`` and ``message``): False when it stopped for another reason, e.g. its
+iteration limit, near enough to the optimum to be accepted.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from ..errors import DataError
 
@@ -22,6 +28,10 @@ LOG_BOUND = 18.0
 
 class ConvergenceError(DataError):
     """A CLV model could not be fitted: the optimiser failed or the optimum is not identified."""
+
+
+class NotFittedError(SklearnNotFittedError, DataError):
+    """A CLV model used before ``fit``: scikit-learn's NotFittedError, and a one-line user error."""
 
 
 def as_float_array(name: str, values: object) -> np.ndarray:
@@ -213,11 +223,12 @@ class MLEFitter(BaseEstimator):
         # Delta method: d(param) = param * d(log param).
         self.standard_errors_ = {n: float(p * np.sqrt(v)) for n, p, v in zip(names, params, var)}
         self.log_likelihood_ = float(-best.fun * total)
-        self.converged_ = True
+        self.converged_ = bool(best.success)
+        self.convergence_message_ = str(best.message)
         self.n_customers_ = int(round(total))
         self.n_iterations_ = int(best.nit)
 
     def _check_fitted(self) -> np.ndarray:
         if not hasattr(self, "params_"):
-            raise DataError(f"{type(self).__name__} is not fitted yet: call fit(...) first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(...) first")
         return np.array([self.params_[n] for n in self._param_names])

@@ -9,11 +9,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 from sklearn.tree import ExtraTreeRegressor
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..progress import RowCounter
 
 CHUNK_ROWS = 50_000
 COMPILED_FROM = 100_000  # rows; below, scikit-learn's own tree walks (no compile, no numba import)
@@ -41,7 +47,7 @@ class RowSampledIsolationForest(IsolationForest):
         return _RowsTree(max_features=1, splitter="random", random_state=self.random_state)
 
 
-class AnomalyDetector:
+class AnomalyDetector(OutlierMixin, BaseEstimator):
     """An Isolation Forest whose scores are computed in row chunks on all cores.
 
     scikit-learn scores on one core, and with a numeric contamination it scores the whole
@@ -54,38 +60,72 @@ class AnomalyDetector:
     (:mod:`._iforest_kernel`, numba): the same decisions on the same float32 values and the
     same per-tree path lengths added in the same order as scikit-learn, so the scores are bit
     for bit identical (tested), about 6x less CPU per row, and the GIL is released.
+
+    A scikit-learn outlier detector: ``contamination`` ("auto" or a share in [0, 0.5]),
+    ``chunk_rows`` rows per scoring chunk, ``n_jobs`` scoring threads (None: all cores),
+    ``method`` "auto", "compiled" or "sklearn". Fitted: ``forest_``, ``train_scores_``
+    (``score_samples`` of the training rows), ``offset_``, ``n_features_in_`` (and
+    ``feature_names_in_`` for a DataFrame). Rows scored in ``fit`` are reported to the
+    current :func:`customersense.progress.reporting` block as "customers scored".
     """
 
-    def __init__(self, contamination, random_state, n_estimators: int = 200) -> None:
+    # Declared for scikit-learn's estimator checks (tests/test_estimator_checks.py).
+    expected_failed_checks: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, contamination=0.05, random_state=None, n_estimators: int = 200,
+                 chunk_rows: int = CHUNK_ROWS, n_jobs: int | None = None, method: str = "auto") -> None:
         self.contamination = contamination
         self.random_state = random_state
         self.n_estimators = n_estimators
+        self.chunk_rows = chunk_rows
+        self.n_jobs = n_jobs
+        self.method = method
 
-    def fit(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
-            method: str = "auto", on_rows: Callable[[int], None] | None = None) -> AnomalyDetector:
+    def fit(self, X, y=None) -> AnomalyDetector:
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float64)
+        self._layout = None  # the compiled kernel's copy of the trees, built on first use
         # "auto" skips scikit-learn's own scoring pass; the threshold is set below.
         self.forest_ = RowSampledIsolationForest(
             n_estimators=self.n_estimators, contamination="auto", random_state=self.random_state
-        ).fit(Z)
-        self.train_scores_ = self.score_samples(Z, chunk_rows, workers, method, on_rows)
+        ).fit(X)
+        self.train_scores_ = self._score(X, self.chunk_rows, self.n_jobs, self.method,
+                                         RowCounter.current(len(X), "customers scored"))
         if self.contamination == "auto":
             self.offset_ = -0.5  # the paper's threshold, as in scikit-learn
         else:
             self.offset_ = float(np.percentile(self.train_scores_, 100.0 * self.contamination))
         return self
 
-    def score_samples(self, Z: np.ndarray, chunk_rows: int = CHUNK_ROWS, workers: int | None = None,
-                      method: str = "auto", on_rows: Callable[[int], None] | None = None) -> np.ndarray:
+    def _validate_params(self) -> None:
+        c = self.contamination
+        if not (c == "auto" or (isinstance(c, Real) and not isinstance(c, bool) and 0 <= c <= 0.5)):
+            raise ValueError(f"contamination={c!r}: must be 'auto' or a number in [0, 0.5]")
+        if self.method not in SCORING_METHODS:
+            raise ValueError(f"method={self.method!r}: must be one of {', '.join(SCORING_METHODS)}")
+        for name in ("n_estimators", "chunk_rows"):
+            value = getattr(self, name)
+            if not (isinstance(value, Integral) and value >= 1):
+                raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+
+    def score_samples(self, X, chunk_rows: int | None = None, workers: int | None = None,
+                      method: str | None = None) -> np.ndarray:
         """scikit-learn's ``score_samples`` (the opposite of the paper's score), in chunks.
 
-        ``method``: "compiled", "sklearn", or "auto" (compiled from ``COMPILED_FROM`` rows);
-        ``on_rows(n)`` is called as each chunk of n rows is done (for progress bars).
+        ``chunk_rows``, ``workers`` and ``method`` override the estimator's ``chunk_rows``,
+        ``n_jobs`` and ``method`` for this call.
         """
+        check_is_fitted(self)
+        method = self.method if method is None else method
         if method not in SCORING_METHODS:
             raise ValueError(f"method={method!r}: must be one of {', '.join(SCORING_METHODS)}")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self._score(X, chunk_rows or self.chunk_rows, workers or self.n_jobs, method, None)
+
+    def _score(self, Z: np.ndarray, chunk_rows: int, workers: int | None, method: str,
+               on_rows: Callable[[int], None] | None) -> np.ndarray:
+        """Scores in chunks; ``on_rows(n)`` is called as each chunk of n rows is done."""
         forest = self.forest_
-        if Z.ndim != 2 or Z.shape[1] != forest.n_features_in_:
-            raise ValueError(f"Z has shape {Z.shape}; the forest was grown on {forest.n_features_in_} features")
         compiled = method == "compiled" or (method == "auto" and len(Z) >= COMPILED_FROM)
         # the kernel needs what scikit-learn keeps per tree, and every tree on every feature
         compiled &= hasattr(forest, "_decision_path_lengths") and forest._max_features == Z.shape[1]
@@ -125,14 +165,17 @@ class AnomalyDetector:
 
         return score
 
-    def predict(self, Z: np.ndarray) -> np.ndarray:
+    def decision_function(self, X) -> np.ndarray:
+        """``score_samples - offset_``: negative for anomalies."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X) -> np.ndarray:
         """-1 for anomalies, 1 for the others (scikit-learn's convention)."""
-        return np.where(self.score_samples(Z) < self.offset_, -1, 1)
+        return np.where(self.score_samples(X) < self.offset_, -1, 1)
 
 
-def fit_isolation_forest(Z: np.ndarray, contamination, random_state, n_estimators: int = 200,
-                         on_rows: Callable[[int], None] | None = None) -> AnomalyDetector:
-    return AnomalyDetector(contamination, random_state, n_estimators).fit(Z, on_rows=on_rows)
+def fit_isolation_forest(Z: np.ndarray, contamination, random_state, n_estimators: int = 200) -> AnomalyDetector:
+    return AnomalyDetector(contamination, random_state, n_estimators).fit(Z)
 
 
 def anomaly_reasons(

@@ -11,8 +11,8 @@ import pandas as pd
 from ..config import SegmentationConfig, ValidationConfig
 from ..errors import DataError
 from ..evaluation.validation import ValidationReport, ValidationSettings, validate_clustering
+from ..progress import ProgressFn, reporting
 from .naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
-from ..progress import ProgressFn
 from .segmenter import OUTLIER_CLUSTER, CustomerSegmenter
 
 LEARNED_COLUMNS = ("cluster", "segment", "is_anomaly", "anomaly_score", "anomaly_reason")
@@ -63,7 +63,8 @@ def learn_segments(
         random_state=cfg.random_state,
     )
     try:
-        model.fit(customers, progress=progress)
+        with reporting(progress):
+            model.fit(customers)
     except ValueError as exc:
         raise DataError(f"learned segments: {exc}") from None
     labels = model.labels_

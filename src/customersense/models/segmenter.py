@@ -1,7 +1,11 @@
 """CustomerSegmenter: anomalies out, K-Means with k chosen from the data, anomalies assigned back.
 
 A scikit-learn estimator: ``__init__`` only stores, ``fit`` validates and returns self, fitted
-attributes end in ``_``. Works on any customer table with the feature columns.
+attributes end in ``_``. ``X`` is a customer table (a DataFrame: its ``features`` columns are
+used, by name; ``feature_names_in_`` names them) or a plain array (its columns as given: named
+by ``features`` when there are as many, else ``x0``, ``x1``...; no ``feature_names_in_``).
+Missing or infinite values and sparse input are rejected. Rows done are reported to the
+current :func:`customersense.progress.reporting` block ("customers scored", "customers assigned").
 
 Steps in ``fit`` (seconds per step in ``fit_seconds_``): preprocess (signed log1p + scaling),
 Isolation Forest on the scaled features, k sweep and final K-Means on the inliers, then every
@@ -25,22 +29,28 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ..progress import ProgressFn, RowCounter
+from ..progress import RowCounter
 from .anomaly import anomaly_reasons, fit_isolation_forest
-from .k_selection import choose_k, fit_kmeans, sweep_k
+from .k_selection import SELECTION_COLUMNS, choose_k, fit_kmeans, sweep_k
 from .preprocess import DEFAULT_FEATURES, SCALERS, feature_matrix, make_preprocessor
 
 OUTLIER_CLUSTER = -1
 _PARALLEL_FROM = 100_000
 
 
-class CustomerSegmenter(ClusterMixin, BaseEstimator):
+class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
+    # Declared for scikit-learn's estimator checks (tests/test_estimator_checks.py): check name
+    # -> why this estimator fails it by design.
+    expected_failed_checks: ClassVar[dict[str, str]] = {}
+
     def __init__(
         self,
         features=DEFAULT_FEATURES,
@@ -70,18 +80,33 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------------------------
-    def fit(self, X, y=None, progress: ProgressFn | None = None):
-        """``progress(completed, total, what)`` hears how many customers are scored and assigned."""
+    def fit(self, X, y=None):
         self._validate_params()
-        features = list(self.features)
-        raw = feature_matrix(_frame(X, features), features)
+        raw = self._features(X, reset=True)
+        if hasattr(self, "feature_names_in_"):
+            features = list(self.feature_names_in_)
+        elif raw.shape[1] == len(self.features):
+            features = list(self.features)
+        else:
+            features = [f"x{i}" for i in range(raw.shape[1])]
         # OpenMP threads cost more than they bring on small tables, and stall badly when the
         # cores are busy; use them only where the work is large.
         with threadpool_limits(limits=1 if len(raw) < _PARALLEL_FROM else None):
-            return self._fit(raw, features, progress)
+            return self._fit(raw, features)
 
-    def _fit(self, raw: np.ndarray, features: list[str], progress: ProgressFn | None):
-        self.feature_names_in_ = np.asarray(features, dtype=object)
+    def _features(self, X, reset: bool) -> np.ndarray:
+        """The feature matrix of X: a DataFrame's feature columns by name (when fitted on a
+        DataFrame), else X's columns as given (validated as scikit-learn does)."""
+        if isinstance(X, pd.DataFrame) and (reset or hasattr(self, "feature_names_in_")):
+            features = list(self.features if reset else self.feature_names_in_)
+            raw = feature_matrix(X, features)
+            if reset:
+                self.n_features_in_ = len(features)
+                self.feature_names_in_ = np.asarray(features, dtype=object)
+            return raw
+        return validate_data(self, X, reset=reset, dtype=np.float64, ensure_min_samples=2 if reset else 1)
+
+    def _fit(self, raw: np.ndarray, features: list[str]):
         self.fit_seconds_ = {}
         with self._timed("preprocess"):
             self.preprocessor_ = make_preprocessor(self.scaler)
@@ -93,9 +118,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
                 self.anomaly_score_ = np.full(n, np.nan)
                 self.is_anomaly_ = np.zeros(n, dtype=bool)
             else:
-                self.anomaly_detector_ = fit_isolation_forest(
-                    Z, self.contamination, self.random_state, on_rows=RowCounter(progress, n, "customers scored")
-                )
+                self.anomaly_detector_ = fit_isolation_forest(Z, self.contamination, self.random_state)
                 scores = self.anomaly_detector_.train_scores_
                 self.anomaly_score_ = -scores
                 self.is_anomaly_ = scores < self.anomaly_detector_.offset_
@@ -104,7 +127,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             model = self._sweep_and_fit(inliers)
         with self._timed("assign"):
             self.cluster_centers_ = self._order_by_value(model.cluster_centers_, features)
-            self.labels_ = self._nearest(Z, on_rows=RowCounter(progress, n, "customers assigned"))
+            self.labels_ = self._nearest(Z, on_rows=RowCounter.current(n, "customers assigned"))
             self.inertia_ = float(((inliers - self.cluster_centers_[self.labels_[~self.is_anomaly_]]) ** 2).sum())
         with self._timed("anomaly_reasons"):
             self.anomaly_reason_ = anomaly_reasons(
@@ -130,12 +153,20 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         if self.n_clusters is not None and self.n_clusters not in ks:
             ks = sorted({*ks, self.n_clusters})
         sampled = len(sweep_on) < len(fit_on)
-        with threadpool_limits(limits=1 if sampled else None):
-            self.selection_, models = sweep_k(
-                sweep_on, ks, n_init=min(self.n_init, 2) if sampled else self.n_init,
-                random_state=self.random_state, silhouette_sample_size=self.silhouette_sample_size,
-                silhouette_samples=self.silhouette_samples,
-            )
+        if self.n_clusters == 1:  # one segment: nothing to choose; the sweep is reported if there is one
+            ks = [k for k in ks if k >= 2]
+            self.selection_ = pd.DataFrame(columns=list(SELECTION_COLUMNS))
+        if ks:
+            with threadpool_limits(limits=1 if sampled else None):
+                self.selection_, models = sweep_k(
+                    sweep_on, ks, n_init=min(self.n_init, 2) if sampled else self.n_init,
+                    random_state=self.random_state, silhouette_sample_size=self.silhouette_sample_size,
+                    silhouette_samples=self.silhouette_samples,
+                )
+        if self.n_clusters == 1:
+            self.n_clusters_, self.k_reason_ = 1, "k=1 fixed by the user: one segment"
+            self.selection_["chosen"] = False
+            return fit_kmeans(fit_on, 1, self.n_init, self.random_state)
         self.n_clusters_, self.k_reason_ = choose_k(self.selection_, self.n_clusters)
         model = models[self.n_clusters_]
         if sampled:  # refit the chosen k on the larger sample, from the sweep's centres
@@ -160,8 +191,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         if not (isinstance(lo, Integral) and isinstance(hi, Integral) and 2 <= lo <= hi):
             raise ValueError(f"k_range={tuple(self.k_range)}: must be two integers with 2 <= k_min <= k_max")
         k = self.n_clusters
-        if k is not None and not (isinstance(k, Integral) and k >= 2):
-            raise ValueError(f"n_clusters={k!r}: must be None (choose from the data) or an integer >= 2")
+        if k is not None and not (isinstance(k, Integral) and k >= 1):
+            raise ValueError(f"n_clusters={k!r}: must be None (choose from the data) or an integer >= 1")
         if len(self.features) < 1:
             raise ValueError("features=(): need at least one feature")
         for name in ("max_fit_samples", "sweep_sample_size"):
@@ -198,8 +229,8 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
         return np.maximum(d, 0.0, out=d)
 
     def _scaled(self, X) -> np.ndarray:
-        features = list(self.feature_names_in_)
-        return self.preprocessor_.transform(feature_matrix(_frame(X, features), features))
+        check_is_fitted(self)
+        return self.preprocessor_.transform(self._features(X, reset=False))
 
     def transform(self, X) -> np.ndarray:
         """Euclidean distance of each customer to each cluster centre, in the scaled space."""
@@ -213,7 +244,7 @@ class CustomerSegmenter(ClusterMixin, BaseEstimator):
             labels = np.where(self.anomaly_detector_.predict(Z) == -1, OUTLIER_CLUSTER, labels)
         return labels
 
-    def fit_predict(self, X, y=None, **kwargs) -> np.ndarray:
+    def fit_predict(self, X, y=None) -> np.ndarray:
         return self.fit(X).labels_
 
 
@@ -224,11 +255,3 @@ def _sample(Z: np.ndarray, size: int | None, random_state) -> np.ndarray:
     rng = np.random.default_rng(random_state)
     return Z[np.sort(rng.choice(len(Z), size, replace=False))]
 
-
-def _frame(X, features) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        return X
-    arr = np.asarray(X, dtype="float64")
-    if arr.ndim != 2 or arr.shape[1] != len(features):
-        raise ValueError(f"X has shape {arr.shape}; expected (n_customers, {len(features)}) for features {list(features)}")
-    return pd.DataFrame(arr, columns=list(features))
