@@ -106,6 +106,9 @@ def shared():
 
 
 def _same(new: pd.DataFrame, ref: pd.DataFrame):
+    # Exact on any machine: money is summed as decimal(38, 6) on both sides (exact, so the order
+    # rows are added in does not matter), then cast to float64 and divided by the same count;
+    # recency and T are whole days divided by the same constant; the rest are counts.
     pd.testing.assert_frame_equal(new.reset_index(drop=True), ref.reset_index(drop=True), check_exact=True)
 
 
