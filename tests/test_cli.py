@@ -76,7 +76,12 @@ def test_run_writes_every_output(small, tmp_path):
     assert run["clv"] == {"enabled": True, "fitted": False}
     assert any(note.startswith("CLV skipped: ") for note in run["notes"])
     assert run["input"]["fingerprint"]["sha256"] == hashlib.sha256(small.read_bytes()).hexdigest()
-    assert run["versions"]["duckdb"]
+    # the installed versions, read from the modules themselves (a bare truth test passed on the
+    # "not installed" fallback string too)
+    import duckdb, numpy, pandas, sklearn  # noqa: E401
+    assert {k: run["versions"][k] for k in ("duckdb", "numpy", "pandas", "scikit-learn")} == {
+        "duckdb": duckdb.__version__, "numpy": numpy.__version__, "pandas": pandas.__version__,
+        "scikit-learn": sklearn.__version__}
     tx = pd.read_parquet(out / "transactions_with_segments.parquet")
     assert len(tx) == 19 and tx["rfm_segment"].notna().all() and tx["segment"].notna().all()
     report = json.loads((out / "cleaning_report.json").read_text())

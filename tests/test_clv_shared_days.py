@@ -106,6 +106,9 @@ def shared():
 
 
 def _same(new: pd.DataFrame, ref: pd.DataFrame):
+    # Exact on any machine: money is summed as decimal(38, 6) on both sides (exact, so the order
+    # rows are added in does not matter), then cast to float64 and divided by the same count;
+    # recency and T are whole days divided by the same constant; the rest are counts.
     pd.testing.assert_frame_equal(new.reset_index(drop=True), ref.reset_index(drop=True), check_exact=True)
 
 
@@ -150,6 +153,7 @@ def test_given_p_alive_gives_identical_predictions(shared, cls, params):
     spend.params_ = {"p": 6.25, "q": 3.74, "gamma": 15.44}
     cols = (s["frequency"], s["recency"], s["T"])
     p_alive = model.probability_alive(*cols)
+    # Exact: without p_alive the models call the same probability_alive on the same columns.
     assert np.array_equal(model.expected_purchases(10.0, *cols), model.expected_purchases(10.0, *cols, p_alive=p_alive))
     assert np.array_equal(predict_holdout(model, s), predict_holdout(model, s, p_alive))
     pd.testing.assert_series_equal(
@@ -180,6 +184,11 @@ def test_gamma_gamma_per_distinct_frequency_is_bit_identical():
     rng = np.random.default_rng(3)
     x = rng.geometric(0.3, 5000).astype(float)
     m = rng.gamma(6.0, 1.0 / rng.gamma(3.7, 1 / 15.4, 5000)) * 1.0
+    # Bit for bit by construction, on any machine: p * u for a distinct u is the same product as
+    # p * x for each x = u, so gammaln/digamma get the same arguments and give the same values;
+    # the per-customer terms are then added in the same order and summed by the same einsum on
+    # arrays of the same length, so every likelihood and gradient, and so the optimiser's path,
+    # is the same.
     new, ref = GammaGammaFitter().fit(x, m), _ReferenceGammaGamma().fit(x, m)
     assert new.params_ == ref.params_
     assert new.standard_errors_ == ref.standard_errors_
@@ -213,12 +222,13 @@ def test_stage_on_materialised_days_equals_stage_on_expressions():
 
 
 def test_money_sums_do_not_depend_on_the_order_rows_are_added():
-    # as floats, 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1; the engine's threads add rows in any order
+    # As floats, (0.1 + 0.2) + 0.3 = 0.6000000000000001 but (0.3 + 0.2) + 0.1 = 0.6, and the engine's
+    # threads add rows in any order: exactly 0.6 in both orders shows the sum is not a float sum.
+    # (An assert of that float fact stood here: constants against constants, it could not fail.)
     rows = pd.DataFrame({
         "customer_id": ["a"] * 4, "purchase_date": [dt.date(2021, 1, 1)] + [dt.date(2021, 2, 1)] * 3,
         "line_amount": [5.0, 0.1, 0.2, 0.3], "is_return": [False] * 4,
     })
-    assert (0.1 + 0.2) + 0.3 != (0.3 + 0.2) + 0.1
     engine = connect(EngineConfig(threads=1))
     out = [rfm_summary(engine.backend.create_table(f"t{i}", frame, temp=True), dt.date(2021, 3, 1), time_unit="days")
            for i, frame in enumerate([rows, rows.iloc[[0, 3, 2, 1]]])]

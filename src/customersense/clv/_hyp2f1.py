@@ -26,7 +26,7 @@ is computed on its own, with its own stopping point:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._numba_cache import njit  # numba.njit, its cache in a per-user folder (not the package)
 from scipy.special import digamma, gammaln, gammasgn
 
 _TOL = 1e-17

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._numba_cache import njit  # numba.njit, its cache in a per-user folder (not the package)
 
 _TINY = np.finfo(np.float64).tiny
 

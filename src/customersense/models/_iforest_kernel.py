@@ -22,7 +22,7 @@ are bit for bit the same.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .._numba_cache import njit  # numba.njit, its cache in a per-user folder (not the package)
 
 BLOCK = 1024  # rows walked together: 5 features x 1024 float32 + positions fit in L1
 TOP_LEVELS = 4  # levels tested node by node on all rows of a block (1 + 2 + 4 + 8 nodes)
