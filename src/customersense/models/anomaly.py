@@ -69,7 +69,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
     current :func:`customersense.progress.reporting` block as "customers scored".
     """
 
-    # Declared for scikit-learn's estimator checks (tests/test_estimator_checks.py).
+    # Declared for scikit-learn's estimator checks (tests/models/test_estimator_checks.py).
     expected_failed_checks: ClassVar[dict[str, str]] = {}
 
     def __init__(self, contamination=0.05, random_state=None, n_estimators: int = 200,

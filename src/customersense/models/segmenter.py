@@ -47,7 +47,7 @@ _PARALLEL_FROM = 100_000
 
 
 class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
-    # Declared for scikit-learn's estimator checks (tests/test_estimator_checks.py): check name
+    # Declared for scikit-learn's estimator checks (tests/models/test_estimator_checks.py): check name
     # -> why this estimator fails it by design.
     expected_failed_checks: ClassVar[dict[str, str]] = {}
 

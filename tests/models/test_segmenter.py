@@ -174,7 +174,7 @@ def test_chunked_anomaly_scores_equal_scikit_learn_whatever_the_chunking(contami
 
     # Exact equality: a row's score is computed from that row alone (trees in order), so the
     # chunking and the threads only decide which rows go together, never the operations
-    # (tests/test_iforest_kernel.py says why the compiled path is bit for bit too).
+    # (tests/models/test_iforest_kernel.py says why the compiled path is bit for bit too).
     Z = np.random.default_rng(3).standard_t(3, size=(7_001, 5))
     reference = IsolationForest(n_estimators=200, contamination=contamination, random_state=7).fit(Z)
     for chunk_rows, workers in ((50_000, None), (1_000, 2), (333, 3)):

@@ -26,7 +26,7 @@ from customersense.io.readers import read_transactions
 from customersense.pipeline import analyse, session
 from customersense.rfm import load_segment_map, score_rfm
 
-from .conftest import SHARED, SPARK_MISSING
+from ..conftest import SHARED, SPARK_MISSING
 
 pytestmark = [pytest.mark.spark, pytest.mark.skipif(SPARK_MISSING is not None, reason=str(SPARK_MISSING))]
 
@@ -193,7 +193,7 @@ def test_at_scale_models_fit_on_a_sample_and_score_every_customer_in_spark(spark
     duck_config = load_config(None, {**overrides, "segmentation": {"enabled": False}})
     with session(duck_config) as (engine, workdir):
         everyone = analyse(duck_config, engine, workdir).customers.set_index("customer_id")
-    # every customer scored: the DuckDB run's customers (whose count tests/test_real_data.py checks
+    # every customer scored: the DuckDB run's customers (whose count tests/pipeline/test_real_data.py checks
     # against the cleaning policy applied by hand), not a number pinned from an earlier run
     assert sorted(scored["customer_id"]) == sorted(everyone.index)
     refit = learn_segments(sample, config.segmentation)

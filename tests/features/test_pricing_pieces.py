@@ -16,7 +16,7 @@ from customersense.config import CleaningPolicy
 from customersense.features import FEATURE_COLUMNS, customer_features
 from customersense.features.pricing import PRICING_PIECES, pricing_signals, segment_pricing
 
-from .conftest import OR_COLUMNS, std_table
+from ..conftest import OR_COLUMNS, std_table
 
 AS_OF = dt.date(2021, 1, 1)
 

@@ -28,8 +28,8 @@ OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profil
            "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
            "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png",
            "validation.json", "validation_analysis.png", "run.json")
-# 16 customers are too few for the CLV models: the run says so and goes on (tests/test_clv_stage.py
-# covers the CLV outputs on real data).
+# 16 customers are too few for the CLV models: the run says so and goes on (tests/clv/test_clv.py
+# and tests/pipeline/test_real_data.py cover the CLV outputs on real data).
 
 
 def _invoke(*args):

@@ -9,7 +9,7 @@ from customersense.cleaning import RULES, clean
 from customersense.config import CleaningPolicy
 from customersense.features import customer_features
 
-from .conftest import std_table
+from ..conftest import std_table
 
 AS_OF = dt.date(2020, 1, 10)
 ROWS = [

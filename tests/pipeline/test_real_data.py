@@ -21,7 +21,7 @@ from customersense.datasets import dataset_path
 from customersense.pipeline import analyse, session
 
 OR2 = str(dataset_path("online_retail_ii"))
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
 
 def _readme(pattern: str) -> tuple:
@@ -281,7 +281,7 @@ def test_cdnow_master_runs_without_column_flags():
 )
 def test_embedded_copies_equal_the_shared_datasets(name, shared):
     """An extra check where ../shared exists: the shipped copies are the real files, unchanged."""
-    from .conftest import SHARED
+    from ..conftest import SHARED
 
     path = SHARED / shared
     if not path.exists():
