@@ -19,7 +19,7 @@ PACKAGE = "customersense"
 
 # Lowest first. The first component below ``customersense`` names the room.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"errors", "schema", "progress", "__init__"}),  # foundations
+    frozenset({"errors", "schema", "progress", "choices", "_numba_cache", "__init__"}),  # foundations
     frozenset({"config", "datasets"}),                       # settings, embedded data
     frozenset({"engine"}),                                    # DuckDB / Spark behind one protocol
     frozenset({"io"}),                                        # read

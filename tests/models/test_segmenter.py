@@ -132,11 +132,11 @@ def test_fixed_k_and_separate_outliers():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"contamination": 0.7}, "contamination=0.7: must be 'auto' or a number in \\[0, 0.5\\]"),
-        ({"scaler": "minmax"}, "scaler='minmax'"),
+        ({"contamination": 0.7}, "contamination=0.7: use 'auto' or a number in \\[0, 0.5\\]"),
+        ({"scaler": "minmax"}, "scaler='minmax': use 'standard' or 'robust'"),
         ({"k_range": (1, 5)}, "k_range=\\(1, 5\\)"),
         ({"n_clusters": 0}, "n_clusters=0"),
-        ({"outliers": "drop"}, "outliers='drop'"),
+        ({"outliers": "drop"}, "outliers='drop': use 'assign' or 'separate'"),
     ],
 )
 def test_bad_parameters_name_the_argument(params, message):

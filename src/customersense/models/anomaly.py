@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
@@ -19,6 +19,7 @@ from sklearn.ensemble._iforest import _average_path_length
 from sklearn.tree import ExtraTreeRegressor
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..choices import check_contamination
 from ..progress import RowCounter
 
 CHUNK_ROWS = 50_000
@@ -98,9 +99,7 @@ class AnomalyDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _validate_params(self) -> None:
-        c = self.contamination
-        if not (c == "auto" or (isinstance(c, Real) and not isinstance(c, bool) and 0 <= c <= 0.5)):
-            raise ValueError(f"contamination={c!r}: must be 'auto' or a number in [0, 0.5]")
+        check_contamination("contamination", self.contamination)
         if self.method not in SCORING_METHODS:
             raise ValueError(f"method={self.method!r}: must be one of {', '.join(SCORING_METHODS)}")
         for name in ("n_estimators", "chunk_rows"):

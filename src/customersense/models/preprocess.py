@@ -17,8 +17,8 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, RobustScaler, StandardScaler
 
+from ..choices import SCALERS, check_choice
 from ..schema import DEFAULT_SEGMENT_FEATURES as DEFAULT_FEATURES  # noqa: F401 (re-exported)
-SCALERS = ("standard", "robust")
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
@@ -30,8 +30,7 @@ def signed_expm1(x: np.ndarray) -> np.ndarray:
 
 
 def make_preprocessor(scaler: str = "standard") -> Pipeline:
-    if scaler not in SCALERS:
-        raise ValueError(f"scaler={scaler!r}: use one of {', '.join(SCALERS)}")
+    check_choice("scaler", scaler, SCALERS)
     return Pipeline(
         [
             ("log", FunctionTransformer(signed_log1p, inverse_func=signed_expm1, check_inverse=False)),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
@@ -37,10 +37,11 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
+from ..choices import OUTLIER_MODES, SCALERS, check_choice, check_contamination
 from ..progress import RowCounter
 from .anomaly import anomaly_reasons, fit_isolation_forest
 from .k_selection import SELECTION_COLUMNS, choose_k, fit_kmeans, sweep_k
-from .preprocess import DEFAULT_FEATURES, SCALERS, feature_matrix, make_preprocessor
+from .preprocess import DEFAULT_FEATURES, feature_matrix, make_preprocessor
 
 OUTLIER_CLUSTER = -1
 _PARALLEL_FROM = 100_000
@@ -180,13 +181,9 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         self.fit_seconds_[step] = round(time.perf_counter() - t0, 4)
 
     def _validate_params(self) -> None:
-        c = self.contamination
-        if not (c == "auto" or (isinstance(c, Real) and 0 <= c <= 0.5)):
-            raise ValueError(f"contamination={c!r}: must be 'auto' or a number in [0, 0.5]")
-        if self.scaler not in SCALERS:
-            raise ValueError(f"scaler={self.scaler!r}: must be one of {', '.join(SCALERS)}")
-        if self.outliers not in ("assign", "separate"):
-            raise ValueError(f"outliers={self.outliers!r}: must be 'assign' or 'separate'")
+        check_contamination("contamination", self.contamination)
+        check_choice("scaler", self.scaler, SCALERS)
+        check_choice("outliers", self.outliers, OUTLIER_MODES)
         lo, hi = self.k_range
         if not (isinstance(lo, Integral) and isinstance(hi, Integral) and 2 <= lo <= hi):
             raise ValueError(f"k_range={tuple(self.k_range)}: must be two integers with 2 <= k_min <= k_max")

@@ -1,0 +1,25 @@
+"""The allowed values of the model settings, defined once: the settings (``config.py``) and the
+estimators (``models/``) both check against these, so a rule cannot differ between the two."""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+SCALERS = ("standard", "robust")
+OUTLIER_MODES = ("assign", "separate")
+CONTAMINATION_MAX = 0.5
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """``ValueError`` naming ``name``, the value and the allowed ones when ``value`` is not one."""
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}: use {' or '.join(repr(a) for a in allowed)}")
+
+
+def check_contamination(name: str, value: Any) -> None:
+    """``"auto"`` or a share in [0, 0.5] (Isolation Forest's own bounds)."""
+    ok = value == "auto" or (isinstance(value, Real) and not isinstance(value, bool)
+                             and 0 <= value <= CONTAMINATION_MAX)
+    if not ok:
+        raise ValueError(f"{name}={value!r}: use 'auto' or a number in [0, {CONTAMINATION_MAX}]")
