@@ -1,17 +1,29 @@
-"""One frozen configuration object, built once (defaults < TOML file < CLI flags) and passed down.
+"""The settings, defined once: TOML keys, CLI flags and their help are generated from these models.
 
-TOML layout (every key optional)::
+One frozen :class:`Config` is built once (defaults < TOML file < CLI flags, see
+:func:`load_config`) and passed down. Each section is a frozen pydantic model; each key's
+``setting(...)`` gives its default, its help text and, for the command line:
+
+* the flag is the key with dashes: ``clv.horizon_months`` -> ``--horizon-months``;
+  a true/false key becomes ``--key/--no-key``;
+* exceptions are written at the key as ``flag="--..."`` (generic names that repeat across
+  sections: ``enabled``, ``dir``, ``name``, ``model``; and ``--map``); ``flag=False`` keeps a
+  key in the file only (lists, tables, tuning knobs).
+
+TOML layout (every key optional; tests/test_config.py checks it lists every key)::
 
     [input]
-    source = "transactions.csv"   # path; omit for the embedded Online Retail II data
+    source = "transactions.csv"   # path, relative to this file; omit for the embedded data
+    dataset = "cdnow_sample"      # an embedded dataset instead of source
     table = "sales"               # table name inside a DuckDB database file
     sheet = "Year 2009-2010"      # Excel sheet, or "all" for every sheet with the same header
     date_format = "%d/%m/%Y %H:%M"  # strptime format when dates are ambiguous text
     encoding = "cp1252"           # CSV text encoding; sniffed when omitted
-    [mapping]                     # standard name = your column name
+    [mapping]                     # standard name = your column name (or [input.mapping])
     customer_id = "Client No"
     [cleaning]
-    as_of = "2010-12-01"          # exclusive: rows on or after this date are left out
+    as_of = 2010-12-01            # exclusive: rows on or after this date are left out
+    drop_missing_customer = true  # always on: a row without a customer has no owner
     drop_duplicates = "auto"      # true, false, or "auto": only when the data has order ids
     drop_non_positive_price = true
     returns = "net"               # "net": netted against revenue; "ignore": dropped
@@ -19,7 +31,7 @@ TOML layout (every key optional)::
     non_product_codes = ["POST", "M", ...]
     non_product_patterns = ["^gift_"]
     [rfm]
-    segment_map = "my_map.csv"
+    segment_map = "my_map.csv"    # relative to this file
     [segmentation]
     enabled = true
     features = ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days"]
@@ -30,6 +42,9 @@ TOML layout (every key optional)::
     k_max = 10
     outliers = "assign"           # or "separate": anomalies form their own "Outliers" segment
     random_state = 42
+    silhouette_sample_size = 5000
+    silhouette_samples = 3
+    max_fit_samples = 200000
     [validation]
     enabled = true
     n_bootstrap = 50              # bootstrap re-fits for cluster stability
@@ -39,35 +54,37 @@ TOML layout (every key optional)::
     [clv]
     enabled = true
     model = "pareto"              # or "bgnbd"
-    time_unit = "weeks"
-    calibration_end = "2010-08-01"  # holdout evaluation after this date; default: last third
+    time_unit = "weeks"           # or "days"
+    calibration_end = 2010-08-01  # holdout evaluation after this date; default: last third
     horizon_months = 12
     discount_rate = 0.01          # per month
     margin = 1.0                  # profit share of revenue
     [output]
-    dir = "outputs"
+    dir = "outputs"               # relative to this file
     csv_max_rows = 1000000
     plots = true
     [engine]
     name = "duckdb"               # or "spark"
     threads = 2                   # DuckDB threads (Spark: use spark_conf)
+    memory_limit = "2GB"          # DuckDB memory cap; beyond it the engine spills to disk
     spark_master = "local[*]"     # default: $SPARK_MASTER, else the session spark-submit made, else local[*]
     max_collect_customers = 2000000  # Spark: above this, models fit on a sample and score in Spark
     [engine.spark_conf]           # any Spark setting
     "spark.driver.memory" = "4g"
+
+Dates may be TOML dates or "YYYY-MM-DD" strings. Values are not coerced: ``k = "4"`` is an error.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .config_base import Date, Key, Names, Section, at_least, iter_keys, setting
 from .errors import ConfigError
 from .schema import DEFAULT_SEGMENT_FEATURES
 
@@ -81,278 +98,277 @@ DEFAULT_NON_PRODUCT_CODES = (
 )
 # Gift vouchers (gift_0001_10 ...) are money, not products.
 DEFAULT_NON_PRODUCT_PATTERNS = ("^gift_",)
-
-
-@dataclass(frozen=True)
-class InputConfig:
-    source: str | None = None
-    table: str | None = None
-    sheet: str | None = None
-    date_format: str | None = None
-    encoding: str | None = None
-    mapping: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class CleaningPolicy:
-    as_of: dt.date | None = None
-    drop_missing_customer: bool = True  # always on: a row without a customer has no owner
-    # "auto": identical rows are duplicates only when the data has order ids; in daily data
-    # without them (CDNOW), two identical rows are two real purchases on one day.
-    drop_duplicates: bool | str = "auto"
-    drop_non_positive_price: bool = True
-    returns: str = "net"
-    cancel_prefix: str = "C"
-    non_product_codes: tuple[str, ...] = DEFAULT_NON_PRODUCT_CODES
-    non_product_patterns: tuple[str, ...] = DEFAULT_NON_PRODUCT_PATTERNS
-
-    def __post_init__(self) -> None:
-        if self.drop_duplicates not in (True, False, "auto"):
-            raise ConfigError(f"cleaning.drop_duplicates={self.drop_duplicates!r}: use true, false or 'auto'")
-        if self.returns not in ("net", "ignore"):
-            raise ConfigError(f"cleaning.returns={self.returns!r}: use 'net' or 'ignore'")
-        if not self.drop_missing_customer:
-            raise ConfigError("cleaning.drop_missing_customer=false: rows without a customer id cannot be kept")
-
-
-@dataclass(frozen=True)
-class RFMConfig:
-    segment_map: str | None = None
-
-
-@dataclass(frozen=True)
-class SegmentationConfig:
-    """Learned segments; see customersense.models.segmenter.CustomerSegmenter."""
-
-    enabled: bool = True
-    features: tuple[str, ...] = DEFAULT_SEGMENT_FEATURES
-    scaler: str = "standard"
-    contamination: float | str = 0.05
-    k: int | None = None
-    k_min: int = 2
-    k_max: int = 10
-    outliers: str = "assign"
-    random_state: int = 42
-    silhouette_sample_size: int = 5000
-    silhouette_samples: int = 3
-    max_fit_samples: int = 200_000
-
-    def __post_init__(self) -> None:
-        c = self.contamination
-        if not (c == "auto" or (isinstance(c, (int, float)) and 0 <= c <= 0.5)):
-            raise ConfigError(f"segmentation.contamination={c!r}: use 'auto' or a number in [0, 0.5]")
-        if self.scaler not in ("standard", "robust"):
-            raise ConfigError(f"segmentation.scaler={self.scaler!r}: use 'standard' or 'robust'")
-        if self.outliers not in ("assign", "separate"):
-            raise ConfigError(f"segmentation.outliers={self.outliers!r}: use 'assign' or 'separate'")
-        if not 2 <= self.k_min <= self.k_max:
-            raise ConfigError(f"segmentation.k_min={self.k_min}, k_max={self.k_max}: need 2 <= k_min <= k_max")
-        if self.k is not None and self.k < 2:
-            raise ConfigError(f"segmentation.k={self.k}: must be >= 2")
-        if not self.features:
-            raise ConfigError("segmentation.features: name at least one feature")
-
-
-@dataclass(frozen=True)
-class ValidationConfig:
-    """Statistical validation of the learned segments; see customersense.evaluation.validation."""
-
-    enabled: bool = True
-    n_bootstrap: int = 50
-    n_null: int = 99
-    gap_references: int = 20
-    max_customers: int = 5000
-
-    def __post_init__(self) -> None:
-        for name in ("n_bootstrap", "n_null", "gap_references"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"validation.{name}={getattr(self, name)}: must be >= 1")
-        if self.max_customers < 50:
-            raise ConfigError(f"validation.max_customers={self.max_customers}: must be >= 50")
-
-
-@dataclass(frozen=True)
-class CLVConfig:
-    """Customer lifetime value and churn; see customersense.clv.stage."""
-
-    enabled: bool = True
-    model: str = "pareto"          # "pareto" (Pareto/NBD) or "bgnbd" (BG/NBD)
-    time_unit: str = "weeks"
-    calibration_end: dt.date | None = None  # default: the last third of the period is the holdout
-    horizon_months: int = 12
-    discount_rate: float = 0.01    # per month (30 days)
-    margin: float = 1.0            # profit share of revenue; 1.0 gives revenue CLV
-
-    def __post_init__(self) -> None:
-        if self.model not in ("pareto", "bgnbd"):
-            raise ConfigError(f"clv.model={self.model!r}: use 'pareto' or 'bgnbd'")
-        if self.time_unit not in ("weeks", "days"):
-            raise ConfigError(f"clv.time_unit={self.time_unit!r}: use 'weeks' or 'days'")
-        if self.horizon_months < 1:
-            raise ConfigError(f"clv.horizon_months={self.horizon_months}: must be >= 1")
-        if not -1 < self.discount_rate < 1:
-            raise ConfigError(f"clv.discount_rate={self.discount_rate}: a monthly rate in (-1, 1), e.g. 0.01")
-        if not 0 < self.margin <= 1:
-            raise ConfigError(f"clv.margin={self.margin}: a share in (0, 1]")
-
-
-@dataclass(frozen=True)
-class OutputConfig:
-    dir: str = "outputs"
-    csv_max_rows: int = 1_000_000
-    plots: bool = True
-
-    def __post_init__(self) -> None:
-        if self.csv_max_rows < 0:
-            raise ConfigError(f"output.csv_max_rows={self.csv_max_rows}: must be >= 0")
-
-
 ENGINES = ("duckdb", "spark")
 
 
-@dataclass(frozen=True)
-class EngineConfig:
-    """Where transaction-level work runs; see customersense.engine."""
-
-    name: str = "duckdb"
-    threads: int | None = None
-    # DuckDB's memory cap, e.g. "2GB": beyond it, tables, joins, aggregates and sorts spill to
-    # the run's scratch folder. Default: half of the machine's memory (see engine.connect).
-    memory_limit: str | None = None
-    spark_master: str | None = None
-    spark_conf: Mapping[str, str] = field(default_factory=dict)
-    # Spark only: customer tables up to this size come back to the driver whole (one row per
-    # customer); larger ones are modelled on a sample and scored inside Spark.
-    max_collect_customers: int = 2_000_000
-
-    def __post_init__(self) -> None:
-        if self.name not in ENGINES:
-            raise ConfigError(f"engine.name={self.name!r}: supported engines: {', '.join(ENGINES)}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"engine.threads={self.threads}: must be >= 1")
-        if self.memory_limit is not None:
-            if not _MEMORY.fullmatch(str(self.memory_limit)):
-                raise ConfigError(
-                    f"engine.memory_limit={self.memory_limit!r}: use a size such as '2GB', '1500MB' or '4GiB'"
-                )
-            if self.name == "spark":
-                raise ConfigError("engine.memory_limit applies to DuckDB; for Spark set spark.driver.memory "
-                                  "and spark.executor.memory in [engine.spark_conf]")
-        if not isinstance(self.spark_conf, Mapping):
-            raise ConfigError("[engine.spark_conf]: expected \"spark.setting\" = \"value\" pairs")
-        if self.max_collect_customers < 1:
-            raise ConfigError(f"engine.max_collect_customers={self.max_collect_customers}: must be >= 1")
-
-
-@dataclass(frozen=True)
-class Config:
-    input: InputConfig = field(default_factory=InputConfig)
-    cleaning: CleaningPolicy = field(default_factory=CleaningPolicy)
-    rfm: RFMConfig = field(default_factory=RFMConfig)
-    segmentation: SegmentationConfig = field(default_factory=SegmentationConfig)
-    validation: ValidationConfig = field(default_factory=ValidationConfig)
-    clv: CLVConfig = field(default_factory=CLVConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-    engine: EngineConfig = field(default_factory=EngineConfig)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (dates as ISO strings) for run.json."""
-        return _jsonable(dataclasses.asdict(self))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.date):
-        return value.isoformat()
+def _spark_conf(value: Any) -> Any:
+    """Spark settings are strings; TOML numbers and booleans are written as Spark spells them."""
+    if isinstance(value, Mapping):
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) if isinstance(v, (int, float)) else v
+                for k, v in value.items()}
     return value
 
 
-def parse_date(value: Any, where: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
+class InputConfig(Section):
+    section: ClassVar[str] = "input"
+    help_group: ClassVar[str] = "Input"
+
+    source: str | None = setting(None, "Transactions: a file, a folder of files or a glob (CSV, Parquet, "
+                                 "Excel, JSON lines, DuckDB).", flag="SOURCE", shown="the embedded dataset",
+                                 path=True)
+    dataset: str | None = setting(None, "Run on an embedded dataset instead of SOURCE "
+                                  "(see `customersense datasets`).", shown="online_retail_ii")
+    table: str | None = setting(None, "Table in a DuckDB database file; with --engine spark and no SOURCE, "
+                                "a Spark catalog table.")
+    sheet: str | None = setting(None, "Excel sheet name, or 'all' for every sheet with the same header.",
+                                shown="the first sheet")
+    date_format: str | None = setting(None, "strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.",
+                                      shown="detected")
+    encoding: str | None = setting(None, "CSV text encoding.", shown="sniffed")
+    mapping: Mapping[str, str] = setting(help="Map a standard column to yours; repeatable.", flag="--map",
+                                         metavar="STD=COLUMN", factory=dict,
+                                         expected='standard_name = "your column" pairs')
+
+    @model_validator(mode="after")
+    def _one_input(self) -> InputConfig:
+        if self.dataset is not None:
+            from .datasets import dataset_path
+
+            path = str(dataset_path(self.dataset))
+            if self.source not in (None, path):
+                raise ValueError("input: give either a source or a dataset, not both")
+            object.__setattr__(self, "source", path)  # frozen; set once, while being built
+        return self
+
+
+class CleaningPolicy(Section):
+    section: ClassVar[str] = "cleaning"
+    help_group: ClassVar[str] = "Cleaning"
+
+    as_of: Date | None = setting(None, "Snapshot date YYYY-MM-DD (exclusive): rows on or after it are "
+                                 "left out.", shown="the day after the last transaction")
+    drop_missing_customer: bool = setting(True, "A row without a customer has no owner: always dropped.",
+                                          flag=False)
+    # "auto": identical rows are duplicates only when the data has order ids; in daily data
+    # without them (CDNOW), two identical rows are two real purchases on one day.
+    drop_duplicates: bool | Literal["auto"] = setting("auto", "Drop identical rows; 'auto': only when the "
+                                                      "data has order ids.")
+    drop_non_positive_price: bool = setting(True, "Drop rows with a zero or negative unit price.")
+    returns: Literal["net", "ignore"] = setting("net", "Net returns against revenue, or drop them.")
+    cancel_prefix: str = setting("C", "Order-id prefix of cancellations.")
+    non_product_codes: Names = setting(DEFAULT_NON_PRODUCT_CODES, "Stock codes that are not products.",
+                                       flag=False)
+    non_product_patterns: Names = setting(DEFAULT_NON_PRODUCT_PATTERNS, "Regexes of stock codes that are "
+                                          "not products.", flag=False)
+
+    @field_validator("drop_missing_customer")
+    @classmethod
+    def _keep_rule(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("rows without a customer id cannot be kept")
         return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{where}={value!r}: not a date; use YYYY-MM-DD") from None
 
 
-_SECTIONS = {
-    "input": InputConfig,
-    "cleaning": CleaningPolicy,
-    "rfm": RFMConfig,
-    "segmentation": SegmentationConfig,
-    "validation": ValidationConfig,
-    "clv": CLVConfig,
-    "output": OutputConfig,
-    "engine": EngineConfig,
-}
+class RFMConfig(Section):
+    section: ClassVar[str] = "rfm"
+    help_group: ClassVar[str] = "Segments"
+
+    segment_map: str | None = setting(None, "CSV mapping each of the 125 (R,F,M) cells to a segment.",
+                                      shown="the built-in map", metavar="FILE", path=True,
+                                      aliases=("--rfm-map",))
 
 
-def load_config(path: str | Path | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
-    """Build a :class:`Config` from an optional TOML file and per-section overrides (CLI flags).
+class SegmentationConfig(Section):
+    """Learned segments; see customersense.models.segmenter.CustomerSegmenter."""
 
-    ``overrides`` looks like ``{"cleaning": {"as_of": "2010-06-01"}, "mapping": {"customer_id": "Client"}}``;
-    ``None`` values are ignored so that unset flags keep the file's value.
-    """
-    raw: dict[str, dict[str, Any]] = {}
-    if path is not None:
-        raw = _read_toml(Path(path))
-    for section, values in (overrides or {}).items():
-        target = raw.setdefault(section, {})
-        target.update({k: v for k, v in values.items() if v is not None})
-    mapping = raw.pop("mapping", {})
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ConfigError("[mapping]: expected standard_name = \"your column\" pairs")
-    sections: dict[str, Any] = {}
-    for name, values in raw.items():
-        if name not in _SECTIONS:
-            raise ConfigError(f"config section [{name}] is unknown; use {', '.join(['mapping', *_SECTIONS])}")
-        sections[name] = _build(name, values)
-    input_cfg = sections.get("input", InputConfig())
-    if mapping:
-        input_cfg = dataclasses.replace(input_cfg, mapping=dict(mapping))
-    sections["input"] = input_cfg
-    return Config(**sections)
+    section: ClassVar[str] = "segmentation"
+    help_group: ClassVar[str] = "Segments"
 
+    enabled: bool = setting(True, "Learned segments.", flag="--segments")
+    features: Names = setting(DEFAULT_SEGMENT_FEATURES, "Per-customer features the segments are learned "
+                              "from.", flag=False)
+    scaler: Literal["standard", "robust"] = setting("standard", "Feature scaling before clustering.")
+    contamination: float | Literal["auto"] = setting(0.05, "Share of customers flagged as anomalies, "
+                                                     "or 'auto'.", metavar="SHARE|auto")
+    k: int | None = setting(None, "Fix the number of learned segments.", shown="chosen from the data")
+    k_min: int = setting(2, "Smallest number of segments tried.")
+    k_max: int = setting(10, "Largest number of segments tried.")
+    outliers: Literal["assign", "separate"] = setting("assign", "Anomalies join their nearest segment "
+                                                      "(flagged), or form an 'Outliers' segment.")
+    random_state: int = setting(42, "Random seed of the models.", aliases=("--seed",))
+    silhouette_sample_size: int = setting(5000, "Customers per silhouette sample.", flag=False)
+    silhouette_samples: int = setting(3, "Silhouette samples averaged per k.", flag=False)
+    max_fit_samples: int = setting(200_000, "Above this many customers, models fit on a sample.",
+                                   flag=False)
 
-def _build(section: str, values: Mapping[str, Any]) -> Any:
-    cls = _SECTIONS[section]
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"[{section}] {unknown[0]}: unknown key; known keys: {', '.join(sorted(names))}")
-    values = dict(values)
-    if section == "cleaning":
-        if values.get("as_of") is not None:
-            values["as_of"] = parse_date(values["as_of"], "cleaning.as_of")
-        for key in ("non_product_codes", "non_product_patterns"):
-            if key in values:
-                values[key] = tuple(str(v) for v in values[key])
-    if section == "clv" and values.get("calibration_end") is not None:
-        values["calibration_end"] = parse_date(values["calibration_end"], "clv.calibration_end")
-    if section == "engine" and "spark_conf" in values:
-        conf = values["spark_conf"]
-        if not isinstance(conf, Mapping):
-            raise ConfigError("[engine.spark_conf]: expected \"spark.setting\" = \"value\" pairs")
-        values["spark_conf"] = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()}
-    if section == "segmentation" and "features" in values:
-        values["features"] = tuple(str(v) for v in values["features"])
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        raise ConfigError(f"[{section}]: {exc}") from None
+    @field_validator("contamination")
+    @classmethod
+    def _share(cls, value: float | str) -> float | str:
+        if value != "auto" and not 0 <= value <= 0.5:
+            raise ValueError("use 'auto' or a number in [0, 0.5]")
+        return value
+
+    @field_validator("k")
+    @classmethod
+    def _k(cls, value: int | None) -> int | None:
+        if value is not None and value < 2:
+            raise ValueError("must be >= 2")
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one feature")
+        return value
+
+    @model_validator(mode="after")
+    def _k_range(self) -> SegmentationConfig:
+        if not 2 <= self.k_min <= self.k_max:
+            raise ValueError(f"segmentation.k_min={self.k_min}, k_max={self.k_max}: need 2 <= k_min <= k_max")
+        return self
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+class ValidationConfig(Section):
+    """Statistical validation of the learned segments; see customersense.evaluation.validation."""
+
+    section: ClassVar[str] = "validation"
+    help_group: ClassVar[str] = "Validation"
+
+    enabled: bool = setting(True, "Bootstrap stability, gap statistic and null test of the learned "
+                            "segments.", flag="--validate")
+    n_bootstrap: int = setting(50, "Bootstrap re-fits for cluster stability.", flag=False)
+    n_null: int = setting(99, "Null (uniform reference) fits for the p-value.", flag=False)
+    gap_references: int = setting(20, "Reference data sets per k for the gap statistic.", flag=False)
+    max_customers: int = setting(5000, "Validate on a seeded sample above this many customers.", flag=False)
+
+    _positive = at_least(1, "n_bootstrap", "n_null", "gap_references")
+    _sample = at_least(50, "max_customers")
+
+
+class CLVConfig(Section):
+    """Customer lifetime value and churn; see customersense.clv.stage."""
+
+    section: ClassVar[str] = "clv"
+    help_group: ClassVar[str] = "CLV"
+
+    enabled: bool = setting(True, "Lifetime value and churn models.", flag="--clv")
+    model: Literal["pareto", "bgnbd"] = setting("pareto", "Transaction model: Pareto/NBD or BG/NBD.",
+                                                flag="--clv-model")
+    time_unit: Literal["weeks", "days"] = setting("weeks", "Time unit of the transaction model.")
+    calibration_end: Date | None = setting(None, "CLV holdout evaluation after this date.",
+                                           shown="the last third is the holdout")
+    horizon_months: int = setting(12, "CLV and expected-purchases horizon in months.", aliases=("--horizon",))
+    discount_rate: float = setting(0.01, "Monthly (30-day) discount rate for CLV.")
+    margin: float = setting(1.0, "Profit share of revenue for CLV; 1.0 gives revenue CLV.")
+
+    _horizon = at_least(1, "horizon_months")
+
+    @field_validator("discount_rate")
+    @classmethod
+    def _rate(cls, value: float) -> float:
+        if not -1 < value < 1:
+            raise ValueError("a monthly rate in (-1, 1), e.g. 0.01")
+        return value
+
+    @field_validator("margin")
+    @classmethod
+    def _margin(cls, value: float) -> float:
+        if not 0 < value <= 1:
+            raise ValueError("a share in (0, 1]")
+        return value
+
+
+class OutputConfig(Section):
+    section: ClassVar[str] = "output"
+    help_group: ClassVar[str] = "Outputs"
+
+    dir: str = setting("outputs", "Output folder.", flag="--out", metavar="DIR", path=True)
+    csv_max_rows: int = setting(1_000_000, "Write the CSV copies (customers, transactions) only up to this "
+                                "many rows; Parquet always.")
+    plots: bool = setting(True, "Draw the PNG dashboards.")
+
+    _rows = at_least(0, "csv_max_rows")
+
+
+class EngineConfig(Section):
+    """Where transaction-level work runs; see customersense.engine."""
+
+    section: ClassVar[str] = "engine"
+    help_group: ClassVar[str] = "Engine"
+
+    name: Literal["duckdb", "spark"] = setting("duckdb", "Where transaction-level work runs.", flag="--engine")
+    threads: int | None = setting(None, "Engine threads.", shown="all cores")
+    # DuckDB's memory cap, e.g. "2GB": beyond it, tables, joins, aggregates and sorts spill to
+    # the run's scratch folder. Default: half of the machine's memory (see engine.connect).
+    memory_limit: str | None = setting(None, "DuckDB memory cap, e.g. 2GB; beyond it the engine spills to "
+                                       "disk.", shown="half the RAM")
+    spark_master: str | None = setting(None, "Spark master URL.",
+                                       shown="$SPARK_MASTER, spark-submit's, else local[*]")
+    spark_conf: Annotated[Mapping[str, str], BeforeValidator(_spark_conf)] = setting(
+        help="Any Spark setting.", flag=False, factory=dict, expected='"spark.setting" = "value" pairs')
+    # Spark only: customer tables up to this size come back to the driver whole (one row per
+    # customer); larger ones are modelled on a sample and scored inside Spark.
+    max_collect_customers: int = setting(2_000_000, "Spark: above this many customers, models fit on a "
+                                         "sample and score in Spark.")
+
+    _threads = at_least(1, "threads", "max_collect_customers")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None and not _MEMORY.fullmatch(value):
+            raise ValueError("use a size such as '2GB', '1500MB' or '4GiB'")
+        return value
+
+    @model_validator(mode="after")
+    def _memory_is_duckdb(self) -> EngineConfig:
+        if self.memory_limit is not None and self.name == "spark":
+            raise ValueError("engine.memory_limit applies to DuckDB; for Spark set spark.driver.memory "
+                             "and spark.executor.memory in [engine.spark_conf]")
+        return self
+
+
+class Config(BaseModel):
+    """The whole configuration; :meth:`to_dict` goes into run.json."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input: InputConfig = Field(default_factory=InputConfig)
+    cleaning: CleaningPolicy = Field(default_factory=CleaningPolicy)
+    rfm: RFMConfig = Field(default_factory=RFMConfig)
+    segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    clv: CLVConfig = Field(default_factory=CLVConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            from .config_load import describe
+
+            raise ConfigError(describe(exc, data)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (dates as ISO strings) for run.json."""
+        return self.model_dump(mode="json")
+
+
+def keys() -> Iterator[Key]:
+    """Every key of the definition, section by section, in definition order."""
+    return iter_keys(Config)
+
+
+def section_model(section: str) -> type[Section]:
+    return Config.model_fields[section].annotation
+
+
+from .config_load import load_config  # noqa: E402  (files and overrides: config_load.py)
+
+__all__ = [
+    "CLVConfig", "CleaningPolicy", "Config", "ConfigError", "DEFAULT_NON_PRODUCT_CODES",
+    "DEFAULT_NON_PRODUCT_PATTERNS", "ENGINES", "EngineConfig", "InputConfig", "Key", "OutputConfig",
+    "RFMConfig", "SegmentationConfig", "ValidationConfig", "keys", "load_config", "section_model",
+]

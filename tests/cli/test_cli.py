@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from customersense.cli.main import cli
-from customersense.errors import EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_RESOURCE
+from customersense.errors import EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_RESOURCE, EXIT_USAGE
 
 CSV = """customer_id,order_id,timestamp,amount
 a,1,2021-01-01 10:00,10
@@ -116,7 +116,10 @@ def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp
         ("customer_id,timestamp,amount\na,2021-01-01,1\nb,soon,2\n", ["x.csv"], EXIT_DATA, "data row 2: 'soon'"),
         (CSV, ["x.csv", "--as-of", "2020-01-01", "--no-plots"], EXIT_DATA, "no rows left after cleaning (19 rows in; dropped: after_as_of 19)"),
         ("customer_id,timestamp,amount\na,2021-01-01,1\na,2021-01-02,2\n", ["x.csv"], EXIT_DATA, "only 1 customer left"),
-        (CSV, ["x.csv", "--as-of", "June"], EXIT_CONFIG, "cleaning.as_of='June': not a date"),
+        # a flag's value is parsed by the flag's type: a usage error, still one line
+        (CSV, ["x.csv", "--as-of", "June"], EXIT_USAGE, "error: Invalid value for '--as-of': 'June': not a date"),
+        (CSV, ["x.csv", "--k", "four"], EXIT_USAGE, "error: Invalid value for '--k': 'four' is not a valid integer"),
+        (CSV, ["x.csv", "--k", "1"], EXIT_CONFIG, "error: segmentation.k=1: must be >= 2"),
         (CSV, ["x.csv", "--map", "client=customer_id"], EXIT_CONFIG, "unknown standard column 'client'"),
         (CSV, ["x.csv", "--memory-limit", "lots"], EXIT_CONFIG, "engine.memory_limit='lots': use a size such as"),
         # DuckDB cannot even read the file within 1 MB: not the file's fault, and said so

@@ -1,5 +1,7 @@
 """``customersense`` command line. Parses flags into a Config, calls the library, prints a summary.
 
+The ``run`` flags are generated from the settings definition (customersense.config, see cli/options.py).
+
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 input cannot be read, 4 bad data or columns,
 5 bad configuration, 6 outputs cannot be written, 7 out of memory. Errors are one line on
 stderr; ``--debug`` shows the traceback.
@@ -11,90 +13,94 @@ import sys
 from pathlib import Path
 
 import click
+import cloup
 
 from .. import __version__
-from ..errors import EXIT_INTERNAL, CustomerSenseError
+from ..config import keys
+from ..errors import (EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_RESOURCE,
+                      EXIT_USAGE, CustomerSenseError)
+from .options import overrides, setting_groups
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_CODES = {
+    EXIT_OK: "ok", EXIT_INTERNAL: "internal error", EXIT_USAGE: "usage", EXIT_INPUT: "input cannot be read",
+    EXIT_DATA: "bad data or columns", EXIT_CONFIG: "bad configuration", EXIT_OUTPUT: "outputs cannot be written",
+    EXIT_RESOURCE: "out of memory",
+}
+
+EPILOG = """\b
+Examples:
+  customersense run transactions.csv
+  customersense run sales.xlsx --sheet all --out results
+  customersense run export.csv --map customer_id="Client No" --map amount=Total
+  customersense run shop.duckdb --table orders --as-of 2024-01-01
+  customersense run --config customersense.toml --k 5 --no-validate
+  customersense run --dataset cdnow_master --clv-model bgnbd
+
+Every flag is a key of the TOML config file with dashes (--horizon-months is [clv] horizon_months;
+--out, --engine, --clv-model, --map and --segments/--validate/--clv are named for their section).
+Flags win over the file; paths in the file are relative to the file.
+
+\b
+Exit codes:
+""" + "\n".join(f"  {code}  {text}" for code, text in EXIT_CODES.items())
+
+_SOURCE = next(k for k in keys() if k.dotted == "input.source")
+
+
+class _OneLineErrors(cloup.Group):
+    """Usage errors (a bad flag or flag value) as one line, like every other error, exit code 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):  # type: ignore[override]
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"error: {exc.format_message().rstrip('.')}{where}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(EXIT_INTERNAL)
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+@cloup.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="customersense")
 def cli() -> None:
     """CustomerSense: customer segments from a raw transaction log."""
 
 
-@cli.command()
-@click.argument("source", required=False)
-@click.option("--dataset", help="Run on an embedded dataset instead of SOURCE (see `customersense datasets`).")
-@click.option("--as-of", "as_of", help="Snapshot date YYYY-MM-DD (exclusive). Default: day after the last transaction.")
-@click.option("--map", "mappings", multiple=True, metavar="STD=COLUMN", help="Map a standard column to yours; repeatable.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML config file.")
-@click.option("--out", "out_dir", help="Output folder (default: outputs).")
-@click.option("--table", help="Table in a DuckDB database file; with --engine spark and no SOURCE, a Spark catalog table.")
-@click.option("--sheet", help="Excel sheet name, or 'all'.")
-@click.option("--date-format", help="strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.")
-@click.option("--encoding", help="CSV text encoding (sniffed when omitted).")
-@click.option("--rfm-map", help="CSV mapping each of the 125 (R,F,M) cells to a segment.")
-@click.option("--returns", type=click.Choice(["net", "ignore"]), help="Net returns against revenue, or drop them.")
-@click.option("--threads", type=int, help="Engine threads (default: all cores).")
-@click.option("--memory-limit", help="DuckDB memory cap, e.g. 2GB; beyond it the engine spills to disk (default: half the RAM).")
-@click.option("--engine", type=click.Choice(["duckdb", "spark"]), help="Where transaction-level work runs (default duckdb).")
-@click.option("--spark-master", help="Spark master URL (default: $SPARK_MASTER, spark-submit's, else local[*]).")
-@click.option("--csv-max-rows", type=int, help="Write the CSV copies (customers, transactions) only up to this many rows; Parquet always (default 1,000,000).")
-@click.option("--k", "k", type=int, help="Fix the number of learned segments (default: chosen from the data).")
-@click.option("--seed", type=int, help="Random seed of the models (default 42).")
-@click.option("--contamination", help="Share of customers flagged as anomalies, e.g. 0.05, or 'auto'.")
-@click.option("--scaler", type=click.Choice(["standard", "robust"]), help="Feature scaling before clustering.")
-@click.option("--outliers", type=click.Choice(["assign", "separate"]),
-              help="Anomalies join their nearest segment (flagged), or form an 'Outliers' segment.")
-@click.option("--segments/--no-segments", "learn", default=None, help="Learned segments on (default) or off.")
-@click.option("--validate/--no-validate", "validate", default=None,
-              help="Bootstrap stability, gap statistic and null test of the learned segments (default on).")
-@click.option("--clv/--no-clv", "clv", default=None, help="Lifetime value and churn models (default on).")
-@click.option("--clv-model", type=click.Choice(["pareto", "bgnbd"]), help="Transaction model (default pareto).")
-@click.option("--calibration-end", help="CLV holdout evaluation after this date (default: the last third).")
-@click.option("--horizon", type=int, help="CLV and expected-purchases horizon in months (default 12).")
-@click.option("--discount-rate", type=float, help="Monthly discount rate for CLV (default 0.01).")
-@click.option("--margin", type=float, help="Profit share of revenue for CLV (default 1.0: revenue).")
-@click.option("--plots/--no-plots", default=None, help="Draw the PNG dashboards (default on).")
-@click.option("--quiet", is_flag=True, help="No progress and no summary.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, date_format, encoding,
-        rfm_map, returns, threads, memory_limit, engine, spark_master, csv_max_rows, k, seed, contamination, scaler, outliers, learn, validate, clv, clv_model, calibration_end,
-        horizon, discount_rate, margin, plots,
-        quiet, debug) -> None:
+@cli.command(epilog=EPILOG, align_option_groups=False, show_constraints=False)
+@cloup.argument("input__source", metavar="[SOURCE]", required=False, help=_SOURCE.info.description)
+@setting_groups(
+    [
+        cloup.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="TOML config file: every key in customersense/config.py."),
+        cloup.option("--quiet", is_flag=True, help="No progress and no summary."),
+        cloup.option("--debug", is_flag=True, help="Show tracebacks."),
+    ],
+    run_help=None,
+)
+def run(config_file, quiet, debug, **settings) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.
 
     Without SOURCE it runs on the embedded Online Retail II (2009-2010) dataset.
     """
     try:
         from ..config import load_config
-        from ..datasets import dataset_path
-        from ..schema import parse_mapping_pairs
-        from ..errors import ConfigError
 
-        if source and dataset:
-            raise ConfigError("give either SOURCE or --dataset, not both")
-        if dataset:
-            source = str(dataset_path(dataset))
-        config = load_config(
-            config_file,
-            {
-                "input": {"source": source, "table": table, "sheet": sheet, "date_format": date_format,
-                          "encoding": encoding},
-                "mapping": parse_mapping_pairs(mappings),
-                "cleaning": {"as_of": as_of, "returns": returns},
-                "rfm": {"segment_map": rfm_map},
-                "segmentation": {"k": k, "random_state": seed, "contamination": _contamination(contamination),
-                                 "scaler": scaler, "outliers": outliers, "enabled": learn},
-                "validation": {"enabled": validate},
-                "clv": {"enabled": clv, "model": clv_model, "calibration_end": calibration_end,
-                        "horizon_months": horizon, "discount_rate": discount_rate, "margin": margin},
-                "output": {"dir": out_dir, "csv_max_rows": csv_max_rows, "plots": plots},
-                "engine": {"threads": threads, "memory_limit": memory_limit, "name": engine,
-                           "spark_master": spark_master},
-            },
-        )
+        config = load_config(config_file, overrides(settings))
         _run(config, quiet)
+    except click.ClickException:
+        raise
     except CustomerSenseError as exc:
         if debug:
             raise
@@ -106,17 +112,6 @@ def run(source, dataset, as_of, mappings, config_file, out_dir, table, sheet, da
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         click.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
         sys.exit(EXIT_INTERNAL)
-
-
-def _contamination(value: str | None):
-    if value is None or value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        from ..errors import ConfigError
-
-        raise ConfigError(f"--contamination {value!r}: use a number in [0, 0.5] or 'auto'") from None
 
 
 def _run(config, quiet: bool) -> None:
