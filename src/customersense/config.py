@@ -77,14 +77,14 @@ Dates may be TOML dates or "YYYY-MM-DD" strings. Values are not coerced: ``k = "
 
 from __future__ import annotations
 
-import datetime as dt
 import re
+import typing
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .config_base import Date, Key, Names, Section, at_least, iter_keys, setting
+from .config_base import Date, Key, Names, RaisesConfigError, Section, at_least, iter_keys, setting
 from .errors import ConfigError
 from .schema import DEFAULT_SEGMENT_FEATURES
 
@@ -98,7 +98,8 @@ DEFAULT_NON_PRODUCT_CODES = (
 )
 # Gift vouchers (gift_0001_10 ...) are money, not products.
 DEFAULT_NON_PRODUCT_PATTERNS = ("^gift_",)
-ENGINES = ("duckdb", "spark")
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = typing.get_args(Engine)
 
 
 def _spark_conf(value: Any) -> Any:
@@ -297,7 +298,7 @@ class EngineConfig(Section):
     section: ClassVar[str] = "engine"
     help_group: ClassVar[str] = "Engine"
 
-    name: Literal["duckdb", "spark"] = setting("duckdb", "Where transaction-level work runs.", flag="--engine")
+    name: Engine = setting("duckdb", "Where transaction-level work runs.", flag="--engine")
     threads: int | None = setting(None, "Engine threads.", shown="all cores")
     # DuckDB's memory cap, e.g. "2GB": beyond it, tables, joins, aggregates and sorts spill to
     # the run's scratch folder. Default: half of the machine's memory (see engine.connect).
@@ -329,7 +330,7 @@ class EngineConfig(Section):
         return self
 
 
-class Config(BaseModel):
+class Config(BaseModel, metaclass=RaisesConfigError):
     """The whole configuration; :meth:`to_dict` goes into run.json."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -342,14 +343,6 @@ class Config(BaseModel):
     clv: CLVConfig = Field(default_factory=CLVConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            from .config_load import describe
-
-            raise ConfigError(describe(exc, data)) from None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (dates as ISO strings) for run.json."""

@@ -51,20 +51,31 @@ def setting(default: Any = None, help: str = "", *, flag: str | bool | None = No
     return Field(default, description=help, json_schema_extra=extra)
 
 
-class Section(BaseModel):
-    """A frozen config section; a bad value raises :class:`ConfigError` naming ``section.key``."""
+class RaisesConfigError(type(BaseModel)):
+    """``Section(...)`` raises :class:`ConfigError` naming ``section.key``, as the dataclasses did.
+
+    On the metaclass, not ``__init__``: a custom ``__init__`` would make pydantic validate nested
+    sections through it, in lax mode, and file values must be checked strictly.
+    """
+
+    def __call__(cls, /, **data: Any) -> Any:
+        try:
+            return super().__call__(**data)
+        except ValidationError as exc:
+            from .config_load import describe
+
+            section = getattr(cls, "section", None)
+            if section is None:
+                raise ConfigError(describe(exc, data)) from None
+            raise ConfigError(describe(exc, {section: data}, prefix=(section,))) from None
+
+
+class Section(BaseModel, metaclass=RaisesConfigError):
+    """A frozen config section."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     section: ClassVar[str]
     help_group: ClassVar[str]
-
-    def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            from .config_load import describe
-
-            raise ConfigError(describe(exc, {type(self).section: data}, prefix=(type(self).section,))) from None
 
 
 def at_least(minimum: int, *names: str) -> Any:

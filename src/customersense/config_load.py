@@ -46,6 +46,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Mapping[
             _merge(raw, "input", {"mapping": raw.pop("mapping")})
         _relative_to_file(raw, path.parent)
         origins = {(s, k): str(path) for s, values in raw.items() if isinstance(values, dict) for k in values}
+        origins.update({(s, ""): str(path) for s in raw})  # the section itself
     for section, values in (overrides or {}).items():
         values = {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in values.items() if v is not None}
         if section == "mapping":
@@ -105,23 +106,24 @@ def describe(exc: ValidationError, data: Mapping[str, Any] | None = None, *, pre
     first = errors[0]
     loc = prefix + tuple(str(p) for p in first["loc"])
     section = loc[0]
+    here = _file({origins.get((section, ""))})
     if section not in Config.model_fields:  # an unknown section, or a key outside any section
         value = data.get(section)
         if not isinstance(value, dict):
-            return f"{_file(origins)}{section} = {_toml(value)}: a key outside any section; put it under [section]"
+            return f"{here}{section} = {_toml(value)}: a key outside any section; put it under [section]"
         known = ", ".join(["mapping", *Config.model_fields])
-        return f"{_file(origins)}config section [{section}] is unknown; use {known}"
+        return f"{here}config section [{section}] is unknown; use {known}"
     values = data.get(section)
     model = section_model(section)
     if len(loc) == 1:  # the section as a whole
         if first["type"] == "value_error":  # a rule across keys, e.g. k_min <= k_max
             files = {f for (s, _), f in origins.items() if s == section}
-            return f"{_file(origins, files)}{_reason(first)}"
-        return f"{_file(origins)}[{section}] = {_toml(values)}: expected a table of keys"
+            return f"{_file(files)}{_reason(first)}"
+        return f"{here}[{section}] = {_toml(values)}: expected a table of keys"
     key = loc[1]
     if first["type"] == "extra_forbidden":
         known = ", ".join(sorted(model.model_fields))
-        return f"{_file(origins, {origins.get((section, key))})}[{section}] {key}: unknown key; known keys: {known}"
+        return f"{_file({origins.get((section, key))})}[{section}] {key}: unknown key; known keys: {known}"
     same = [e for e in errors if (prefix + tuple(map(str, e["loc"])))[:2] == (section, key)]
     reason = next((_reason(e) for e in same if e["type"] == "value_error"), None)
     info = model.model_fields[key]
@@ -134,8 +136,8 @@ def describe(exc: ValidationError, data: Mapping[str, Any] | None = None, *, pre
     return f"{section}.{key}={value!r}: {reason}"
 
 
-def _file(origins: Mapping[tuple[str, str], str], files: set[str | None] | None = None) -> str:
-    found = sorted(f for f in (files if files is not None else set(origins.values())) if f)
+def _file(files: set[str | None]) -> str:
+    found = sorted(f for f in files if f)
     return f"{found[0]}: " if found else ""
 
 
