@@ -134,6 +134,7 @@ def test_defaults_live_in_the_definition_not_in_the_help_text():
      '[input] mapping = { customer_id = 3 }: expected standard_name = "your column" pairs'),
     ('[engine]\nspark_conf = "4g"', '[engine] spark_conf = "4g": expected "spark.setting" = "value" pairs'),
     ("[engine]\nthreads = 0", "[engine] threads = 0: must be >= 1"),
+    ('[input]\ndataset = "nope"', "[input] dataset = \"nope\": use 'online_retail_ii', 'cdnow_master' or 'cdnow_sample'"),
     ("[segmentation]\nk_min = 5\nk_max = 3", "segmentation.k_min=5, k_max=3: need 2 <= k_min <= k_max"),
     ("[cleaning]\nreturn = 'net'", "[cleaning] return: unknown key; known keys: as_of, cancel_prefix"),
     ("[segment]\nk = 4", "config section [segment] is unknown; use mapping, input, cleaning"),

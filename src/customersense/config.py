@@ -7,8 +7,8 @@ One frozen :class:`Config` is built once (defaults < TOML file < CLI flags, see
 * the flag is the key with dashes: ``clv.horizon_months`` -> ``--horizon-months``;
   a true/false key becomes ``--key/--no-key``;
 * exceptions are written at the key as ``flag="--..."`` (generic names that repeat across
-  sections: ``enabled``, ``dir``, ``name``, ``model``; and ``--map``); ``flag=False`` keeps a
-  key in the file only (lists, tables, tuning knobs).
+  sections: ``enabled``, ``dir``, ``name``, ``model``; and ``--map``), ``flag="SOURCE"`` for the
+  positional argument; ``flag=False`` keeps a key in the file only (lists, tables, tuning knobs).
 
 TOML layout (every key optional; tests/test_config.py checks it lists every key)::
 
@@ -85,6 +85,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .config_base import Date, Key, Names, RaisesConfigError, Section, at_least, iter_keys, setting
+from .datasets import DATASETS, dataset_path
 from .errors import ConfigError
 from .schema import DEFAULT_SEGMENT_FEATURES
 
@@ -100,6 +101,7 @@ DEFAULT_NON_PRODUCT_CODES = (
 DEFAULT_NON_PRODUCT_PATTERNS = ("^gift_",)
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = typing.get_args(Engine)
+Dataset = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
 
 
 def _spark_conf(value: Any) -> Any:
@@ -117,7 +119,7 @@ class InputConfig(Section):
     source: str | None = setting(None, "Transactions: a file, a folder of files or a glob (CSV, Parquet, "
                                  "Excel, JSON lines, DuckDB).", flag="SOURCE", shown="the embedded dataset",
                                  path=True)
-    dataset: str | None = setting(None, "Run on an embedded dataset instead of SOURCE "
+    dataset: Dataset | None = setting(None, "Run on an embedded dataset instead of SOURCE "
                                   "(see `customersense datasets`).", shown="online_retail_ii")
     table: str | None = setting(None, "Table in a DuckDB database file; with --engine spark and no SOURCE, "
                                 "a Spark catalog table.")
@@ -133,8 +135,6 @@ class InputConfig(Section):
     @model_validator(mode="after")
     def _one_input(self) -> InputConfig:
         if self.dataset is not None:
-            from .datasets import dataset_path
-
             path = str(dataset_path(self.dataset))
             if self.source not in (None, path):
                 raise ValueError("input: give either a source or a dataset, not both")

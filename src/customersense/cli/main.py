@@ -19,7 +19,7 @@ from .. import __version__
 from ..config import keys
 from ..errors import (EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_RESOURCE,
                       EXIT_USAGE, CustomerSenseError)
-from .options import overrides, setting_groups
+from .options import named_for_their_section, overrides, setting_groups
 
 
 EXIT_CODES = {
@@ -38,7 +38,7 @@ Examples:
   customersense run --dataset cdnow_master --clv-model bgnbd
 
 Every flag is a key of the TOML config file with dashes (--horizon-months is [clv] horizon_months;
---out, --engine, --clv-model, --map and --segments/--validate/--clv are named for their section).
+""" + ", ".join(named_for_their_section()) + """ are named for their section).
 Flags win over the file; paths in the file are relative to the file.
 
 \b
@@ -87,7 +87,6 @@ def cli() -> None:
         cloup.option("--quiet", is_flag=True, help="No progress and no summary."),
         cloup.option("--debug", is_flag=True, help="Show tracebacks."),
     ],
-    run_help=None,
 )
 def run(config_file, quiet, debug, **settings) -> None:
     """Clean SOURCE, compute per-customer features and RFM segments, write the outputs.

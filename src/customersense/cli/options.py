@@ -105,13 +105,14 @@ def _shown(key: Key, kinds: list[Any], choices: list[Any]) -> str | None:
     return None if default is None or isinstance(default, (tuple, Mapping)) else str(default)
 
 
-def option(key: Key) -> Callable:
-    """The option of one key (``key.flag`` starts with ``--``)."""
+def _declared(key: Key, flag: str) -> tuple[list[str], dict[str, Any]]:
+    """The option's names and click attributes, from the key's type, help and default."""
     kinds, choices = _parts(key.info.annotation)
-    attrs: dict[str, Any] = {"default": None, "help": key.info.description, "show_default": _shown(key, kinds, choices)}
-    decls = [key.flag]
+    attrs: dict[str, Any] = {"default": None, "help": key.info.description,
+                             "show_default": _shown(key, kinds, choices)}
+    decls = [flag]
     if kinds == [bool] and not choices:
-        decls = [f"{key.flag}/--no-{key.flag[2:]}"]
+        decls = [f"{flag}/--no-{flag[2:]}"]
     elif choices and not kinds:
         attrs["type"] = click.Choice([str(c) for c in choices])
     elif choices:
@@ -122,15 +123,21 @@ def option(key: Key) -> Callable:
         attrs["type"] = _TYPES[kinds[0]]
     if "metavar" in key.meta:
         attrs["metavar"] = key.meta["metavar"]
+    return decls, attrs
+
+
+def option(key: Key) -> Callable:
+    """The option of one key (``key.flag`` starts with ``--``)."""
+    decls, attrs = _declared(key, key.flag)
     return cloup.option(*decls, dest(key), cls=SettingOption, **attrs)
 
 
 def _alias(key: Key, alias: str) -> Callable:
-    kinds, _ = _parts(key.info.annotation)
-    return cloup.option(alias, _ALIAS + dest(key), type=_TYPES[kinds[0]], default=None, hidden=True)
+    decls, attrs = _declared(key, alias)
+    return cloup.option(*decls, _ALIAS + dest(key), **{**attrs, "hidden": True})
 
 
-def setting_groups(run_group: list[Callable], run_help: str) -> Callable:
+def setting_groups(run_group: list[Callable]) -> Callable:
     """Decorate a command with one option group per help group of the definition, then the run group."""
     groups: dict[str, list[Callable]] = {}
     aliases: list[Callable] = []
@@ -140,12 +147,17 @@ def setting_groups(run_group: list[Callable], run_help: str) -> Callable:
             aliases += [_alias(key, a) for a in key.meta.get("aliases", [])]
 
     def decorate(f: Callable) -> Callable:
-        f = cloup.option_group("Run", *run_group, *aliases, help=run_help)(f)
+        f = cloup.option_group("Run", *run_group, *aliases)(f)
         for title, options in reversed(groups.items()):
             f = cloup.option_group(title, *options)(f)
         return f
 
     return decorate
+
+
+def named_for_their_section() -> list[str]:
+    """The flags that are not the key with dashes (declared ``flag=`` at the key)."""
+    return [k.flag for k in keys() if isinstance(k.meta.get("flag"), str) and k.flag.startswith("--")]
 
 
 def _group(key: Key) -> str:
