@@ -83,7 +83,7 @@ def cli() -> None:
 @setting_groups(
     [
         cloup.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="TOML config file: every key in customersense/config.py."),
+                     help="TOML config file; its layout: customersense/config/__init__.py."),
         cloup.option("--quiet", is_flag=True, help="No progress and no summary."),
         cloup.option("--debug", is_flag=True, help="Show tracebacks."),
     ],

@@ -80,14 +80,16 @@ from __future__ import annotations
 import re
 import typing
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from .config_base import Date, Key, Names, RaisesConfigError, Section, at_least, iter_keys, setting
-from .datasets import DATASETS, dataset_path
-from .errors import ConfigError
-from .schema import DEFAULT_SEGMENT_FEATURES
+from ..datasets import DATASETS, dataset_path
+from ..errors import ConfigError
+from ..schema import DEFAULT_SEGMENT_FEATURES
+from . import _load
+from ._base import Date, Key, Names, RaisesConfigError, Section, at_least, iter_keys, setting
 
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
@@ -358,7 +360,15 @@ def section_model(section: str) -> type[Section]:
     return Config.model_fields[section].annotation
 
 
-from .config_load import load_config  # noqa: E402  (files and overrides: config_load.py)
+def load_config(path: str | Path | None = None, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """Build a :class:`Config` from an optional TOML file and per-section overrides (CLI flags).
+
+    Precedence: defaults < file < overrides. ``overrides`` looks like
+    ``{"cleaning": {"as_of": "2010-06-01"}, "mapping": {"customer_id": "Client"}}``; ``None``
+    values are ignored so that unset flags keep the file's value. File values are checked
+    strictly and relative paths in the file are relative to its folder (see _load.py).
+    """
+    return _load.load(Config, path, overrides)
 
 __all__ = [
     "CLVConfig", "CleaningPolicy", "Config", "ConfigError", "DEFAULT_NON_PRODUCT_CODES",

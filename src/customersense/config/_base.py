@@ -1,4 +1,4 @@
-"""The building blocks of the settings definition (customersense.config): a key, a section, the flag rule."""
+"""The building blocks of the settings definition (config/__init__.py): a key, a section, the flag rule."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ._describe import describe
 
 
 def _to_date(value: Any) -> Any:
@@ -62,12 +63,11 @@ class RaisesConfigError(type(BaseModel)):
         try:
             return super().__call__(**data)
         except ValidationError as exc:
-            from .config_load import describe
-
             section = getattr(cls, "section", None)
-            if section is None:
-                raise ConfigError(describe(exc, data)) from None
-            raise ConfigError(describe(exc, {section: data}, prefix=(section,))) from None
+            if section is None:  # the whole Config
+                sections = {name: field.annotation for name, field in cls.model_fields.items()}
+                raise ConfigError(describe(exc, sections, data)) from None
+            raise ConfigError(describe(exc, {section: cls}, {section: data}, prefix=(section,))) from None
 
 
 class Section(BaseModel, metaclass=RaisesConfigError):
