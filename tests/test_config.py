@@ -252,9 +252,10 @@ def test_source_and_dataset_together_are_refused():
     assert result.output.strip() == "error: input: give either a source or a dataset, not both"
 
 
-def test_sections_keep_their_constructors_rules_and_immutability():
+def test_sections_keep_their_constructors_rules_and_immutability(tmp_path):
     assert CleaningPolicy(as_of=dt.date(2021, 3, 10)).as_of == dt.date(2021, 3, 10)
     assert InputConfig(source="a.csv", mapping={"amount": "Total"}).mapping == {"amount": "Total"}
+    assert InputConfig(source=tmp_path / "a.csv").source == str(tmp_path / "a.csv")  # a Path, as bench/ passes
     assert EngineConfig(name="spark").name == "spark" and EngineConfig(threads=1).threads == 1
     config = Config(segmentation=SegmentationConfig(k=3), clv=CLVConfig(horizon_months=3))
     assert (config.segmentation.k, config.clv.horizon_months, config.output.dir) == (3, 3, "outputs")

@@ -89,7 +89,7 @@ from ..datasets import DATASETS, dataset_path
 from ..errors import ConfigError
 from ..schema import DEFAULT_SEGMENT_FEATURES
 from . import _load
-from ._base import Date, Key, Names, RaisesConfigError, Section, at_least, iter_keys, setting
+from ._base import Date, Key, Names, PathText, RaisesConfigError, Section, at_least, iter_keys, setting
 
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
@@ -118,7 +118,7 @@ class InputConfig(Section):
     section: ClassVar[str] = "input"
     help_group: ClassVar[str] = "Input"
 
-    source: str | None = setting(None, "Transactions: a file, a folder of files or a glob (CSV, Parquet, "
+    source: PathText | None = setting(None, "Transactions: a file, a folder of files or a glob (CSV, Parquet, "
                                  "Excel, JSON lines, DuckDB).", flag="SOURCE", shown="the embedded dataset",
                                  path=True)
     dataset: Dataset | None = setting(None, "Run on an embedded dataset instead of SOURCE "
@@ -176,7 +176,7 @@ class RFMConfig(Section):
     section: ClassVar[str] = "rfm"
     help_group: ClassVar[str] = "Segments"
 
-    segment_map: str | None = setting(None, "CSV mapping each of the 125 (R,F,M) cells to a segment.",
+    segment_map: PathText | None = setting(None, "CSV mapping each of the 125 (R,F,M) cells to a segment.",
                                       shown="the built-in map", metavar="FILE", path=True,
                                       aliases=("--rfm-map",))
 
@@ -286,7 +286,7 @@ class OutputConfig(Section):
     section: ClassVar[str] = "output"
     help_group: ClassVar[str] = "Outputs"
 
-    dir: str = setting("outputs", "Output folder.", flag="--out", metavar="DIR", path=True)
+    dir: PathText = setting("outputs", "Output folder.", flag="--out", metavar="DIR", path=True)
     csv_max_rows: int = setting(1_000_000, "Write the CSV copies (customers, transactions) only up to this "
                                 "many rows; Parquet always.")
     plots: bool = setting(True, "Draw the PNG dashboards.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
@@ -29,7 +30,12 @@ def _list_to_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def _fspath(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
 Date = Annotated[dt.date, BeforeValidator(_to_date)]
+PathText = Annotated[str, BeforeValidator(_fspath)]  # a path: str, or a Path from Python
 Names = Annotated[tuple[str, ...], BeforeValidator(_list_to_tuple)]
 
 
