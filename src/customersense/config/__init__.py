@@ -85,6 +85,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from ..choices import CONTAMINATION_MAX, OUTLIER_MODES, SCALERS
 from ..datasets import DATASETS, dataset_path
 from ..errors import ConfigError
 from ..schema import DEFAULT_SEGMENT_FEATURES
@@ -104,6 +105,8 @@ DEFAULT_NON_PRODUCT_PATTERNS = ("^gift_",)
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = typing.get_args(Engine)
 Dataset = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
+Scaler = Literal[SCALERS]  # type: ignore[valid-type]  # choices.py: the estimators check the same
+OutlierMode = Literal[OUTLIER_MODES]  # type: ignore[valid-type]
 
 
 def _spark_conf(value: Any) -> Any:
@@ -190,13 +193,13 @@ class SegmentationConfig(Section):
     enabled: bool = setting(True, "Learned segments.", flag="--segments")
     features: Names = setting(DEFAULT_SEGMENT_FEATURES, "Per-customer features the segments are learned "
                               "from.", flag=False)
-    scaler: Literal["standard", "robust"] = setting("standard", "Feature scaling before clustering.")
+    scaler: Scaler = setting("standard", "Feature scaling before clustering.")
     contamination: float | Literal["auto"] = setting(0.05, "Share of customers flagged as anomalies, "
                                                      "or 'auto'.", metavar="SHARE|auto")
     k: int | None = setting(None, "Fix the number of learned segments.", shown="chosen from the data")
     k_min: int = setting(2, "Smallest number of segments tried.")
     k_max: int = setting(10, "Largest number of segments tried.")
-    outliers: Literal["assign", "separate"] = setting("assign", "Anomalies join their nearest segment "
+    outliers: OutlierMode = setting("assign", "Anomalies join their nearest segment "
                                                       "(flagged), or form an 'Outliers' segment.")
     random_state: int = setting(42, "Random seed of the models.", aliases=("--seed",))
     silhouette_sample_size: int = setting(5000, "Customers per silhouette sample.", flag=False)
@@ -207,8 +210,8 @@ class SegmentationConfig(Section):
     @field_validator("contamination")
     @classmethod
     def _share(cls, value: float | str) -> float | str:
-        if value != "auto" and not 0 <= value <= 0.5:
-            raise ValueError("use 'auto' or a number in [0, 0.5]")
+        if value != "auto" and not 0 <= value <= CONTAMINATION_MAX:
+            raise ValueError(f"use 'auto' or a number in [0, {CONTAMINATION_MAX}]")
         return value
 
     @field_validator("k")

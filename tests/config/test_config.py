@@ -202,7 +202,7 @@ def test_paths_given_as_flags_stay_relative_to_the_current_directory(tmp_path, m
 
 
 def test_a_config_file_elsewhere_runs_on_its_own_data(tmp_path, monkeypatch):
-    from tests.test_cli import CSV
+    from tests.cli.test_cli import CSV
 
     project = tmp_path / "project"
     project.mkdir()
