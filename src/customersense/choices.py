@@ -1,4 +1,4 @@
-"""The allowed values of the model settings, defined once: the settings (``config.py``) and the
+"""The allowed values of the model settings, defined once: the settings (``config/``) and the
 estimators (``models/``) both check against these, so a rule cannot differ between the two."""
 
 from __future__ import annotations

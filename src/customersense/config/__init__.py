@@ -10,7 +10,7 @@ One frozen :class:`Config` is built once (defaults < TOML file < CLI flags, see
   sections: ``enabled``, ``dir``, ``name``, ``model``; and ``--map``), ``flag="SOURCE"`` for the
   positional argument; ``flag=False`` keeps a key in the file only (lists, tables, tuning knobs).
 
-TOML layout (every key optional; tests/test_config.py checks it lists every key)::
+TOML layout (every key optional; tests/config/test_config.py checks it lists every key)::
 
     [input]
     source = "transactions.csv"   # path, relative to this file; omit for the embedded data
@@ -78,8 +78,10 @@ Dates may be TOML dates or "YYYY-MM-DD" strings. Values are not coerced: ``k = "
 from __future__ import annotations
 
 import re
+import tomllib
 import typing
 from collections.abc import Iterator, Mapping
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -94,14 +96,10 @@ from ._base import Date, Key, Names, PathText, RaisesConfigError, Section, at_le
 
 _MEMORY = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
-# Stock codes of the Online Retail family that are not products: postage, manual entries,
-# discounts, carriage, samples, bad-debt adjustments, bank and marketplace fees, charity.
-DEFAULT_NON_PRODUCT_CODES = (
-    "POST", "DOT", "M", "C2", "D", "S", "B", "ADJUST", "ADJUST2", "BANK CHARGES",
-    "AMAZONFEE", "CRUK", "PADS", "TEST001", "TEST002",
-)
-# Gift vouchers (gift_0001_10 ...) are money, not products.
-DEFAULT_NON_PRODUCT_PATTERNS = ("^gift_",)
+# Cleaning markers (stock codes that are not products) are data: config/data/non_product_codes.toml.
+_MARKERS = tomllib.loads(files(__package__).joinpath("data", "non_product_codes.toml").read_text(encoding="utf-8"))
+DEFAULT_NON_PRODUCT_CODES: tuple[str, ...] = tuple(_MARKERS["codes"])
+DEFAULT_NON_PRODUCT_PATTERNS: tuple[str, ...] = tuple(_MARKERS["patterns"])
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = typing.get_args(Engine)
 Dataset = Literal[tuple(DATASETS)]  # type: ignore[valid-type]

@@ -3,7 +3,7 @@
 File format (CSV with a header): ``r_score,f_score,m_score,segment``, one row per cell, every
 score 1..5, every cell exactly once, no empty segment name. The default map
 (``rfm/data/classic_segments.csv``) holds the classic 11 segments; a user map passed with
-``--rfm-map`` is validated the same way.
+``--segment-map`` is validated the same way.
 """
 
 from __future__ import annotations
