@@ -64,7 +64,6 @@ class DuckDBEngine:
         limit = cfg.memory_limit or default_memory_limit()
         if limit is not None:
             kwargs["memory_limit"] = limit
-        self.memory_limit = cfg.memory_limit
         self.backend = ibis.duckdb.connect(**kwargs)  # extra keyword arguments become settings
 
     # -- reading ----------------------------------------------------------------------------
