@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     t0 = time.perf_counter()
-    AnomalyDetector(0.05, random_state=42).fit(np.zeros((10, 5)), method="compiled")
+    AnomalyDetector(0.05, random_state=42, method="compiled").fit(np.zeros((10, 5)))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; first compiled call in this "
           f"process (numba import, kernel from its cache or compiled): {time.perf_counter() - t0:.2f} s")
     print()

@@ -161,6 +161,34 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
+# Third-party packages that belong to one room: the engines' own libraries stay behind the engine
+# protocol, drawing stays in reporting (plots never compute, models never draw), numba behind the
+# cache helper that keeps its files out of the package.
+CONFINED = {
+    "pyspark": {"engine"},
+    "duckdb": {"engine"},
+    "matplotlib": {"reporting"},
+    "numba": {"_numba_cache"},
+}
+
+
+def _third_party(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_engine_and_drawing_libraries_stay_in_their_rooms():
+    strays = [f"{module} imports {lib}" for module, path in _modules().items()
+              for lib in sorted(_third_party(path) & set(CONFINED)) if _room(module) not in CONFINED[lib]]
+    assert not strays, "\n".join(strays)
+
+
 @pytest.mark.parametrize("graph, expected", [
     ({"a": {"b"}, "b": {"a"}, "c": set()}, [["a", "b"]]),
     ({"a": {"b"}, "b": {"c"}, "c": set()}, []),

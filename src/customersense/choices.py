@@ -17,9 +17,16 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name}={value!r}: use {' or '.join(repr(a) for a in allowed)}")
 
 
-def check_contamination(name: str, value: Any) -> None:
+CONTAMINATION_RULE = f"use 'auto' or a number in [0, {CONTAMINATION_MAX}]"
+
+
+def contamination_ok(value: Any) -> bool:
     """``"auto"`` or a share in [0, 0.5] (Isolation Forest's own bounds)."""
-    ok = value == "auto" or (isinstance(value, Real) and not isinstance(value, bool)
-                             and 0 <= value <= CONTAMINATION_MAX)
-    if not ok:
-        raise ValueError(f"{name}={value!r}: use 'auto' or a number in [0, {CONTAMINATION_MAX}]")
+    return value == "auto" or (isinstance(value, Real) and not isinstance(value, bool)
+                               and 0 <= value <= CONTAMINATION_MAX)
+
+
+def check_contamination(name: str, value: Any) -> None:
+    """``ValueError`` naming ``name`` and the value unless :func:`contamination_ok`."""
+    if not contamination_ok(value):
+        raise ValueError(f"{name}={value!r}: {CONTAMINATION_RULE}")

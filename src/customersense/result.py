@@ -34,7 +34,9 @@ class RunResult:
     crosstab: pd.DataFrame | None  # learned segment x classic RFM segment, customer counts
     validation: ValidationReport | None
     clv: CLVResult | None
-    transactions: ibis.Table      # cleaned transactions with the customer's segments (lazy)
+    # Cleaned transactions with the customer's segments (lazy, in the engine); after pipeline.run,
+    # the written transactions_with_segments.parquet (None where the driver cannot see it).
+    transactions: ibis.Table | None
     clock: StageClock
     notes: list[str]              # things the user should know (skipped stages, ...)
     # At scale on Spark (see customersense.pipeline.at_scale): every customer, scored in the engine; then

@@ -22,8 +22,9 @@ from customersense.pipeline import analyse, run
 from customersense.reporting import write_outputs
 
 PROTOCOL = ("read_parquet", "read_csv", "read_lines", "read_database_table", "read_catalog_table", "head_text",
-            "is_remote", "number_rows", "materialize", "upload", "parse_timestamp", "fetch", "watch",
+            "is_remote", "number_rows", "materialize", "upload", "parse_timestamp", "fetch", "map_batches", "watch",
             "record_batches", "write_parquet", "spill_to", "is_out_of_memory", "close")
+ATTRIBUTES = ("name", "backend", "writes_single_files", "max_collect_customers", "utf8_encodings")
 
 
 class RecordingEngine:
@@ -32,8 +33,7 @@ class RecordingEngine:
     def __init__(self) -> None:
         self.inner = DuckDBEngine()
         self.calls: list[str] = []
-        for attr in ("name", "backend", "writes_single_files", "max_collect_customers",
-                     "utf8_encodings"):
+        for attr in ATTRIBUTES:
             setattr(self, attr, getattr(self.inner, attr))
 
     def __getattr__(self, name: str):
@@ -63,12 +63,20 @@ def _cdnow_config(tmp_path: Path) -> Config:
 
 
 def test_both_engines_implement_the_protocol():
+    """Every method and attribute the protocol declares, on both engines (Spark's class is read
+    without starting Spark); and the test's list is the protocol's own."""
+    from customersense.engine.spark import SparkEngine
+
+    declared = {n for n in vars(Engine) if not n.startswith("_")} | set(Engine.__annotations__)
+    assert declared == set(PROTOCOL) | set(ATTRIBUTES)
+    for cls in (DuckDBEngine, SparkEngine):
+        for name in PROTOCOL:
+            assert callable(getattr(cls, name, None)), (cls.__name__, name)
     engine = DuckDBEngine()
     try:
         assert isinstance(engine, Engine)
-        assert isinstance(RecordingEngine(), Engine)
-        for name in PROTOCOL:
-            assert callable(getattr(engine, name)), name
+        for attr in ATTRIBUTES:
+            assert hasattr(engine, attr), attr
     finally:
         engine.close()
 
@@ -113,12 +121,47 @@ def test_a_write_that_fails_in_the_engine_keeps_the_previous_outputs(tmp_path):
 
 
 def test_the_library_result_is_usable_after_the_engine_closed(tmp_path):
-    """``run`` writes, closes the engine and re-points the lazy tables at the written files."""
+    """``run`` writes, closes the engine and re-points the lazy tables at the written files: they
+    hold what the engine held while it was open (less the internal order key and row ids)."""
     config = _cdnow_config(tmp_path)
+    engine = DuckDBEngine()
+    try:
+        while_open = analyse(config, engine, tmp_path)
+        before = while_open.transactions.to_pandas()
+    finally:
+        engine.close()
     result = run(config)
-    tx = result.transactions.to_pyarrow()
-    assert tx.num_rows == result.cleaning.rows_kept
-    written = pq.read_table(Path(config.output.dir) / "transactions_with_segments.parquet")
-    assert tx.equals(written)
+    tx = result.transactions.to_pandas()
+    assert len(tx) == result.cleaning.rows_kept == len(before)
+    shared = [c for c in tx.columns if c in before.columns]
+    keys = shared  # the engine's rows come in no particular order: compare as sorted multisets
+    assert set(before.columns) - set(shared) <= {"order_key", "_cs_row_id"}
+    pd.testing.assert_frame_equal(
+        tx[shared].sort_values(keys, kind="stable").reset_index(drop=True),
+        before[shared].sort_values(keys, kind="stable").reset_index(drop=True), check_dtype=False)
     assert {p.name for p in result.outputs} == {p.name for p in Path(config.output.dir).iterdir()}
     assert dataclasses.is_dataclass(result)
+
+
+def test_map_batches_adds_typed_columns_in_duckdb():
+    """The protocol's batch-wise scoring (Spark's mapInPandas) has a DuckDB implementation too."""
+    import ibis
+
+    engine = DuckDBEngine()
+    try:
+        table = engine.materialize(ibis.memtable({"customer_id": ["a", "b", "c"], "monetary": [1.5, -2.0, 4.0]}))
+
+        def double(batches):
+            for batch in batches:
+                yield batch.assign(twice=batch["monetary"] * 2, positive=batch["monetary"] > 0)
+
+        out = engine.map_batches(table, double, {"twice": "float64", "positive": "boolean"})
+        assert dict(out.schema())["positive"].is_boolean() and dict(out.schema())["twice"].is_floating()
+        got = out.order_by("customer_id").to_pandas()
+        assert got["twice"].tolist() == [3.0, -4.0, 8.0]
+        assert got["positive"].tolist() == [True, False, True]
+        empty = engine.map_batches(table.filter(table.monetary > 100), double,
+                                   {"twice": "float64", "positive": "boolean"})
+        assert empty.count().to_pyarrow().as_py() == 0 and "twice" in empty.columns
+    finally:
+        engine.close()

@@ -87,7 +87,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from ..choices import CONTAMINATION_MAX, OUTLIER_MODES, SCALERS
+from ..choices import CONTAMINATION_RULE, OUTLIER_MODES, SCALERS, contamination_ok
 from ..datasets import DATASETS, dataset_path
 from ..errors import ConfigError
 from ..schema import DEFAULT_SEGMENT_FEATURES
@@ -120,7 +120,7 @@ class InputConfig(Section):
     help_group: ClassVar[str] = "Input"
 
     source: PathText | None = setting(None, "Transactions: a file, a folder of files or a glob (CSV, Parquet, "
-                                 "Excel, JSON lines, DuckDB).", flag="SOURCE", shown="the embedded dataset",
+                                 "Excel, DuckDB).", flag="SOURCE", shown="the embedded dataset",
                                  path=True)
     dataset: Dataset | None = setting(None, "Run on an embedded dataset instead of SOURCE "
                                   "(see `customersense datasets`).", shown="online_retail_ii")
@@ -208,8 +208,8 @@ class SegmentationConfig(Section):
     @field_validator("contamination")
     @classmethod
     def _share(cls, value: float | str) -> float | str:
-        if value != "auto" and not 0 <= value <= CONTAMINATION_MAX:
-            raise ValueError(f"use 'auto' or a number in [0, {CONTAMINATION_MAX}]")
+        if not contamination_ok(value):
+            raise ValueError(CONTAMINATION_RULE)
         return value
 
     @field_validator("k")

@@ -8,6 +8,7 @@ only has to implement this protocol (see ``tests/engine/test_engine_double.py``)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -74,6 +75,11 @@ class Engine(Protocol):
     def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> pa.RecordBatchReader:
         """A result streamed as Arrow batches, for a writer that formats it itself (the CSV
         outputs); each call runs the query again."""
+
+    def map_batches(self, expr: ibis.Table, fn: Callable[[Iterator[pd.DataFrame]], Iterator[pd.DataFrame]],
+                    added: dict[str, str], prefix: str = "cs") -> ibis.Table:
+        """``fn`` applied to ``expr`` batch by batch inside the engine (pandas frames in, the same
+        rows with the ``added`` columns out: name -> Ibis type name); a materialised table."""
 
     def watch(self, progress: ProgressFn | None) -> AbstractContextManager[None]:
         """While the block runs, report the running query's progress to ``progress``."""

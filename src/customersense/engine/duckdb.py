@@ -166,6 +166,15 @@ class DuckDBEngine:
     def write_parquet(self, expr: ibis.Table, path: Path) -> None:
         expr.to_parquet(path)
 
+    def map_batches(self, expr: ibis.Table, fn, added: dict[str, str], prefix: str = "cs") -> ibis.Table:
+        """In this process, batch by batch (DuckDB keeps no Python workers)."""
+        schema = ibis.schema({**expr.schema(), **added})
+        batches = (batch.to_pandas() for batch in self.record_batches(expr))
+        parts = [part for part in fn(batches) if len(part)]
+        frame = (pd.concat(parts, ignore_index=True) if parts
+                 else pd.DataFrame({name: pd.Series(dtype=object) for name in schema.names}))
+        return self.materialize(ibis.memtable(frame[list(schema.names)], schema=schema), prefix)
+
     def record_batches(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> Any:
         reader = expr.to_pyarrow_batches(chunk_size=batch_rows)
 

@@ -143,6 +143,17 @@ class SparkEngine:
             return value.try_cast("timestamp")
         return _try_to_timestamp(value, java_pattern(fmt)).cast("timestamp")
 
+    def map_batches(self, expr: ibis.Table, fn, added: dict[str, str], prefix: str = "cs") -> ibis.Table:
+        """On the executors (``mapInPandas``), cached once computed; ``fn`` must be picklable."""
+        from pyspark.sql import types as T
+
+        spark_types = {"int8": T.ByteType, "int64": T.LongType, "string": T.StringType, "boolean": T.BooleanType,
+                       "float64": T.DoubleType}
+        frame = self.session.sql(self.backend.compile(expr))
+        schema = T.StructType(list(frame.schema.fields)
+                              + [T.StructField(name, spark_types[kind]()) for name, kind in added.items()])
+        return self.register(frame.mapInPandas(fn, schema=schema), prefix, cache=True)
+
     def fetch(self, expr: ibis.Table, batch_rows: int = 1_000_000) -> pd.DataFrame:
         return expr.to_pandas()  # Arrow transfer (see SESSION_DEFAULTS)
 

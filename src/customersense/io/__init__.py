@@ -1,1 +1,1 @@
-"""Readers (any source -> standard columns) and atomic writers."""
+"""Reading: any source -> standard columns, read by the engine, each column mapped once."""

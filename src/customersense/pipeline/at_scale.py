@@ -41,6 +41,10 @@ from ..rfm import RFMScores, SegmentMap, score_rfm
 from ..rfm.scoring import score_with_bins
 
 _QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+# The columns scoring adds, with their types (Ibis type names).
+RFM_TYPES = {"r_score": "int8", "f_score": "int8", "m_score": "int8", "rfm_segment": "string"}
+LEARNED_TYPES = {"cluster": "int64", "segment": "string", "is_anomaly": "boolean", "anomaly_score": "float64",
+                 "anomaly_reason": "string"}
 _BUCKETS = 1_000_003  # hash buckets for the sample: fine enough for a sample of one in 10^6
 
 
@@ -103,9 +107,8 @@ def score_in_engine(
     engine: Engine, features: ibis.Table, rfm: RFMScores, segment_map: SegmentMap, learned: LearnedSegments | None,
     sample: pd.DataFrame,
 ) -> ibis.Table:
-    """Every customer with RFM scores and segment, and the learned columns, scored in Spark."""
-    from pyspark.sql import SparkSession
-
+    """Every customer with RFM scores and segment, and the learned columns, scored batch by batch
+    inside the engine (Spark: on the executors); the result stays an engine table."""
     bins = rfm.bins
     model = learned.model if learned is not None else None
     medians = None
@@ -126,9 +129,8 @@ def score_in_engine(
                 out = pd.concat([out, _learned_columns(model, names, medians, out, used)], axis=1)
             yield out
 
-    frame = SparkSession.getActiveSession().sql(engine.backend.compile(features))
-    scored = frame.mapInPandas(score, schema=_schema(frame.schema, model is not None))
-    return engine.register(scored, "scored", cache=True)
+    added = {**RFM_TYPES, **(LEARNED_TYPES if model is not None else {})}
+    return engine.map_batches(features, score, added, "scored")
 
 
 def _learned_columns(model, names: dict[int, str], medians, batch: pd.DataFrame, used: list[str]) -> pd.DataFrame:
@@ -144,22 +146,6 @@ def _learned_columns(model, names: dict[int, str], medians, batch: pd.DataFrame,
     if model.outliers == "separate":
         labels = np.where(is_anomaly, OUTLIER_CLUSTER, labels)
     return learned_columns(labels, names, is_anomaly, anomaly_score, reasons, batch.index)
-
-
-def _schema(base, learned: bool):
-    from pyspark.sql import types as T
-
-    fields = list(base.fields) + [
-        T.StructField("r_score", T.ByteType()), T.StructField("f_score", T.ByteType()),
-        T.StructField("m_score", T.ByteType()), T.StructField("rfm_segment", T.StringType()),
-    ]
-    if learned:
-        fields += [
-            T.StructField("cluster", T.LongType()), T.StructField("segment", T.StringType()),
-            T.StructField("is_anomaly", T.BooleanType()), T.StructField("anomaly_score", T.DoubleType()),
-            T.StructField("anomaly_reason", T.StringType()),
-        ]
-    return T.StructType(fields)
 
 
 def engine_profiles(scored: ibis.Table, segment_column: str, features, segmentation: str,

@@ -56,7 +56,7 @@ def run(config: Config, reporter: Reporter | None = None) -> RunResult:
 def _detached(result: RunResult, files: list[Path]) -> RunResult:
     """``result`` with its lazy tables re-pointed from the closed engine to the written files,
     read by a fresh in-process DuckDB (Spark writes a folder of parts)."""
-    reader = ibis.duckdb.connect()
+    reader = ibis.duckdb.connect()  # in-memory, read-only use; lives as long as the result
 
     def parquet(name: str) -> ibis.Table | None:
         path = Path(result.config.output.dir) / name
