@@ -2,7 +2,7 @@
 
 DuckDB (embedded, in-process, :mod:`.duckdb`) is the default; Apache Spark (:mod:`.spark`)
 runs the same expressions beyond one machine. Both implement :class:`.base.Engine`: read,
-materialise, parse timestamps, fetch customer rows in batches, write, close. Stages take an
+materialise, parse timestamps, fetch customer rows in batches, map batches, write, close. Stages take an
 ``Engine`` and never ask which backend it is.
 """
 
