@@ -34,8 +34,8 @@ from ..profiles.playbooks import load_playbooks
 from ..progress import Reporter, StageClock
 from ..reporting import write_outputs
 from ..result import RunResult
-from .at_scale import analyse_at_scale
 from ..rfm import load_segment_map, score_rfm
+from .at_scale import analyse_at_scale
 
 CLV_COLUMNS = ("p_alive", "expected_spend", "clv")
 
