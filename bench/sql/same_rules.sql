@@ -1,4 +1,4 @@
--- Hand-written DuckDB SQL applying CustomerSense's cleaning rules (src/customersense/cleaning.py)
+-- Hand-written DuckDB SQL applying CustomerSense's cleaning rules (src/customersense/cleaning/rules.py)
 -- and computing the same feature columns (src/customersense/features/customer.py), without the
 -- cleaning report. {path} and {codes} (the default non-product codes) are filled in by
 -- bench_features.py.
