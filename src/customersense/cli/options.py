@@ -10,15 +10,14 @@ check the value (``--k 1``: a configuration error, exit 5).
 from __future__ import annotations
 
 import datetime as dt
-import types
-import typing
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 import click
 import cloup
 
 from ..config import Key, keys
+from ..config._describe import annotation_parts
 from ..errors import ConfigError
 
 _ALIAS = "alias__"
@@ -72,23 +71,6 @@ class SettingOption(cloup.Option):
         return extra
 
 
-def _parts(annotation: Any) -> tuple[list[Any], list[Any]]:
-    """(types, literal choices) of a key's annotation, without None and Annotated."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _parts(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        kinds, choices = [], []
-        for arg in typing.get_args(annotation):
-            k, c = _parts(arg)
-            kinds += k
-            choices += c
-        return kinds, choices
-    if origin is Literal:
-        return [], list(typing.get_args(annotation))
-    return ([] if annotation is type(None) else [origin or annotation]), []
-
-
 _TYPES = {int: click.INT, float: click.FLOAT, str: click.STRING, dt.date: _Date()}
 
 
@@ -107,7 +89,7 @@ def _shown(key: Key, kinds: list[Any], choices: list[Any]) -> str | None:
 
 def _declared(key: Key, flag: str) -> tuple[list[str], dict[str, Any]]:
     """The option's names and click attributes, from the key's type, help and default."""
-    kinds, choices = _parts(key.info.annotation)
+    kinds, choices = annotation_parts(key.info.annotation)
     attrs: dict[str, Any] = {"default": None, "help": key.info.description,
                              "show_default": _shown(key, kinds, choices)}
     decls = [flag]

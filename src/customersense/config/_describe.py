@@ -77,27 +77,32 @@ def _expected(annotation: Any, expected: str | None = None) -> str:
     """'expected an integer' / "use 'net' or 'ignore'" from a key's type."""
     if expected:
         return f"expected {expected}"
-    phrases: list[str] = []
-    choices: list[str] = []
-    _walk(annotation, phrases, choices)
+    kinds, literals = annotation_parts(annotation)
+    phrases = [_PHRASES.get(k, getattr(k, "__name__", str(k))) for k in kinds if k is not bool]
+    choices = (["true", "false"] if bool in kinds else []) + [repr(c) for c in literals]
     if not phrases:
         return f"use {_or(choices)}"
     return f"expected {_or(phrases + choices)}"
 
 
-def _walk(annotation: Any, phrases: list[str], choices: list[str]) -> None:
+def annotation_parts(annotation: Any) -> tuple[list[Any], list[Any]]:
+    """(types, literal choices) of a key's annotation, in order, without None and Annotated;
+    a generic type as its origin (``tuple[str, ...]`` -> ``tuple``). The help (cli/options.py)
+    and the messages here both read a key's type through this."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        _walk(typing.get_args(annotation)[0], phrases, choices)
-    elif origin in (typing.Union, types.UnionType):
+        return annotation_parts(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds: list[Any] = []
+        choices: list[Any] = []
         for arg in typing.get_args(annotation):
-            _walk(arg, phrases, choices)
-    elif origin is Literal:
-        choices.extend(repr(a) for a in typing.get_args(annotation))
-    elif annotation is bool:
-        choices.extend(["true", "false"])
-    elif annotation is not type(None):
-        phrases.append(_PHRASES.get(origin or annotation, getattr(annotation, "__name__", str(annotation))))
+            k, c = annotation_parts(arg)
+            kinds += k
+            choices += c
+        return kinds, choices
+    if origin is Literal:
+        return [], list(typing.get_args(annotation))
+    return ([] if annotation is type(None) else [origin or annotation]), []
 
 
 def _or(words: list[str]) -> str:
