@@ -3,7 +3,7 @@ estimators (``models/``) both check against these, so a rule cannot differ betwe
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 SCALERS = ("standard", "robust")
@@ -15,6 +15,15 @@ def check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     """``ValueError`` naming ``name``, the value and the allowed ones when ``value`` is not one."""
     if value not in allowed:
         raise ValueError(f"{name}={value!r}: use {' or '.join(repr(a) for a in allowed)}")
+
+
+K_MIN = 2  # the fewest segments a sweep tries
+K_RANGE_RULE = f"need {K_MIN} <= k_min <= k_max"
+
+
+def k_range_ok(lo: Any, hi: Any) -> bool:
+    """A k sweep from ``lo`` to ``hi``: two integers with 2 <= lo <= hi."""
+    return isinstance(lo, Integral) and isinstance(hi, Integral) and K_MIN <= lo <= hi
 
 
 CONTAMINATION_RULE = f"use 'auto' or a number in [0, {CONTAMINATION_MAX}]"

@@ -87,7 +87,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from ..choices import CONTAMINATION_RULE, OUTLIER_MODES, SCALERS, contamination_ok
+from ..choices import CONTAMINATION_RULE, K_MIN, K_RANGE_RULE, OUTLIER_MODES, SCALERS, contamination_ok, k_range_ok
 from ..datasets import DATASETS, dataset_path
 from ..errors import ConfigError
 from ..schema import DEFAULT_SEGMENT_FEATURES
@@ -212,12 +212,7 @@ class SegmentationConfig(Section):
             raise ValueError(CONTAMINATION_RULE)
         return value
 
-    @field_validator("k")
-    @classmethod
-    def _k(cls, value: int | None) -> int | None:
-        if value is not None and value < 2:
-            raise ValueError("must be >= 2")
-        return value
+    _k = at_least(K_MIN, "k")
 
     @field_validator("features")
     @classmethod
@@ -228,8 +223,8 @@ class SegmentationConfig(Section):
 
     @model_validator(mode="after")
     def _k_range(self) -> SegmentationConfig:
-        if not 2 <= self.k_min <= self.k_max:
-            raise ValueError(f"segmentation.k_min={self.k_min}, k_max={self.k_max}: need 2 <= k_min <= k_max")
+        if not k_range_ok(self.k_min, self.k_max):
+            raise ValueError(f"segmentation.k_min={self.k_min}, k_max={self.k_max}: {K_RANGE_RULE}")
         return self
 
 
@@ -370,6 +365,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Mapping[
     strictly and relative paths in the file are relative to its folder (see _load.py).
     """
     return _load.load(Config, path, overrides)
+
 
 __all__ = [
     "CLVConfig", "CleaningPolicy", "Config", "ConfigError", "DEFAULT_NON_PRODUCT_CODES",

@@ -37,7 +37,7 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-from ..choices import OUTLIER_MODES, SCALERS, check_choice, check_contamination
+from ..choices import K_RANGE_RULE, OUTLIER_MODES, SCALERS, check_choice, check_contamination, k_range_ok
 from ..progress import RowCounter
 from .anomaly import anomaly_reasons, fit_isolation_forest
 from .k_selection import SELECTION_COLUMNS, choose_k, fit_kmeans, sweep_k
@@ -184,9 +184,8 @@ class CustomerSegmenter(TransformerMixin, ClusterMixin, BaseEstimator):
         check_contamination("contamination", self.contamination)
         check_choice("scaler", self.scaler, SCALERS)
         check_choice("outliers", self.outliers, OUTLIER_MODES)
-        lo, hi = self.k_range
-        if not (isinstance(lo, Integral) and isinstance(hi, Integral) and 2 <= lo <= hi):
-            raise ValueError(f"k_range={tuple(self.k_range)}: must be two integers with 2 <= k_min <= k_max")
+        if not k_range_ok(*self.k_range):
+            raise ValueError(f"k_range={tuple(self.k_range)}: must be two integers; {K_RANGE_RULE}")
         k = self.n_clusters
         if k is not None and not (isinstance(k, Integral) and k >= 1):
             raise ValueError(f"n_clusters={k!r}: must be None (choose from the data) or an integer >= 1")
