@@ -1,4 +1,5 @@
-"""The engine protocol has a test double: the pipeline talks to the engine through it only.
+"""The engine protocol has a test double: a whole run works on an engine that offers nothing
+but the protocol (any other attribute raises), and what it asks of the engine is counted.
 
 ``RecordingEngine`` wraps the real DuckDB engine and records every protocol call, so a whole
 run can be checked for what it asked of the engine; ``FailingWriteEngine`` breaks the disk
