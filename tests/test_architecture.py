@@ -26,11 +26,11 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cleaning"}),                                  # clean
     frozenset({"features"}),                                  # features(as_of)
     frozenset({"rfm", "evaluation", "models", "clv"}),        # models
-    frozenset({"profiles"}),                                  # profiles, recommendations
+    frozenset({"profiles", "scoring"}),                       # profiles, recommendations; frozen models
     frozenset({"result"}),                                    # the result object
     frozenset({"reporting"}),                                 # every file written
     frozenset({"pipeline"}),                                  # run(config) -> result, writes it
-    frozenset({"cli", "__main__"}),                           # thin shells
+    frozenset({"cli", "api", "__main__"}),                    # thin shells
 )
 
 

@@ -17,6 +17,7 @@ EXIT_DATA = 4
 EXIT_CONFIG = 5
 EXIT_OUTPUT = 6
 EXIT_RESOURCE = 7
+EXIT_MODEL = 8
 
 
 class CustomerSenseError(Exception):
@@ -59,3 +60,9 @@ class ResourceError(CustomerSenseError):
     """The machine's resources ran out: the engine could not stay within its memory limit."""
 
     exit_code = EXIT_RESOURCE
+
+
+class ModelError(CustomerSenseError):
+    """A saved model bundle cannot be used: missing, unknown format, changed after it was written."""
+
+    exit_code = EXIT_MODEL

@@ -17,6 +17,8 @@ from .io.readers import SourceInfo
 from .progress import StageClock
 from .rfm import RFMScores, SegmentMap
 from .models.learned import LearnedSegments
+from .scoring import ScoringModel
+from .scoring.inputs import ScoringInput
 
 
 @dataclass
@@ -43,8 +45,21 @@ class RunResult:
     # ``customers`` holds the sample the models were fitted on, described by ``sample``.
     customer_table: ibis.Table | None = None
     sample: Any = None
+    model: ScoringModel | None = None  # the fitted rules, frozen for scoring (written as model/)
     outputs: list[Path] = field(default_factory=list)  # the files written (set by pipeline.run)
 
     @property
     def as_of(self):
         return self.cleaning.as_of
+
+
+@dataclass
+class ScoreResult:
+    """What ``customersense score`` produced: the model, its input and the scored customers."""
+
+    model: ScoringModel
+    input: ScoringInput
+    customers: pd.DataFrame
+    clock: StageClock
+    config: Config
+    outputs: list[Path] = field(default_factory=list)

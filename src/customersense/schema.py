@@ -45,6 +45,7 @@ ROW_ID = "_cs_row_id"
 # Per customer: net and gross revenue, returns, order value and its spread, predicted spend, CLV.
 MONEY_FEATURES = (
     "monetary", "gross_revenue", "returns_value", "avg_order_value", "order_value_std", "expected_spend", "clv",
+    "clv_monetary_value",
 )
 MONEY_COLUMNS = frozenset({
     AMOUNT, UNIT_PRICE, "line_amount",  # transactions

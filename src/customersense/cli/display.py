@@ -94,3 +94,34 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"outputs: {out_dir} ({', '.join(p.name for p in files)})")
+
+
+def print_scores(result) -> None:
+    """What ``customersense score`` did, in a few lines."""
+    console = Console()
+    spec, scored = result.model.spec, result.customers
+    trained = spec["trained_on"]
+    console.print(f"model [bold]{spec['model_version']}[/] (trained on {trained['customers']:,} customers "
+                  f"as of {trained['as_of']}); input: {result.input.kind}")
+    if result.input.cleaning is not None:
+        rep = result.input.cleaning
+        console.print(f"[bold]{rep.rows_in:,}[/] rows in, [bold]{rep.rows_kept:,}[/] kept; "
+                      f"[bold]{len(scored):,}[/] customers as of {rep.as_of.isoformat()}")
+    else:
+        console.print(f"[bold]{len(scored):,}[/] customers")
+    for column, title in (("rfm_segment", "Classic RFM segments (frozen edges)"),
+                          ("segment", "Learned segments (frozen centres)")):
+        if column not in scored.columns:
+            continue
+        table = Table(title=title)
+        table.add_column("segment")
+        table.add_column("customers", justify="right")
+        table.add_column("share", justify="right")
+        counts = scored[column].value_counts()
+        for name, n in counts.items():
+            table.add_row(str(name), f"{n:,}", f"{n / len(scored):.1%}")
+        console.print(table)
+    if spec["clv"] and scored["clv"].isna().all():
+        console.print("[yellow]note[/]: no CLV: the input lacks the CLV inputs (clv_frequency, clv_recency, clv_T, "
+                      "clv_monetary_value); score transactions, or a run's customer table")
+    console.print(f"outputs: {result.config.output.dir} ({', '.join(p.name for p in result.outputs)})")

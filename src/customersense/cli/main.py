@@ -3,7 +3,7 @@
 The ``run`` flags are generated from the settings definition (customersense.config, see cli/options.py).
 
 Exit codes: 0 ok, 1 internal error, 2 usage, 3 input cannot be read, 4 bad data or columns,
-5 bad configuration, 6 outputs cannot be written, 7 out of memory. Errors are one line on
+5 bad configuration, 6 outputs cannot be written, 7 out of memory, 8 model bundle cannot be used. Errors are one line on
 stderr; ``--debug`` shows the traceback.
 """
 
@@ -17,15 +17,15 @@ import cloup
 
 from .. import __version__
 from ..config import keys
-from ..errors import (EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_RESOURCE,
-                      EXIT_USAGE, CustomerSenseError)
-from .options import named_for_their_section, overrides, setting_groups
+from ..errors import (EXIT_CONFIG, EXIT_DATA, EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_OUTPUT, EXIT_MODEL,
+                      EXIT_RESOURCE, EXIT_USAGE, CustomerSenseError)
+from .options import named_for_their_section, overrides, score_options, setting_groups
 
 
 EXIT_CODES = {
     EXIT_OK: "ok", EXIT_INTERNAL: "internal error", EXIT_USAGE: "usage", EXIT_INPUT: "input cannot be read",
     EXIT_DATA: "bad data or columns", EXIT_CONFIG: "bad configuration", EXIT_OUTPUT: "outputs cannot be written",
-    EXIT_RESOURCE: "out of memory",
+    EXIT_RESOURCE: "out of memory", EXIT_MODEL: "model bundle cannot be used",
 }
 
 EPILOG = """\b
@@ -93,24 +93,12 @@ def run(config_file, quiet, debug, **settings) -> None:
 
     Without SOURCE it runs on the embedded Online Retail II (2009-2010) dataset.
     """
-    try:
+    def work() -> None:
         from ..config import load_config
 
-        config = load_config(config_file, overrides(settings))
-        _run(config, quiet)
-    except click.ClickException:
-        raise
-    except CustomerSenseError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
-        if debug:
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        click.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
-        sys.exit(EXIT_INTERNAL)
+        _run(load_config(config_file, overrides(settings)), quiet)
+
+    _guarded(work, debug)
 
 
 def _run(config, quiet: bool) -> None:
@@ -125,6 +113,66 @@ def _run(config, quiet: bool) -> None:
             reporter.close()
     if not quiet:
         print_summary(result, Path(config.output.dir), result.outputs)
+
+
+SCORE_EPILOG = """\b
+Examples:
+  customersense score --model outputs/model new_transactions.csv --out scores
+  customersense score --model outputs/model outputs/customer_segments.parquet --out rescored
+  customersense score --model outputs/model export.xlsx --as-of 2011-06-01 --out june
+"""
+
+
+@cli.command(epilog=SCORE_EPILOG)
+@cloup.argument("source", metavar="INPUT", help="New transactions (any format `run` reads) or a customer table.")
+@cloup.option("--model", "model_dir", required=True, type=click.Path(file_okay=False),
+              help="The model bundle: a run's model/ folder, or its --save-model folder.")
+@cloup.option("--kind", type=click.Choice(["auto", "transactions", "customers"]), default="auto",
+              show_default=True, help="What INPUT holds; auto: a customer table when it has customer_id, "
+              "recency_days, frequency and monetary.")
+@score_options()
+@cloup.option("--quiet", is_flag=True, help="No progress and no summary.")
+@cloup.option("--debug", is_flag=True, help="Show tracebacks.")
+def score(source, model_dir, kind, quiet, debug, **settings) -> None:
+    """Score INPUT with a saved model: the run's frozen RFM edges, segments, anomaly detector and
+    CLV model, so that the scores are comparable with the training run's."""
+
+    def work() -> None:
+        from ..config import load_config
+        from ..pipeline import score as score_input
+        from .display import RichReporter, print_scores
+
+        config = load_config(None, {**overrides(settings), "input": {**overrides(settings).get("input", {}),
+                                                                     "source": source}})
+        reporter = None if quiet else RichReporter()
+        try:
+            result = score_input(config, model_dir, kind, reporter)
+        finally:
+            if reporter is not None:
+                reporter.close()
+        if not quiet:
+            print_scores(result)
+
+    _guarded(work, debug)
+
+
+def _guarded(work, debug: bool) -> None:
+    """Run ``work`` with the CLI's error policy: one line and a named exit code."""
+    try:
+        work()
+    except click.ClickException:
+        raise
+    except CustomerSenseError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for the user
+        if debug:
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"internal error: {type(exc).__name__}: {first} (rerun with --debug for the traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 @cli.command()

@@ -168,3 +168,22 @@ def overrides(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             raise ConfigError(f"{key.flag}: no parser for repeated values")  # a new Mapping key needs one
         found.setdefault(key.section, {})[key.name] = value
     return found
+
+
+# The settings that `customersense score` takes (reading, as_of, engine, outputs): the same keys,
+# flags and help as `run`.
+SCORE_KEYS = ("input.table", "input.sheet", "input.date_format", "input.encoding", "input.mapping",
+              "cleaning.as_of", "output.dir", "output.csv_max_rows", "engine.name", "engine.threads",
+              "engine.memory_limit")
+
+
+def score_options() -> Callable:
+    """Decorate the score command with the options of :data:`SCORE_KEYS`."""
+    chosen = [option(k) for k in keys() if k.dotted in SCORE_KEYS]
+
+    def decorate(f: Callable) -> Callable:
+        for opt in reversed(chosen):
+            f = opt(f)
+        return f
+
+    return decorate

@@ -72,6 +72,49 @@ def default_calibration_end(first_day: dt.date, as_of: dt.date) -> dt.date:
     return as_of - dt.timedelta(days=max(1, span // 3)) - dt.timedelta(days=1)
 
 
+# The CLV models' inputs, kept in the customer table so that a saved model can score it again
+# (customersense.scoring): summary column -> customer-table column.
+SUMMARY_COLUMNS = {"frequency": "clv_frequency", "recency": "clv_recency", "T": "clv_T",
+                   "monetary_value": "clv_monetary_value"}
+
+
+def prediction_columns(model, spend, summary: pd.DataFrame, cfg: CLVConfig) -> pd.DataFrame:
+    """Per customer of ``summary`` (:func:`summary_frame` rows): the models' inputs
+    (:data:`SUMMARY_COLUMNS`), ``p_alive``, ``expected_purchases_<h>m``, ``expected_spend`` and
+    ``clv``, indexed by customer id. One definition for the run and for a saved model."""
+    horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
+    cols = (summary["frequency"], summary["recency"], summary["T"])
+    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
+    return pd.DataFrame(
+        {
+            "p_alive": np.round(p_alive, 6),
+            f"expected_purchases_{cfg.horizon_months}m": np.round(
+                model.expected_purchases(horizon, *cols, p_alive=p_alive), 6
+            ),
+            "expected_spend": np.round(
+                spend.expected_average_spend(summary["frequency"], summary["monetary_value"]), 6),
+            "clv": np.round(customer_lifetime_value(
+                model, spend, summary, horizon=cfg.horizon_months, discount_rate=cfg.discount_rate,
+                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS, p_alive=p_alive,
+            ).to_numpy(), 6),
+            **{column: summary[name].to_numpy() for name, column in SUMMARY_COLUMNS.items()},
+        },
+        index=pd.Index(summary["customer_id"].astype("string"), name="customer_id"),
+    )
+
+
+def fitted_models(record: dict[str, Any]):
+    """The transaction and spend models of ``record["prediction_models"]`` (clv_models.json),
+    rebuilt from their parameters, ready to predict."""
+    models = record["prediction_models"]
+    name = models["transactions"]["model"]
+    cls = next(c for n, c in MODELS.values() if n == name)
+    model, spend = cls(), GammaGammaFitter()
+    model.params_ = {k: float(v) for k, v in models["transactions"]["params"].items()}
+    spend.params_ = {k: float(v) for k, v in models["spend"]["params"].items()}
+    return model, spend
+
+
 # The stage's steps, counted for progress: the two engine summaries, then each period's fits.
 STEPS = ("purchase days", "customer periods", "fits on all data", "predictions",
          "fits on the calibration period", "holdout evaluation")
@@ -103,23 +146,7 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     # Predictions from all data.
     name, model, spend = _fit(full, cfg)
     step()
-    horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
-    cols = (full["frequency"], full["recency"], full["T"])
-    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
-    columns = pd.DataFrame(
-        {
-            "p_alive": np.round(p_alive, 6),
-            f"expected_purchases_{cfg.horizon_months}m": np.round(
-                model.expected_purchases(horizon, *cols, p_alive=p_alive), 6
-            ),
-            "expected_spend": np.round(spend.expected_average_spend(full["frequency"], full["monetary_value"]), 6),
-            "clv": np.round(customer_lifetime_value(
-                model, spend, full, horizon=cfg.horizon_months, discount_rate=cfg.discount_rate,
-                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS, p_alive=p_alive,
-            ).to_numpy(), 6),
-        },
-        index=pd.Index(full["customer_id"].astype("string"), name="customer_id"),
-    )
+    columns = prediction_columns(model, spend, full, cfg)
     record = {
         "purchases_counted": full.attrs.get("purchases_counted", "distinct purchase days; returns excluded"),
         "spend": "mean value of the repeat purchase days, the first purchase excluded (Fader & Hardie)",

@@ -286,6 +286,9 @@ class OutputConfig(Section):
     csv_max_rows: int = setting(1_000_000, "Write the CSV copies (customers, transactions) only up to this "
                                 "many rows; Parquet always.")
     plots: bool = setting(True, "Draw the PNG dashboards.")
+    save_model: PathText | None = setting(None, "Write the model bundle (for `customersense score` and "
+                                          "`serve`) to this folder.", shown="DIR/model", metavar="DIR",
+                                          path=True, flag="--save-model")
 
     _rows = at_least(0, "csv_max_rows")
 

@@ -91,6 +91,13 @@ def read_transactions(engine: Engine, cfg: InputConfig, workdir: Path) -> Transa
     return _finish(engine, cfg, raw, source, fmt, fp, details)
 
 
+def read_frame(engine: Engine, frame, cfg: InputConfig, source: str) -> Transactions:
+    """Transactions already in memory (a pandas or Arrow table, e.g. an API request's rows), read
+    like a file: placed in the engine, then mapped and parsed by the same rules."""
+    fp = {"rows": len(frame), "source": source}
+    return _finish(engine, cfg, engine.upload(frame), source, "records", fp, {})
+
+
 def _finish(engine: Engine, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: dict,
             details: dict) -> Transactions:
     raw = engine.number_rows(raw)

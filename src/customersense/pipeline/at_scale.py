@@ -39,6 +39,7 @@ from ..profiles.profiles import order_profiles
 from ..result import RunResult
 from ..rfm import RFMScores, SegmentMap, score_rfm
 from ..rfm.scoring import score_with_bins
+from .frozen import frozen_model
 
 _QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 # The columns scoring adds, with their types (Ibis type names).
@@ -216,4 +217,5 @@ def analyse_at_scale(config, engine: Engine, tx, cleaned, clock, segment_map, no
         config=config, source=tx.info, cleaning=cleaned.report, customers=sample, profiles=profiles, rfm=rfm,
         segment_map=segment_map, learned=learned, crosstab=crosstab, validation=validation, clv=None,
         transactions=transactions, clock=clock, notes=notes, customer_table=scored, sample=report,
+        model=frozen_model(config, tx.info, cleaned.report, sample, rfm, segment_map, learned, None, profiles),
     )

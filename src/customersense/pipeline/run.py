@@ -36,6 +36,7 @@ from ..reporting import write_outputs
 from ..result import RunResult
 from ..rfm import load_segment_map, score_rfm
 from .at_scale import analyse_at_scale
+from .frozen import frozen_model
 
 CLV_COLUMNS = ("p_alive", "expected_spend", "clv")
 
@@ -171,6 +172,7 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
         transactions=transactions,
         clock=clock,
         notes=notes,
+        model=frozen_model(config, tx.info, cleaned.report, customers, rfm, segment_map, learned, clv, profiles),
     )
 
 

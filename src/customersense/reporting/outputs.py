@@ -13,6 +13,7 @@ from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
 from ..features import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
 from ..engine import Engine
 from ..result import RunResult
+from ..scoring import save_bundle, write_bundle
 from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
@@ -35,6 +36,7 @@ OUTPUT_FILES = (
     "validation_analysis.png",
     "clv_models.json",
     "clv_analysis.png",
+    "model",
     "run.json",
 )
 _VERSIONED = (
@@ -73,11 +75,23 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 out.write_json("validation.json", result.validation.to_dict())
             if result.clv is not None:
                 out.write_json("clv_models.json", result.clv.record)
+        if result.model is not None:
+            with clock.stage("model", "Saving the model bundle"):
+                _write_model(result, out)
         if result.config.output.plots and (result.learned is not None or result.clv is not None):
             with clock.stage("plots", "Drawing dashboards"):
                 _write_plots(result, out)
         out.write_json("run.json", run_record(result, [*out.written, "run.json"]))
     return [Path(out_dir) / name for name in out.written]
+
+
+def _write_model(result: RunResult, out: AtomicOutputs) -> None:
+    """The model bundle: ``model/`` among the outputs, or (``--save-model``) a folder elsewhere."""
+    elsewhere = result.config.output.save_model
+    if elsewhere is None:
+        result.notes.append(f"model bundle {write_bundle(result.model, out.path('model'))} saved in model/")
+    else:
+        result.notes.append(f"model bundle {save_bundle(result.model, elsewhere)} saved in {elsewhere}")
 
 
 def _write_plots(result: RunResult, out: AtomicOutputs) -> None:

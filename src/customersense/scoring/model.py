@@ -1,0 +1,228 @@
+"""A fitted run, frozen: everything needed to score customers again with the same rules.
+
+:class:`ScoringModel` holds two things and nothing else: ``spec``, plain JSON (settings, RFM
+edges, the segment map, names, the CLV models' parameters, profiles), and ``arrays``, named
+numpy arrays (the scaler, the cluster centres, the Isolation Forest as arrays, the segment
+medians used to word anomaly reasons, the engagement score's reference population). Both are
+written by :mod:`.bundle` without pickle.
+
+Scoring applies the frozen rules to a customer table with the run's feature columns:
+
+- RFM scores from the frozen edges (:func:`customersense.rfm.scoring.score_with_bins`) and
+  the frozen segment map;
+- the engagement score as a percent rank against the training customers (a training customer
+  gets exactly its run value; a new customer its position among the training customers);
+- the learned segment: signed log1p, the frozen scaler, the nearest frozen centre, the frozen
+  Isolation Forest and threshold, anomaly reasons against the training segments' medians;
+- CLV and P(alive) from the frozen model parameters and the customer's CLV inputs
+  (``clv_frequency``, ``clv_recency``, ``clv_T``, ``clv_monetary_value``).
+
+Scoring the training customers reproduces the run's columns exactly (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import schema as S
+from ..clv.stage import SUMMARY_COLUMNS, fitted_models, prediction_columns
+from ..config import CLVConfig
+from ..errors import DataError
+from ..features.customer import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
+from ..models.anomaly import anomaly_reasons, segment_medians
+from ..models.learned import LEARNED_COLUMNS, learned_columns
+from ..models.naming import OUTLIERS
+from ..models.preprocess import feature_matrix, signed_log1p
+from ..models.segmenter import OUTLIER_CLUSTER
+from ..rfm import SegmentMap
+from ..rfm.scoring import DimensionBins, score_with_bins
+from .forest import forest_arrays, score_samples
+
+FORMAT = "customersense-model"
+FORMAT_VERSION = 1
+RFM_INPUTS = ("recency_days", "frequency", "monetary")
+CLV_INPUTS = tuple(SUMMARY_COLUMNS.values())
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    spec: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(repr=False)
+
+    # -- what it needs and gives ------------------------------------------------------------------
+    @property
+    def segment_features(self) -> list[str]:
+        learned = self.spec["learned"]
+        return list(learned["features"]) if learned else []
+
+    @property
+    def required_columns(self) -> list[str]:
+        """Customer columns every row must carry (CLV inputs are optional: without them the
+        CLV columns stay empty)."""
+        return list(dict.fromkeys([*RFM_INPUTS, *(f for f in self.segment_features if f != "engagement_score")]))
+
+    @property
+    def clv_horizon_column(self) -> str | None:
+        clv = self.spec["clv"]
+        return f"expected_purchases_{clv['horizon_months']}m" if clv else None
+
+    # -- scoring ---------------------------------------------------------------------------------
+    def score(self, customers: pd.DataFrame) -> pd.DataFrame:
+        """``customers`` (one row per customer, the run's feature columns) with the scored
+        columns added or replaced: engagement_score, r/f/m scores, rfm_segment, the learned
+        columns, and the CLV columns when the CLV inputs are present."""
+        missing = [c for c in [S.CUSTOMER_ID, *self.required_columns] if c not in customers.columns]
+        if missing:
+            raise DataError(f"the customer table lacks column(s) {', '.join(missing)} that the model needs")
+        out = customers.reset_index(drop=True).copy()
+        out[S.CUSTOMER_ID] = out[S.CUSTOMER_ID].astype("string")
+        out["engagement_score"] = self._engagement(out)
+        scored = [c for c in ("r_score", "f_score", "m_score", "rfm_segment", "cluster", "segment", "is_anomaly",
+                              "anomaly_score", "anomaly_reason") if c in out.columns]
+        out = out.drop(columns=scored)
+        scores = score_with_bins(out, self._bins())
+        out = pd.concat([out, scores], axis=1)
+        out["rfm_segment"] = SegmentMap(path=self.spec["rfm"]["segment_map"],
+                                        cells=tuple(self.spec["rfm"]["cells"])).assign(scores)
+        if self.spec["learned"]:
+            out = pd.concat([out, self._learned(out)], axis=1)
+        if self.spec["clv"]:
+            out = self._clv(out)
+        return out[self._ordered(out.columns)]
+
+    def _ordered(self, columns) -> list[str]:
+        """The run's column order (customer_segments), then any other columns of the input."""
+        clv = ["p_alive", self.clv_horizon_column, "expected_spend", "clv", *CLV_INPUTS] if self.spec["clv"] else []
+        first = [S.CUSTOMER_ID, *FEATURE_COLUMNS, *clv, "r_score", "f_score", "m_score", "rfm_segment",
+                 *LEARNED_COLUMNS]
+        known = [c for c in first if c in columns]
+        return [*known, *(c for c in columns if c not in known)]
+
+    def _engagement(self, t: pd.DataFrame) -> np.ndarray:
+        """100 x (0.4 PR(-recency) + 0.3 PR(frequency) + 0.3 PR(monetary)), each percent rank
+        taken among the training customers: (training values strictly below) / (n - 1)."""
+        a = self.arrays
+        n = len(a["reference_neg_recency_days"])
+        if n < 2:
+            return np.zeros(len(t))
+
+        def pr(name: str, values: np.ndarray) -> np.ndarray:
+            below = np.searchsorted(a[f"reference_{name}"], values, side="left").astype(np.float64)
+            return below / float(n - 1)
+
+        w = ENGAGEMENT_WEIGHTS
+        score = 100.0 * (
+            w["recency"] * pr("neg_recency_days", -t["recency_days"].to_numpy(np.float64))
+            + w["frequency"] * pr("frequency", t["frequency"].to_numpy(np.float64))
+            + w["monetary"] * pr("monetary", t["monetary"].to_numpy(np.float64))
+        )
+        return np.floor(score * 1e6 + 0.5) / 1e6  # features.customer.engagement_scores' rounding
+
+    def _bins(self) -> tuple[DimensionBins, ...]:
+        return tuple(DimensionBins(score=b["score"], column=b["column"], higher_is_better=b["higher_is_better"],
+                                   edges=tuple(b["edges"]), customers_per_score={}, empty_scores=())
+                     for b in self.spec["rfm"]["bins"])
+
+    def scale(self, raw: np.ndarray) -> np.ndarray:
+        """The segmenter's preprocessing: signed log1p, then the frozen scaler."""
+        Z = signed_log1p(raw)
+        Z -= self.arrays["scaler_center"]
+        Z /= self.arrays["scaler_scale"]
+        return Z
+
+    def _learned(self, t: pd.DataFrame) -> pd.DataFrame:
+        spec, a = self.spec["learned"], self.arrays
+        features = list(spec["features"])
+        raw = feature_matrix(t, features)
+        Z = self.scale(raw)
+        C = a["centers"]
+        labels = (0.5 * (C * C).sum(axis=1) - Z @ C.T.copy()).argmin(axis=1) if len(Z) else np.zeros(0, np.int64)
+        if "iforest_feature" in a:
+            scores = score_samples(Z, a)
+            is_anomaly, anomaly_score = scores < a["iforest_offset"][0], -scores
+        else:
+            is_anomaly, anomaly_score = np.zeros(len(Z), dtype=bool), np.full(len(Z), np.nan)
+        reasons = anomaly_reasons(raw, Z, labels, C, is_anomaly, features, medians=a["segment_medians"])
+        if spec["outliers"] == "separate":
+            labels = np.where(is_anomaly, OUTLIER_CLUSTER, labels)
+        names = {int(k): v for k, v in spec["names"].items()}
+        return learned_columns(labels, names, is_anomaly, anomaly_score, reasons, t.index)
+
+    def _clv(self, t: pd.DataFrame) -> pd.DataFrame:
+        spec = self.spec["clv"]
+        outputs = ["p_alive", self.clv_horizon_column, "expected_spend", "clv"]
+        t = t.drop(columns=[c for c in outputs if c in t.columns])
+        if not all(c in t.columns for c in CLV_INPUTS):
+            return t.assign(**{c: np.nan for c in outputs})
+        inputs = {name: pd.to_numeric(t[column], errors="coerce").to_numpy(np.float64)
+                  for name, column in SUMMARY_COLUMNS.items()}
+        ok = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
+        summary = pd.DataFrame({"customer_id": t[S.CUSTOMER_ID].to_numpy()[ok],
+                                **{k: v[ok] for k, v in inputs.items()}})
+        summary["frequency"] = summary["frequency"].astype("int64")
+        model, spend = fitted_models(spec["record"])
+        cfg = CLVConfig(**spec["settings"])
+        predicted = prediction_columns(model, spend, summary, cfg).drop(columns=list(CLV_INPUTS))
+        for column in outputs:
+            values = np.full(len(t), np.nan)
+            values[ok] = predicted[column].to_numpy(np.float64)
+            t[column] = values
+        return t
+
+
+def freeze(*, info: dict[str, Any], customers: pd.DataFrame, rfm, segment_map, learned, clv, clv_settings,
+           profiles: pd.DataFrame) -> ScoringModel:
+    """A :class:`ScoringModel` from a run's fitted parts (see customersense.pipeline.run)."""
+    arrays: dict[str, np.ndarray] = {
+        "reference_neg_recency_days": np.sort(-customers["recency_days"].to_numpy(np.float64)),
+        "reference_frequency": np.sort(customers["frequency"].to_numpy(np.float64)),
+        "reference_monetary": np.sort(customers["monetary"].to_numpy(np.float64)),
+    }
+    spec: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        **info,
+        "rfm": {"segment_map": segment_map.path, "cells": list(segment_map.cells),
+                "bins": [{"score": b.score, "column": b.column, "higher_is_better": b.higher_is_better,
+                          "edges": list(b.edges)} for b in rfm.bins]},
+        "learned": None,
+        "clv": None,
+        "profiles": _records(profiles),
+    }
+    if learned is not None:
+        m = learned.model
+        features = list(m.feature_names_in_)
+        scale = m.preprocessor_.named_steps["scale"]
+        center = scale.mean_ if hasattr(scale, "mean_") else scale.center_
+        raw = feature_matrix(customers, features)
+        Z = m.preprocessor_.transform(raw)
+        labels = m._nearest(Z)  # before anomalies become cluster -1 ("separate")
+        arrays.update(
+            scaler_center=np.asarray(center, dtype=np.float64),
+            scaler_scale=np.asarray(scale.scale_, dtype=np.float64),
+            centers=np.asarray(m.cluster_centers_, dtype=np.float64),
+            segment_medians=segment_medians(raw, labels, m.is_anomaly_, len(m.cluster_centers_)),
+        )
+        if m.anomaly_detector_ is not None:
+            arrays.update(forest_arrays(m.anomaly_detector_))
+        spec["learned"] = {
+            "features": features, "scaler": m.scaler, "outliers": m.outliers, "k": int(m.n_clusters_),
+            "k_reason": m.k_reason_, "contamination": m.contamination, "random_state": m.random_state,
+            "names": {str(k): v for k, v in sorted(learned.names.items())}, "order": list(learned.order),
+            "outlier_segment": OUTLIERS,
+        }
+    if clv is not None:
+        spec["clv"] = {"record": {"prediction_models": clv.record["prediction_models"]},
+                       "settings": clv_settings, "horizon_months": clv_settings["horizon_months"]}
+    return ScoringModel(spec=spec, arrays=arrays)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows (NaN -> None, numpy scalars -> Python)."""
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in clean.to_dict(orient="records")]
