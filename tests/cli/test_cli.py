@@ -27,7 +27,7 @@ OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profil
            "transactions_with_segments.parquet", "transactions_with_segments.csv",
            "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
            "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png",
-           "validation.json", "validation_analysis.png", "run.json")
+           "validation.json", "validation_analysis.png", "model", "run.json")
 # 16 customers are too few for the CLV models: the run says so and goes on (tests/clv/test_clv.py
 # and tests/pipeline/test_real_data.py cover the CLV outputs on real data).
 
@@ -54,7 +54,10 @@ def baseline(tmp_path_factory):
 
 
 def _digest(folder, names):
-    return {n: hashlib.sha256((folder / n).read_bytes()).hexdigest() for n in names}
+    """SHA-256 of each named file; a folder (the model bundle): of each file in it."""
+    files = [p for n in names for p in ([folder / n] if (folder / n).is_file() else sorted((folder / n).rglob("*")))
+             if p.is_file()]
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
 
 
 def test_run_writes_every_output(small, tmp_path):
@@ -70,7 +73,9 @@ def test_run_writes_every_output(small, tmp_path):
     assert run["rows"]["in"] == 19 and run["customers"] == 16
     assert run["as_of"] == "2021-01-09"
     assert set(run["timings"]["stages"]) == {
-        "read", "clean", "features", "clv", "rfm", "segments", "validate", "profiles", "write", "plots"}
+        "read", "clean", "features", "clv", "rfm", "segments", "validate", "profiles", "write", "model", "plots"}
+    bundle = json.loads((out / "model" / "manifest.json").read_text())
+    assert run["model_bundle"] == {"version": bundle["model_version"], "folder": "model"}
     assert run["segmentation"]["k"] >= 2
     assert run["validation"]["verdict"] == json.loads((out / "validation.json").read_text())["verdict"]
     assert run["clv"] == {"enabled": True, "fitted": False}

@@ -75,23 +75,23 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 out.write_json("validation.json", result.validation.to_dict())
             if result.clv is not None:
                 out.write_json("clv_models.json", result.clv.record)
+        bundle = None
         if result.model is not None:
             with clock.stage("model", "Saving the model bundle"):
-                _write_model(result, out)
+                bundle = _write_model(result, out)
         if result.config.output.plots and (result.learned is not None or result.clv is not None):
             with clock.stage("plots", "Drawing dashboards"):
                 _write_plots(result, out)
-        out.write_json("run.json", run_record(result, [*out.written, "run.json"]))
+        out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle))
     return [Path(out_dir) / name for name in out.written]
 
 
-def _write_model(result: RunResult, out: AtomicOutputs) -> None:
+def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
     """The model bundle: ``model/`` among the outputs, or (``--save-model``) a folder elsewhere."""
     elsewhere = result.config.output.save_model
     if elsewhere is None:
-        result.notes.append(f"model bundle {write_bundle(result.model, out.path('model'))} saved in model/")
-    else:
-        result.notes.append(f"model bundle {save_bundle(result.model, elsewhere)} saved in {elsewhere}")
+        return {"version": write_bundle(result.model, out.path("model")), "folder": "model"}
+    return {"version": save_bundle(result.model, elsewhere), "folder": str(elsewhere)}
 
 
 def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
@@ -133,7 +133,7 @@ def _ordered_transactions(result: RunResult):
     )
 
 
-def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
+def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | None = None) -> dict[str, Any]:
     """What the run did: config, versions, input fingerprint, row counts, timings."""
     customers = result.customers
     return {
@@ -159,6 +159,7 @@ def run_record(result: RunResult, files: list[str]) -> dict[str, Any]:
         "segmentation": result.learned.summary() if result.learned is not None else {"enabled": False},
         "validation": _validation_summary(result),
         "clv": _clv_summary(result),
+        "model_bundle": bundle,
         "notes": result.notes,
         "timings": result.clock.to_dict(),
         "outputs": files,

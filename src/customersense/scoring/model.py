@@ -104,15 +104,17 @@ class ScoringModel:
 
     def _engagement(self, t: pd.DataFrame) -> np.ndarray:
         """100 x (0.4 PR(-recency) + 0.3 PR(frequency) + 0.3 PR(monetary)), each percent rank
-        taken among the training customers: (training values strictly below) / (n - 1)."""
+        taken among the training customers: (training values strictly below) / (n - 1), at most 1,
+        so that the score stays in [0, 100]."""
         a = self.arrays
         n = len(a["reference_neg_recency_days"])
         if n < 2:
             return np.zeros(len(t))
 
         def pr(name: str, values: np.ndarray) -> np.ndarray:
-            below = np.searchsorted(a[f"reference_{name}"], values, side="left").astype(np.float64)
-            return below / float(n - 1)
+            # a value above every training value ranks as the highest training customer: at most 1
+            below = np.minimum(np.searchsorted(a[f"reference_{name}"], values, side="left"), n - 1)
+            return below.astype(np.float64) / float(n - 1)
 
         w = ENGAGEMENT_WEIGHTS
         score = 100.0 * (
