@@ -49,7 +49,7 @@ def test_every_run_writes_a_bundle_that_scores_its_customers_exactly(trained, tm
     written = pd.read_parquet(root / "out" / "customer_segments.parquet")
     scored = load_bundle(root / "out" / "model").score(written)
     assert list(scored.columns) == list(written.columns)
-    pd.testing.assert_frame_equal(scored, written)  # exact: no tolerance
+    pd.testing.assert_frame_equal(scored, written, check_exact=True)  # exact: no tolerance
     assert written["is_anomaly"].sum() > 0 and written["clv"].notna().all()
 
 
@@ -58,7 +58,7 @@ def test_scoring_the_training_transactions_reproduces_the_run(trained, tmp_path)
     res = _score(root / "out" / "model", root / "tx.txt", tmp_path / "s")
     assert res.exit_code == 0, res.output
     written = pd.read_parquet(root / "out" / "customer_segments.parquet")
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s" / "customer_scores.parquet"), written)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s" / "customer_scores.parquet"), written, check_exact=True)
     record = json.loads((tmp_path / "s" / "score.json").read_text())
     assert record["model"]["version"] == load_bundle(root / "out" / "model").spec["model_version"]
     assert record["input"]["kind"] == "transactions" and record["as_of"] == result.as_of.isoformat()

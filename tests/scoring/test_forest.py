@@ -17,6 +17,7 @@ def test_frozen_scores_equal_scikit_learn_exactly(n, contamination, seed):
     for rows in (X, new, new[:1]):
         expected = detector.score_samples(rows, method="sklearn")  # scikit-learn's own tree walks
         assert np.array_equal(score_samples(rows, arrays), expected)
+        assert np.array_equal(score_samples(rows, arrays, compiled_from=1), expected)  # the compiled walk
     assert arrays["iforest_offset"][0] == detector.offset_
     flags = score_samples(X, arrays) < arrays["iforest_offset"][0]
     assert np.array_equal(flags, detector.predict(X) == -1)

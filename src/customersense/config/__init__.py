@@ -63,6 +63,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     dir = "outputs"               # relative to this file
     csv_max_rows = 1000000
     plots = true
+    save_model = "models/2010-12" # the model bundle elsewhere (default: DIR/model)
     [engine]
     name = "duckdb"               # or "spark"
     threads = 2                   # DuckDB threads (Spark: use spark_conf)
@@ -288,7 +289,7 @@ class OutputConfig(Section):
     plots: bool = setting(True, "Draw the PNG dashboards.")
     save_model: PathText | None = setting(None, "Write the model bundle (for `customersense score` and "
                                           "`serve`) to this folder.", shown="DIR/model", metavar="DIR",
-                                          path=True, flag="--save-model")
+                                          path=True)
 
     _rows = at_least(0, "csv_max_rows")
 
