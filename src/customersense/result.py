@@ -13,6 +13,7 @@ from .cleaning import CleaningReport
 from .clv.stage import CLVResult
 from .config import Config
 from .evaluation.validation import ValidationReport
+from .evolution.migration import Migration
 from .io.readers import SourceInfo
 from .progress import StageClock
 from .rfm import RFMScores, SegmentMap
@@ -60,6 +61,21 @@ class ScoreResult:
     model: ScoringModel
     input: ScoringInput
     customers: pd.DataFrame
+    clock: StageClock
+    config: Config
+    outputs: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class EvolveResult:
+    """What ``customersense evolve`` produced: snapshots scored by one frozen model, and their migration."""
+
+    model: ScoringModel
+    model_fitted: bool            # True: fitted by this command as of the last snapshot (written to model/)
+    source: SourceInfo
+    cleaning: CleaningReport
+    every: str
+    migration: Migration
     clock: StageClock
     config: Config
     outputs: list[Path] = field(default_factory=list)

@@ -51,6 +51,7 @@ MONEY_COLUMNS = frozenset({
     AMOUNT, UNIT_PRICE, "line_amount",  # transactions
     *MONEY_FEATURES,  # customers
     "revenue", "clv_total", "avg_unit_price_paid",  # segment profiles: totals and the pricing signal
+    "period_revenue", "revenue_new", "revenue_retained", "revenue_reactivated",  # evolve: migration tables
     *(f"{stat}_{col}" for stat in ("mean", "median") for col in MONEY_FEATURES),  # profiles of money features
 })
 

@@ -125,3 +125,21 @@ def print_scores(result) -> None:
         console.print("[yellow]note[/]: no CLV: the input lacks the CLV inputs (clv_frequency, clv_recency, clv_T, "
                       "clv_monetary_value); score transactions, or a run's customer table")
     console.print(f"outputs: {result.config.output.dir} ({', '.join(p.name for p in result.outputs)})")
+
+
+def print_evolution(result) -> None:
+    """What ``customersense evolve`` did: the model, the snapshots and the lifecycle per period."""
+    console = Console()
+    m, spec = result.migration, result.model.spec
+    how = "fitted as of the last snapshot" if result.model_fitted else "given"
+    console.print(f"model {spec.get('model_version', '(new)')} ({how}); {len(m.dates)} snapshots every "
+                  f"{result.every}, {m.dates[0]} to {m.dates[-1]}")
+    table = Table(title="Customers per period")
+    for col in ("period", "customers", "active", "new", "retained", "reactivated", "lost"):
+        table.add_column(col, justify="left" if col == "period" else "right")
+    for row in m.lifecycle.itertuples(index=False):
+        period = f"{row.period_start} to {row.period_end}" if row.period_start else f"before {row.period_end}"
+        cells = [row.customers, row.active, row.new, row.retained, row.reactivated, row.lost]
+        table.add_row(period, *("-" if v is None or v != v else f"{int(v):,}" for v in cells))
+    console.print(table)
+    console.print(f"outputs: {result.config.output.dir} ({', '.join(p.name for p in result.outputs)})")

@@ -103,16 +103,24 @@ def run(config_file, quiet, debug, **settings) -> None:
 
 def _run(config, quiet: bool) -> None:
     from ..pipeline import run
-    from .display import RichReporter, print_summary
+    from .display import print_summary
+
+    _reported(quiet, lambda reporter: run(config, reporter),
+              lambda result: print_summary(result, Path(config.output.dir), result.outputs))
+
+
+def _reported(quiet: bool, call, show) -> None:
+    """``call(reporter)`` with live progress (none when quiet), then ``show(result)``."""
+    from .display import RichReporter
 
     reporter = None if quiet else RichReporter()
     try:
-        result = run(config, reporter)
+        result = call(reporter)
     finally:
         if reporter is not None:
             reporter.close()
     if not quiet:
-        print_summary(result, Path(config.output.dir), result.outputs)
+        show(result)
 
 
 SCORE_EPILOG = """\b
@@ -140,18 +148,58 @@ def score(source, model_dir, kind, quiet, debug, **settings) -> None:
     def work() -> None:
         from ..config import load_config
         from ..pipeline import score as score_input
-        from .display import RichReporter, print_scores
+        from .display import print_scores
 
         config = load_config(None, {**overrides(settings), "input": {**overrides(settings).get("input", {}),
                                                                      "source": source}})
-        reporter = None if quiet else RichReporter()
-        try:
-            result = score_input(config, model_dir, kind, reporter)
-        finally:
-            if reporter is not None:
-                reporter.close()
-        if not quiet:
-            print_scores(result)
+        _reported(quiet, lambda reporter: score_input(config, model_dir, kind, reporter), print_scores)
+
+    _guarded(work, debug)
+
+
+EVOLVE_EPILOG = """\b
+Examples:
+  customersense evolve transactions.csv --every month --out migration
+  customersense evolve --every quarter --from 2010-01-01 --to 2010-12-01 --out migration
+  customersense evolve new.csv --model outputs/model --every month --out migration
+"""
+
+
+@cli.command(epilog=EVOLVE_EPILOG)
+@cloup.argument("source", metavar="[SOURCE]", required=False, help=_SOURCE.info.description)
+@cloup.option("--every", type=click.Choice(["month", "quarter"]), default="month", show_default=True,
+              help="Snapshot on the first day of every month or quarter.")
+@cloup.option("--from", "start", type=click.DateTime(["%Y-%m-%d"]), help="First snapshot date (YYYY-MM-DD).")
+@cloup.option("--to", "stop", type=click.DateTime(["%Y-%m-%d"]), help="Last snapshot date (YYYY-MM-DD).")
+@cloup.option("--model", "model_dir", type=click.Path(file_okay=False),
+              help="Score every snapshot with this saved model; default: fit one as of the last snapshot.")
+@cloup.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="TOML config file (the settings of the model fitted here).")
+@score_options(exclude=("cleaning.as_of",))
+@cloup.option("--no-plots", is_flag=True, help="No migration_flow.html.")
+@cloup.option("--quiet", is_flag=True, help="No progress and no summary.")
+@cloup.option("--debug", is_flag=True, help="Show tracebacks.")
+def evolve(source, every, start, stop, model_dir, config_file, no_plots, quiet, debug, **settings) -> None:
+    """Snapshots of SOURCE every month or quarter, all scored by one frozen model: transition
+    matrices of customers and revenue, segment sizes over time, new, retained, reactivated and
+    lost customers per period, and a flow figure.
+
+    Without SOURCE it runs on the embedded Online Retail II (2009-2010) dataset.
+    """
+
+    def work() -> None:
+        from ..config import load_config
+        from ..pipeline.evolve import evolve as evolve_input
+        from .display import print_evolution
+
+        given = overrides(settings)
+        if source is not None:
+            given["input"] = {**given.get("input", {}), "source": source}
+        if no_plots:
+            given["output"] = {**given.get("output", {}), "plots": False}
+        config = load_config(config_file, given)
+        dates = (start.date() if start else None, stop.date() if stop else None)
+        _reported(quiet, lambda reporter: evolve_input(config, every, *dates, model_dir, reporter), print_evolution)
 
     _guarded(work, debug)
 

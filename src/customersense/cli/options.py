@@ -177,9 +177,9 @@ SCORE_KEYS = ("input.table", "input.sheet", "input.date_format", "input.encoding
               "engine.memory_limit")
 
 
-def score_options() -> Callable:
-    """Decorate the score command with the options of :data:`SCORE_KEYS`."""
-    chosen = [option(k) for k in keys() if k.dotted in SCORE_KEYS]
+def score_options(exclude: tuple[str, ...] = ()) -> Callable:
+    """Decorate a command (score, evolve) with the options of :data:`SCORE_KEYS`."""
+    chosen = [option(k) for k in keys() if k.dotted in SCORE_KEYS and k.dotted not in exclude]
 
     def decorate(f: Callable) -> Callable:
         for opt in reversed(chosen):

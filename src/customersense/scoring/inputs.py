@@ -82,7 +82,7 @@ def read_customers(path: str) -> ScoringInput:
 def customers_from_transactions(engine: Engine, model: ScoringModel, cfg: InputConfig, as_of: dt.date | None,
                                 workdir: Path) -> ScoringInput:
     """Read the transactions of ``cfg`` and build their customer table (see the module doc)."""
-    return _from(engine, model, read_transactions(engine, _with_model_reading(model, cfg), workdir), as_of)
+    return _from(engine, model, read_transactions(engine, with_model_reading(model, cfg), workdir), as_of)
 
 
 def customers_from_records(engine: Engine, model: ScoringModel, rows: pd.DataFrame, as_of: dt.date | None,
@@ -91,7 +91,7 @@ def customers_from_records(engine: Engine, model: ScoringModel, rows: pd.DataFra
     return _from(engine, model, read_frame(engine, rows, InputConfig(), source), as_of)
 
 
-def _with_model_reading(model: ScoringModel, cfg: InputConfig) -> InputConfig:
+def with_model_reading(model: ScoringModel, cfg: InputConfig) -> InputConfig:
     """The user's reading settings, the training run's explicit column mapping beneath them."""
     trained = model.spec["input"]
     mapping = {**trained.get("mapping", {}), **dict(cfg.mapping)}

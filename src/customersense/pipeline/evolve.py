@@ -1,0 +1,81 @@
+"""``evolve(config, every) -> EvolveResult``: snapshots of the same customers over time, scored by
+one frozen model, and the migration between them (see customersense.evolution.migration).
+
+The model is the saved bundle given (``model_dir``), or, without one, the model a run fits as of
+the last snapshot (its bundle is written to ``model/`` beside the tables, so the next evolve or
+score can reuse it). The transactions are read once, cleaned once with the model's cleaning
+settings, and every snapshot's features come from the cleaned rows before its date: the same
+customer table as ``customersense score --as-of DATE`` (tested).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .. import schema as S
+from ..cleaning import clean
+from ..config import CleaningPolicy, Config
+from ..errors import ConfigError, DataError
+from ..evolution.migration import EVERY, migration_tables, period_activity, snapshot_dates, snapshot_features
+from ..io.readers import read_transactions
+from ..progress import Reporter, StageClock
+from ..reporting.evolution import write_evolution
+from ..result import EvolveResult
+from ..scoring import ScoringModel, load_bundle
+from ..scoring.inputs import with_model_reading
+from .run import analyse, session
+
+KEPT = (S.CUSTOMER_ID, "recency_days", "frequency", "monetary", "tenure_days", "engagement_score", "r_score",
+        "f_score", "m_score", "rfm_segment", "cluster", "segment", "is_anomaly")
+
+
+def evolve(config: Config, every: str = "month", start: dt.date | None = None, stop: dt.date | None = None,
+           model_dir: str | Path | None = None, reporter: Reporter | None = None) -> EvolveResult:
+    if every not in EVERY:
+        raise ConfigError(f"--every {every}: use one of {', '.join(EVERY)}")
+    clock = StageClock(reporter)
+    model = load_bundle(model_dir) if model_dir is not None else None
+    with session(config) as (engine, workdir):
+        clock.watch = engine.watch
+        with clock.stage("read", "Reading transactions"):
+            cfg = with_model_reading(model, config.input) if model is not None else config.input
+            tx = read_transactions(engine, cfg, workdir)
+        with clock.stage("clean", "Cleaning"):
+            policy = (CleaningPolicy(**model.spec["cleaning"]) if model is not None
+                      else config.cleaning.model_copy(update={"as_of": None}))
+            cleaned = clean(engine, tx.table, policy, source=tx.info.path)
+            kept = cleaned.purchases_and_returns
+            first = kept.purchase_date.min().to_pyarrow().as_py()
+        dates = snapshot_dates(first, cleaned.report.as_of, every, start, stop)
+        if len(dates) < 2:
+            raise DataError(f"{tx.info.path}: {len(dates)} {every} start(s) between the first purchase ({first}) and "
+                            f"the end of the data ({cleaned.report.as_of}) within --from/--to; need at least two "
+                            "snapshots to compare")
+        fitted = model is None
+        if fitted:
+            fit_config = config.model_copy(update={"cleaning": config.cleaning.model_copy(update={"as_of": dates[-1]})})
+            model = analyse(fit_config, engine, workdir, reporter).model
+        with clock.stage("activity", "Purchases per period"):
+            activity = period_activity(kept, dates, engine)
+        snapshots = {}
+        with clock.stage("snapshots", f"Scoring {len(dates)} snapshots with the frozen model") as progress:
+            for i, day in enumerate(dates):
+                scored = model.score(snapshot_features(kept, day, engine))
+                snapshots[day] = scored[[c for c in KEPT if c in scored.columns]]
+                if progress is not None:
+                    progress(i + 1, len(dates), "snapshots")
+        with clock.stage("migration", "Transitions, sizes and lifecycle"):
+            migration = migration_tables(snapshots, activity, _orders(model))
+        clock.watch = None  # the engine closes with the session; the writers do not use it
+    result = EvolveResult(model=model, model_fitted=fitted, source=tx.info, cleaning=cleaned.report, every=every,
+                          migration=migration, clock=clock, config=config)
+    result.outputs = write_evolution(result, config.output.dir)
+    return result
+
+
+def _orders(model: ScoringModel) -> dict[str, list[str]]:
+    orders = {"rfm": list(dict.fromkeys(model.spec["rfm"]["cells"]))}
+    if model.spec["learned"]:
+        orders["learned"] = list(model.spec["learned"]["order"])
+    return orders

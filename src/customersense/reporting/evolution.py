@@ -1,0 +1,59 @@
+"""The outputs of ``customersense evolve``: migration tables, the flow figure and a record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+from pathlib import Path
+from typing import Any
+
+from ..result import EvolveResult
+from ..scoring import write_bundle
+from .evolution_plot import sankey_figure, write_html
+from .outputs import _versions
+from .writers import AtomicOutputs
+
+EVOLVE_FILES = ("snapshots.parquet", "segment_sizes.csv", "transitions.csv", "lifecycle.csv",
+                "migration_flow.html", "evolve.json", "model")
+TITLES = {"learned": "Learned segments", "rfm": "Classic RFM segments"}
+
+
+def write_evolution(result: EvolveResult, out_dir: str | Path) -> list[Path]:
+    m = result.migration
+    with AtomicOutputs(out_dir, replaces=EVOLVE_FILES) as out:
+        with result.clock.stage("write", "Writing outputs"):
+            out.write_parquet("snapshots.parquet", m.snapshots)
+            out.write_csv("segment_sizes.csv", m.sizes)
+            out.write_csv("transitions.csv", m.transitions)
+            out.write_csv("lifecycle.csv", m.lifecycle)
+            version = result.model.spec.get("model_version")
+            if result.model_fitted:
+                version = write_bundle(result.model, out.path("model"))
+            if result.config.output.plots:
+                kinds = [k for k in ("learned", "rfm") if (m.transitions["segmentation"] == k).any()]
+                figures = [sankey_figure(m.transitions, k, f"{TITLES[k]}: customers from snapshot to snapshot "
+                                         f"(every {result.every}, model {version})") for k in kinds]
+                write_html(figures, out.path("migration_flow.html"))
+        out.write_json("evolve.json", evolve_record(result, version, [*out.written, "evolve.json"]))
+    return [Path(out_dir) / name for name in out.written]
+
+
+def evolve_record(result: EvolveResult, version: str, files: list[str]) -> dict[str, Any]:
+    m, spec = result.migration, result.model.spec
+    per_pair = (m.transitions.groupby(["from_as_of", "to_as_of", "segmentation"])["customers"].sum()
+                .reset_index().to_dict(orient="records"))
+    return {
+        "customersense_evolve": 1,
+        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "model": {"version": version, "fitted_here": result.model_fitted, "trained_on": spec["trained_on"]},
+        "versions": {"python": platform.python_version(), **_versions()},
+        "input": result.source.to_dict(),
+        "cleaning": result.cleaning.to_dict(),
+        "every": result.every,
+        "snapshots": [d.isoformat() for d in m.dates],
+        "customers_per_snapshot": {d.isoformat(): int(n) for d, n in m.snapshots.groupby("as_of").size().items()},
+        "transition_totals": per_pair,
+        "definitions": "customersense.evolution.migration (module docstring); README 'Segment migration'",
+        "timings": result.clock.to_dict(),
+        "outputs": files,
+    }

@@ -1,0 +1,150 @@
+"""Segment migration: planted customer histories against transition matrices, sizes and lifecycle
+counts computed by hand from the plan (features, frozen-edge scores, segment map, cells), and the
+learned segments against an independent path (`score --as-of` for each snapshot)."""
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from customersense.cli.main import cli
+from customersense.config import load_config
+from customersense.evolution.migration import NEW, snapshot_dates
+from customersense.pipeline import score
+from customersense.scoring import load_bundle
+
+D = dt.date
+# customer group -> (count, purchase days, value per purchase)
+PLAN = {
+    "steady": (40, [D(2021, m, 5) for m in range(1, 7)], 20.0),
+    "lapse": (20, [D(2021, 1, 10), D(2021, 2, 10)], 50.0),
+    "late": (20, [D(2021, 4, 15), D(2021, 5, 15)], 100.0),
+    "back": (10, [D(2021, 1, 3), D(2021, 4, 20)], 35.0),
+    "once": (15, [D(2021, 2, 25)], 10.0),
+}
+
+
+def _histories() -> dict[str, list[tuple[dt.date, float]]]:
+    out = {}
+    for group, (n, days, value) in PLAN.items():
+        for i in range(n):
+            out[f"{group}{i:02d}"] = [(day, value + i) for day in days]
+    return out
+
+
+@pytest.fixture(scope="module")
+def evolved(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evolve")
+    rows = [(cid, f"{cid}-{k}", f"{day} 12:00", value) for cid, hist in _histories().items()
+            for k, (day, value) in enumerate(hist)]
+    pd.DataFrame(rows, columns=["customer_id", "order_id", "timestamp", "amount"]).to_csv(root / "tx.csv", index=False)
+    (root / "cs.toml").write_text("[validation]\nenabled = false\n[clv]\nenabled = false\n")
+    res = CliRunner().invoke(cli, ["evolve", str(root / "tx.csv"), "--every", "month", "--config", str(root / "cs.toml"),
+                                   "--out", str(root / "out"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    return root
+
+
+def _by_hand(spec, day: dt.date) -> dict[str, str]:
+    """RFM segment of every customer as of ``day``: features from the plan, scores from the frozen
+    edges (1 + edges strictly below; recency on its negative), the cell of the frozen map."""
+    bins = {b["score"]: b for b in spec["rfm"]["bins"]}
+    out = {}
+    for cid, hist in _histories().items():
+        before = [(d, v) for d, v in hist if d < day]
+        if not before:
+            continue
+        values = {"recency_days": (day - max(d for d, _ in before)).days, "frequency": len(before),
+                  "monetary": sum(v for _, v in before)}
+        scores = []
+        for name in ("r_score", "f_score", "m_score"):
+            b = bins[name]
+            x = values[b["column"]]
+            scores.append(1 + sum((x > e) if b["higher_is_better"] else (-x > -e) for e in b["edges"]))
+        r, f, m = scores
+        out[cid] = spec["rfm"]["cells"][(r - 1) * 25 + (f - 1) * 5 + (m - 1)]
+    return out
+
+
+def test_snapshot_dates_are_period_starts_within_the_data():
+    assert snapshot_dates(D(2021, 1, 3), D(2021, 6, 6), "month") == [D(2021, m, 1) for m in range(2, 7)]
+    assert snapshot_dates(D(2021, 1, 3), D(2021, 12, 31), "quarter") == [D(2021, 4, 1), D(2021, 7, 1), D(2021, 10, 1)]
+    assert snapshot_dates(D(2021, 1, 3), D(2021, 6, 6), "month", D(2021, 3, 1), D(2021, 5, 1)) == [
+        D(2021, 3, 1), D(2021, 4, 1), D(2021, 5, 1)]
+
+
+def test_rfm_transitions_equal_the_plan_computed_by_hand(evolved):
+    spec = load_bundle(evolved / "out" / "model").spec
+    transitions = pd.read_csv(evolved / "out" / "transitions.csv", keep_default_na=False)
+    rfm = transitions[transitions["segmentation"] == "rfm"]
+    dates = [D(2021, m, 1) for m in range(2, 7)]
+    assert sorted(set(rfm["to_as_of"])) == [d.isoformat() for d in dates[1:]]
+    for a, b in zip(dates, dates[1:]):
+        before, after = _by_hand(spec, a), _by_hand(spec, b)
+        expected = Counter((before.get(cid, NEW), seg) for cid, seg in after.items())
+        got = rfm[rfm["to_as_of"] == b.isoformat()]
+        assert {(r.from_segment, r.to_segment): r.customers for r in got.itertuples()} == dict(expected)
+        assert got["customers"].sum() == len(after)  # every customer of b in exactly one cell
+    # the planted moves are there: the "late" customers arrive from (new) in April's period
+    april = rfm[(rfm["to_as_of"] == "2021-05-01") & (rfm["from_segment"] == NEW)]
+    assert april["customers"].sum() == 20
+
+
+def test_lifecycle_counts_follow_the_plan(evolved):
+    life = pd.read_csv(evolved / "out" / "lifecycle.csv")
+    hist = _histories()
+    dates = [D(2021, m, 1) for m in range(2, 7)]
+    for i, row in enumerate(life.itertuples()):
+        end, start = dates[i], dates[i - 1] if i else D(1900, 1, 1)
+        active = {c for c, h in hist.items() if any(start <= d < end for d, _ in h)}
+        assert row.active == len(active)
+        assert row.new == sum(1 for h in hist.values() if start <= min(d for d, _ in h) < end)
+        if i:
+            prev_start = dates[i - 2] if i > 1 else D(1900, 1, 1)
+            before = {c for c, h in hist.items() if any(prev_start <= d < start for d, _ in h)}
+            assert (row.retained, row.lost) == (len(active & before), len(before - active))
+            assert row.active == row.new + row.retained + row.reactivated
+    # April's period: the 10 "back" customers return after a gap, the 20 "late" ones are new
+    april = life[life["period_end"] == "2021-05-01"].iloc[0]
+    assert april["reactivated"] == 10 and april["new"] == 20
+
+
+def test_learned_transitions_equal_scoring_each_snapshot_independently(evolved, tmp_path):
+    transitions = pd.read_csv(evolved / "out" / "transitions.csv", keep_default_na=False)
+    learned = transitions[transitions["segmentation"] == "learned"]
+    segs = {}
+    for day in [D(2021, 4, 1), D(2021, 5, 1)]:
+        config = load_config(None, {"input": {"source": str(evolved / "tx.csv")}, "cleaning": {"as_of": day},
+                                    "output": {"dir": str(tmp_path / day.isoformat())}})
+        scored = score(config, evolved / "out" / "model").customers
+        segs[day] = dict(zip(scored["customer_id"], scored["segment"]))
+    expected = Counter((segs[D(2021, 4, 1)].get(c, NEW), s) for c, s in segs[D(2021, 5, 1)].items())
+    got = learned[learned["to_as_of"] == "2021-05-01"]
+    assert {(r.from_segment, r.to_segment): r.customers for r in got.itertuples()} == dict(expected)
+    sizes = pd.read_csv(evolved / "out" / "segment_sizes.csv")
+    may = sizes[(sizes["as_of"] == "2021-05-01") & (sizes["segmentation"] == "learned")]
+    assert dict(zip(may["segment"], may["customers"])) == dict(Counter(segs[D(2021, 5, 1)].values()))
+
+
+def test_revenue_cells_are_the_period_revenue(evolved):
+    transitions = pd.read_csv(evolved / "out" / "transitions.csv", keep_default_na=False)
+    hist = _histories()
+    for kind in ("rfm", "learned"):
+        got = transitions[(transitions["segmentation"] == kind) & (transitions["to_as_of"] == "2021-04-01")]
+        expected = sum(v for h in hist.values() for d, v in h if D(2021, 3, 1) <= d < D(2021, 4, 1))
+        assert got["revenue"].sum() == pytest.approx(expected, abs=0.01)  # cents: the CSV rounds money
+
+
+def test_the_flow_figure_and_record(evolved):
+    html = (evolved / "out" / "migration_flow.html").read_text()
+    assert "Plotly.newPlot" in html and not re.search(r"<script[^>]*\bsrc=", html)  # offline: plotly.js inlined
+    assert html.count('"type":"sankey"') == 2  # learned and classic RFM
+    record = json.loads((evolved / "out" / "evolve.json").read_text())
+    assert record["model"]["fitted_here"] is True and record["snapshots"][0] == "2021-02-01"
+    # steady 40 + lapse 20 + back 10 by February; once 15 from March; late 20 from May
+    assert record["customers_per_snapshot"] == {"2021-02-01": 70, "2021-03-01": 85, "2021-04-01": 85,
+                                                "2021-05-01": 105, "2021-06-01": 105}
