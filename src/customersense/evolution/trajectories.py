@@ -42,7 +42,8 @@ of concentration, the skewed two on variance-stabilising scales (a coefficient o
 up to sqrt(m - 1) for one-offs; a share of months is a proportion). ``late_share`` repeats
 ``trend`` and the months since first / last purchase say where in the window the activity fell,
 not its shape (on planted shapes either made the silhouette split one-offs by position); they
-are reported and used for naming and reading, not for the distance.
+are reported for reading (and a names file may use them), not clustered. Customers with no
+purchase in the window have no trajectory and are left out.
 
 :class:`TrajectoryClusterer` chooses k with the project's rule (:func:`~customersense.models.
 k_selection.sweep_k` / ``choose_k``: highest silhouette), sweeping on a seeded sample and refitting
