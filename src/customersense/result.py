@@ -14,6 +14,7 @@ from .clv.stage import CLVResult
 from .config import Config
 from .evaluation.validation import ValidationReport
 from .evolution.migration import Migration
+from .evolution.stage import Representations
 from .io.readers import SourceInfo
 from .progress import StageClock
 from .rfm import RFMScores, SegmentMap
@@ -47,6 +48,7 @@ class RunResult:
     customer_table: ibis.Table | None = None
     sample: Any = None
     model: ScoringModel | None = None  # the fitted rules, frozen for scoring (written as model/)
+    representations: Representations | None = None  # trajectories, basket embeddings, their holdout
     outputs: list[Path] = field(default_factory=list)  # the files written (set by pipeline.run)
 
     @property

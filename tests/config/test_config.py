@@ -62,8 +62,8 @@ def test_every_flag_is_a_key_and_named_by_the_rule():
         assert names[0] == (expected if expected != "SOURCE" else "[SOURCE]"), key.dotted
         flags[expected] = key.dotted
     assert params == {}  # ... and nothing else: every flag is a key
-    assert len(flags) == 50 - len(FILE_ONLY)  # unique flags; 50 keys in all
-    assert sum(1 for _ in keys()) == 50
+    assert len(flags) == 55 - len(FILE_ONLY)  # unique flags; 55 keys in all
+    assert sum(1 for _ in keys()) == 55
     assert [p.opts for p in _run_command().params if p.name.startswith("alias__")] == [
         ["--rfm-map"], ["--seed"], ["--horizon"]]
     assert all(p.hidden for p in _run_command().params if p.name.startswith("alias__"))
@@ -98,8 +98,8 @@ def test_help_shows_groups_defaults_and_exit_codes():
     assert result.exit_code == 0
     text = result.output
     titles = [line[:-1] for line in text.splitlines() if re.fullmatch(r"[A-Z][\w ]*:", line)]
-    assert titles == ["Positional arguments", "Input", "Cleaning", "Segments", "Validation", "CLV", "Outputs",
-                      "Engine", "Run", "Other options", "Examples", "Exit codes"]
+    assert titles == ["Positional arguments", "Input", "Cleaning", "Segments", "Validation", "CLV",
+                      "Representations", "Outputs", "Engine", "Run", "Other options", "Examples", "Exit codes"]
     assert re.search(r"--horizon-months INTEGER +CLV and expected-purchases horizon in months\. +\[default: 12\]",
                      text)
     assert re.search(r"--plots / --no-plots +Draw the PNG dashboards\. +\[default: on\]", text)
@@ -281,5 +281,6 @@ def test_to_dict_is_json_ready_with_iso_dates():
     data = json.loads(json.dumps(config.to_dict()))
     assert data["cleaning"]["as_of"] == "2010-12-01" and data["clv"]["calibration_end"] is None
     assert data["segmentation"]["features"][0] == "recency_days"
-    assert list(data) == ["input", "cleaning", "rfm", "segmentation", "validation", "clv", "output", "engine"]
+    assert list(data) == ["input", "cleaning", "rfm", "segmentation", "validation", "clv", "representations",
+                          "output", "engine"]
     assert {f"{s}.{k}" for s, v in data.items() for k in v} == {k.dotted for k in keys()}

@@ -91,6 +91,8 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
             line += (f"; holdout after {ev['calibration_end']}: {h['predicted_total']:,.0f} purchases predicted, "
                      f"{h['actual_total']:,.0f} actual, churn AUC {ev['churn_auc']:.2f}")
         console.print(line)
+    if result.representations is not None:
+        print_representations(console, result.representations)
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"outputs: {out_dir} ({', '.join(p.name for p in files)})")
@@ -143,3 +145,27 @@ def print_evolution(result) -> None:
         table.add_row(period, *("-" if v is None or v != v else f"{int(v):,}" for v in cells))
     console.print(table)
     console.print(f"outputs: {result.config.output.dir} ({', '.join(p.name for p in result.outputs)})")
+
+
+def print_representations(console, reps) -> None:
+    """Trajectory and embedding segments, and the holdout table, when the run made them."""
+    if reps.trajectories is not None:
+        t = reps.trajectories
+        sizes = t.columns["trajectory"].value_counts()
+        console.print(f"trajectories ({t.start} to {t.end}): k = {t.k}; " +
+                      ", ".join(f"{name} {n:,}" for name, n in sizes.items()))
+    if reps.embeddings is not None:
+        e = reps.embeddings
+        sizes = e.columns["embedding_segment"].value_counts()
+        console.print(f"basket embeddings: k = {e.k}; " + ", ".join(f"{name} {n:,}" for name, n in sizes.items()))
+    if reps.holdout is not None:
+        table = Table(title=f"Representations on the holdout (test as of {reps.holdout['test_as_of'].iloc[0]})")
+        for col in ("representation", "churn AUC", "spend MAE", "stability (ARI)", "helps"):
+            table.add_column(col, justify="left" if col == "representation" else "right")
+        for r in reps.holdout.itertuples(index=False):
+            def num(v, fmt):
+                return "-" if v is None or v != v else format(v, fmt)
+            helps = "-" if r.helps is None or r.helps != r.helps else ("yes" if r.helps else "no")
+            table.add_row(r.representation, num(r.churn_auc, ".3f"), num(r.spend_mae, ",.2f"),
+                          num(r.stability_ari, ".2f"), helps)
+        console.print(table)

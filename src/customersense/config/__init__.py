@@ -59,6 +59,12 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     horizon_months = 12
     discount_rate = 0.01          # per month
     margin = 1.0                  # profit share of revenue
+    [representations]
+    trajectories = false          # trajectory segments (monthly spend shapes)
+    trajectory_months = 12
+    embeddings = false            # basket-embedding segments
+    holdout = false               # judge the representations on a time-split holdout
+    horizon_days = 90
     [output]
     dir = "outputs"               # relative to this file
     csv_max_rows = 1000000
@@ -279,6 +285,26 @@ class CLVConfig(Section):
         return value
 
 
+class RepresentationsConfig(Section):
+    """Customer representations beyond RFM; see customersense.evolution. Off by default: on the
+    embedded data neither beats the naive baselines on the holdout (docs/evolution.md)."""
+
+    section: ClassVar[str] = "representations"
+    help_group: ClassVar[str] = "Representations"
+
+    trajectories: bool = setting(False, "Trajectory segments from each customer's monthly spend "
+                                 "(growing, declining, seasonal, steady, one-off).")
+    trajectory_months: int = setting(12, "Complete months before as_of in the trajectories.")
+    embeddings: bool = setting(False, "Basket-embedding segments: products bought together, customers by "
+                               "what they buy.")
+    holdout: bool = setting(False, "Judge RFM features alone against + trajectories and + embeddings on a "
+                            "time-split holdout (representations.csv).")
+    horizon_days: int = setting(90, "Length of the holdout's label windows in days.")
+
+    _months = at_least(3, "trajectory_months")
+    _days = at_least(7, "horizon_days")
+
+
 class OutputConfig(Section):
     section: ClassVar[str] = "output"
     help_group: ClassVar[str] = "Outputs"
@@ -343,6 +369,7 @@ class Config(BaseModel, metaclass=RaisesConfigError):
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     clv: CLVConfig = Field(default_factory=CLVConfig)
+    representations: RepresentationsConfig = Field(default_factory=RepresentationsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
 
@@ -374,5 +401,5 @@ def load_config(path: str | Path | None = None, overrides: Mapping[str, Mapping[
 __all__ = [
     "CLVConfig", "CleaningPolicy", "Config", "ConfigError", "DEFAULT_NON_PRODUCT_CODES",
     "DEFAULT_NON_PRODUCT_PATTERNS", "ENGINES", "EngineConfig", "InputConfig", "Key", "OutputConfig",
-    "RFMConfig", "SegmentationConfig", "ValidationConfig", "keys", "load_config", "section_model",
+    "RFMConfig", "RepresentationsConfig", "SegmentationConfig", "ValidationConfig", "keys", "load_config", "section_model",
 ]

@@ -135,7 +135,11 @@ class ProductEmbedder(BaseEstimator):
             raise DataError(f"basket embeddings need 2 products in at least {self.min_count} baskets; "
                             f"{len(kept)} found")
         B = B[:, kept]
-        M = sppmi(cooccurrence(B), self.shift, self.context_smoothing)
+        C = cooccurrence(B)
+        if C.nnz == 0:
+            raise DataError("basket embeddings need products bought together; no basket holds two products "
+                            "(one line per order?)")
+        M = sppmi(C, self.shift, self.context_smoothing)
         self.dim_ = int(min(self.dim, len(kept) - 1))
         U, s, _ = randomized_svd(M, self.dim_, n_iter=7, random_state=self.random_state)
         U = U * np.sign(U[np.abs(U).argmax(axis=0), range(self.dim_)])  # a fixed sign per axis

@@ -24,6 +24,7 @@ from ..config import Config
 from ..engine import Engine, connect, default_memory_limit
 from ..engine.base import first_line
 from ..errors import ConfigError, DataError, ResourceError
+from ..evolution.stage import learn_representations
 from ..features import FEATURE_COLUMNS, customer_frame
 from ..features.pricing import PRICING_PIECES, segment_pricing
 from ..io.readers import read_transactions
@@ -150,6 +151,16 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
         if config.validation.enabled:
             with clock.stage("validate", "Validating segments (bootstrap, gap, null test)") as progress:
                 validation = validate_learned(customers, learned, config.validation, progress)
+    representations = None
+    rep = config.representations
+    if rep.trajectories or rep.embeddings or rep.holdout:
+        with clock.stage("representations", "Trajectories, basket embeddings, holdout"):
+            representations = learn_representations(cleaned.purchases_and_returns, cleaned.report.as_of, rep, engine,
+                                                    config.segmentation.random_state)
+            notes.extend(representations.notes)
+            extra = representations.columns()
+            if extra is not None:
+                customers = customers.join(extra, on=S.CUSTOMER_ID)
     segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
     segments = ibis.memtable(customers[[S.CUSTOMER_ID, *segment_cols]].astype({c: "string" for c in segment_cols}))
     # The kept rows are the purchases and returns of the customers (orphan returns have none);
@@ -172,6 +183,7 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
         transactions=transactions,
         clock=clock,
         notes=notes,
+        representations=representations,
         model=frozen_model(config, tx.info, cleaned.report, customers, rfm, segment_map, learned, clv, profiles),
     )
 

@@ -37,6 +37,8 @@ OUTPUT_FILES = (
     "clv_models.json",
     "clv_analysis.png",
     "model",
+    "customer_embeddings.parquet",
+    "representations.csv",
     "run.json",
 )
 _VERSIONED = (
@@ -75,6 +77,11 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 out.write_json("validation.json", result.validation.to_dict())
             if result.clv is not None:
                 out.write_json("clv_models.json", result.clv.record)
+            reps = result.representations
+            if reps is not None and reps.embeddings is not None:
+                out.write_parquet("customer_embeddings.parquet", reps.embeddings.columns.reset_index())
+            if reps is not None and reps.holdout is not None:
+                out.write_csv("representations.csv", reps.holdout)
         bundle = None
         if result.model is not None:
             with clock.stage("model", "Saving the model bundle"):
@@ -160,6 +167,7 @@ def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | Non
         "validation": _validation_summary(result),
         "clv": _clv_summary(result),
         "model_bundle": bundle,
+        "representations": result.representations.summary() if result.representations is not None else None,
         "notes": result.notes,
         "timings": result.clock.to_dict(),
         "outputs": files,
