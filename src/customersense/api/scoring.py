@@ -116,13 +116,26 @@ def customers_from_transactions(model: ScoringModel, rows: list[Transaction],
 
 
 def answer(model: ScoringModel, customers: pd.DataFrame) -> list[dict[str, Any]]:
-    """The scored customers as JSON-ready rows (NaN -> null)."""
+    """The scored customers as JSON-ready rows (NaN -> null), built column by column (a
+    frame-wide astype(object) costs more than the scoring of one customer)."""
     scored = model.score(customers)
-    p_alive = scored["p_alive"] if "p_alive" in scored else pd.Series(np.nan, index=scored.index)
-    scored = scored.assign(p_alive=p_alive, churn_probability=1.0 - p_alive.astype("float64"))
-    out = scored.reindex(columns=ANSWER).astype(object)
-    out = out.where(scored.reindex(columns=ANSWER).notna(), None)
-    return out.to_dict(orient="records")
+    if "p_alive" in scored:
+        scored["churn_probability"] = 1.0 - scored["p_alive"].astype("float64")
+    columns = [_json_values(scored[c]) if c in scored else [None] * len(scored) for c in ANSWER]
+    return [dict(zip(ANSWER, row)) for row in zip(*columns)]
+
+
+def _json_values(column: pd.Series) -> list[Any]:
+    missing = column.isna().to_numpy()
+    if column.dtype.kind == "f":
+        values = column.to_numpy(np.float64).tolist()
+    elif column.dtype.kind in "iub":
+        values = column.to_numpy().tolist()
+    else:
+        values = column.to_numpy(dtype=object, na_value=None).tolist()
+    if missing.any():
+        values = [None if m else v for v, m in zip(values, missing)]
+    return values
 
 
 def model_info(model: ScoringModel) -> ModelInfo:
