@@ -22,9 +22,7 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -32,47 +30,17 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from customersense.api.process import start, stop
+
 FEATURES = ["customer_id", "recency_days", "frequency", "monetary", "gross_revenue", "returns_value",
             "avg_order_value", "order_value_std", "tenure_days", "mean_interpurchase_days", "return_rate",
             "clv_frequency", "clv_recency", "clv_T", "clv_monetary_value"]
 LINES = ["customer_id", "timestamp", "quantity", "unit_price", "order_id", "product_id", "description", "country"]
-HOST = "127.0.0.1"
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
     rows = frame.astype(object).to_dict(orient="records")
     return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items() if not pd.isna(v)} for r in rows]
-
-
-def start(model: str, key: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port = s.getsockname()[1]
-    src = Path(__file__).resolve().parents[1] / "src"
-    env = {**os.environ, "CUSTOMERSENSE_API_KEY": key, "PYTHONPATH": f"{src}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.Popen([sys.executable, "-m", "customersense", "serve", "--model", model, "--host", HOST,
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the service exited with {proc.returncode}")
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            return proc, base
-        except httpx.TransportError:
-            time.sleep(0.2)
-    stop(proc)
-    raise SystemExit("the service did not start within 60 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 def rss_mib(pid: int) -> dict[str, float]:
@@ -180,7 +148,7 @@ def main() -> None:
     p.add_argument("--cap", type=float, default=40.0, help="seconds at most per scenario")
     args = p.parse_args()
     key = secrets.token_urlsafe(24)
-    proc, base = start(args.model, key)
+    proc, base = start(args.model, key, stderr=subprocess.DEVNULL)
     try:
         results = asyncio.run(main_async(args, base, key))
         memory = rss_mib(proc.pid)

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 from click.testing import CliRunner
 
+from customersense.api.process import start, stop, wait_healthy
 from customersense.cli.main import cli
 from customersense.scoring import load_bundle
 from customersense.scoring.bundle import save_bundle
@@ -20,51 +16,10 @@ from customersense.scoring.model import ScoringModel
 
 from .conftest import AUTH, KEY, feature_rows
 
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(model: Path, port: int, *extra: str, key: str | None = KEY) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    env.pop("CUSTOMERSENSE_API_KEY", None)
-    if key is not None:
-        env["CUSTOMERSENSE_API_KEY"] = key
-    return subprocess.Popen([sys.executable, "-m", "customersense", "serve", "--model", str(model),
-                             "--host", "127.0.0.1", "--port", str(port), *extra],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_healthy(proc: subprocess.Popen, base: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited with {proc.returncode}: {proc.stderr.read().decode()}")
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).json()
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError("serve did not answer /healthz in time")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
 
 def test_serve_answers_an_authenticated_request_and_reloads_on_sighup(trained, model_dir):
-    port = free_port()
-    proc = start(model_dir, port)
+    proc, base = start(model_dir, KEY)
     try:
-        base = f"http://127.0.0.1:{port}"
         health = wait_healthy(proc, base)
         row = trained.customers.iloc[[0]]
         r = httpx.post(f"{base}/v1/score", json={"customers": feature_rows(row)}, headers=AUTH, timeout=30)
