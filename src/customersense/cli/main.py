@@ -204,6 +204,44 @@ def evolve(source, every, start, stop, model_dir, config_file, no_plots, quiet, 
     _guarded(work, debug)
 
 
+SERVE_EPILOG = """\b
+Examples:
+  CUSTOMERSENSE_API_KEY=... customersense serve --model outputs/model
+  customersense serve --model outputs/model --api-key-file /run/secrets/key --port 9000
+  customersense serve --model outputs/model --no-auth
+
+The API key comes from $CUSTOMERSENSE_API_KEY or --api-key-file; --no-auth is allowed only on a
+loopback address. SIGHUP reloads the model folder (a bundle that cannot be used is refused and
+the current model keeps serving).
+"""
+
+
+@cli.command(epilog=SERVE_EPILOG)
+@cloup.option("--model", "model_dir", required=True, type=click.Path(file_okay=False),
+              help="The model bundle: a run's model/ folder, or its --save-model folder.")
+@cloup.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@cloup.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
+@cloup.option("--api-key-file", type=click.Path(dir_okay=False), help="File holding the API key.")
+@cloup.option("--no-auth", is_flag=True, help="No API key (loopback addresses only).")
+@cloup.option("--max-batch", type=click.IntRange(1), default=1000, show_default=True,
+              help="Most customers or transaction lines in one request.")
+@cloup.option("--max-body-bytes", type=click.IntRange(1), default=5_000_000, show_default=True,
+              help="Largest request body.")
+@cloup.option("--debug", is_flag=True, help="Show tracebacks.")
+def serve(model_dir, host, port, api_key_file, no_auth, max_batch, max_body_bytes, debug) -> None:
+    """Serve a saved model over HTTP: POST /v1/score, /v1/score/transactions, GET /v1/model,
+    /healthz, /metrics (OpenAPI at /docs)."""
+
+    def work() -> None:
+        from ..api.server import api_key, serve as serve_model
+
+        key = api_key(api_key_file, no_auth, host)
+        serve_model(model_dir, host=host, port=port, api_key=key, max_batch=max_batch,
+                    max_body_bytes=max_body_bytes)
+
+    _guarded(work, debug)
+
+
 def _guarded(work, debug: bool) -> None:
     """Run ``work`` with the CLI's error policy: one line and a named exit code."""
     try:

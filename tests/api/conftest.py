@@ -1,0 +1,74 @@
+"""The API tests' trained model: one small pipeline run (session-scoped), and helpers.
+
+The run's own outputs (customer_segments.parquet, computed by the pipeline, not by the API)
+are what the API's answers are compared with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from customersense.api import create_app
+from customersense.api.schemas import CustomerFeatures
+from customersense.config import load_config
+from customersense.datasets.synthetic import planted_transactions
+from customersense.pipeline import run
+
+KEY = "test-key-0123456789"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+FEATURES = list(CustomerFeatures.model_fields)
+
+
+@dataclass(frozen=True)
+class Trained:
+    out: Path
+    model: Path
+    customers: pd.DataFrame      # the run's customer_segments
+    transactions: pd.DataFrame   # the run's raw input
+    as_of: dt.date
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Trained:
+    root = tmp_path_factory.mktemp("api_run")
+    table, _ = planted_transactions(n_customers=400, seed=7)
+    pq.write_table(table, root / "tx.parquet")
+    out = root / "out"
+    config = load_config(None, {"input": {"source": str(root / "tx.parquet")}, "output": {"dir": str(out)},
+                                "validation": {"enabled": False}})
+    result = run(config)
+    return Trained(out=out, model=out / "model", customers=pd.read_parquet(out / "customer_segments.parquet"),
+                   transactions=table.to_pandas(), as_of=result.cleaning.as_of)
+
+
+@pytest.fixture
+def model_dir(trained, tmp_path) -> Path:
+    """A copy of the bundle this test may change."""
+    return Path(shutil.copytree(trained.model, tmp_path / "model"))
+
+
+@pytest.fixture
+def client(trained):
+    with TestClient(create_app(trained.model, api_key=KEY)) as c:
+        yield c
+
+
+def feature_rows(frame: pd.DataFrame) -> list[dict]:
+    """Rows of a customer table as the /v1/score body's customers (NaN -> absent)."""
+    rows = frame[[c for c in FEATURES if c in frame.columns]].astype(object).to_dict(orient="records")
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items() if not pd.isna(v)} for r in rows]
+
+
+def transaction_rows(frame: pd.DataFrame) -> list[dict]:
+    """Raw transactions as the /v1/score/transactions body's lines (timestamps as ISO text)."""
+    out = frame.assign(timestamp=frame["timestamp"].map(lambda t: pd.Timestamp(t).isoformat()))
+    rows = out.astype(object).to_dict(orient="records")
+    return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items() if not pd.isna(v)} for r in rows]
