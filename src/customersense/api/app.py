@@ -31,7 +31,7 @@ from ..errors import CustomerSenseError, ModelError
 from .middleware import ACCESS_KEY, BodyLimit, Metrics, Observed
 from .schemas import (ErrorBody, Health, ModelInfo, Reloaded, ScoreRequest, ScoreResponse, TransactionsRequest,
                       TransactionsScoreResponse)
-from .scoring import ModelHolder, answer, customer_frame, customers_from_transactions, model_info
+from .scoring import ModelHolder, answer, customer_columns, customers_from_transactions, model_info, table_columns
 
 
 class ApiError(Exception):
@@ -87,7 +87,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None, max_batch: int = 1
     def score(body: ScoreRequest, request: Request):
         """Score customers given their features (as in a run's customer_segments)."""
         model = started(request, len(body.customers), "customers")
-        rows = scored(request, model, customer_frame(model, body.customers))
+        rows = scored(request, model, customer_columns(model, body.customers))
         return JSONResponse({"customers": rows, "model_version": model.spec["model_version"]})
 
     @app.post("/v1/score/transactions", response_model=TransactionsScoreResponse, dependencies=v1,
@@ -97,7 +97,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None, max_batch: int = 1
         training run's rules, as of ``as_of`` (default: the day after the last line)."""
         model = started(request, len(body.transactions), "transactions")
         customers, as_of = customers_from_transactions(model, body.transactions, body.as_of)
-        rows = scored(request, model, customers)
+        rows = scored(request, model, table_columns(customers))
         return JSONResponse({"customers": rows, "model_version": model.spec["model_version"],
                              "as_of": as_of.isoformat()})
 

@@ -61,8 +61,11 @@ class MissingFeature(DataError):
         self.detail = {"field": column, "customer_id": customer, "index": index}
 
 
-def customer_frame(model: ScoringModel, rows: list[CustomerFeatures]) -> pd.DataFrame:
-    """The request's customers as a customer table; every required feature present."""
+Customers = tuple[list[str], dict[str, np.ndarray]]  # ids, and float columns by name
+
+
+def customer_columns(model: ScoringModel, rows: list[CustomerFeatures]) -> Customers:
+    """The request's customers as ids and float columns; every required feature present."""
     required = model.required_columns
     for i, row in enumerate(rows):
         for column in required:
@@ -74,12 +77,17 @@ def customer_frame(model: ScoringModel, rows: list[CustomerFeatures]) -> pd.Data
         first = next(c for c in ids if c in seen or seen.add(c))
         raise DataError(f"customer {first!r} appears more than once; give one row per customer")
     columns = [c for c in CustomerFeatures.model_fields if c != S.CUSTOMER_ID]
-    frame = pd.DataFrame({c: np.array([getattr(r, c) for r in rows], dtype=np.float64) for c in columns})
-    frame.insert(0, S.CUSTOMER_ID, pd.array(ids, dtype="string"))
-    clv_inputs = [c for c in columns if c.startswith("clv_")]
-    if frame[clv_inputs].isna().all().all():
-        frame = frame.drop(columns=clv_inputs)  # no CLV inputs at all: the CLV fields are null
-    return frame
+    values = {c: np.array([getattr(r, c) for r in rows], dtype=np.float64) for c in columns}
+    if all(np.isnan(values[c]).all() for c in columns if c.startswith("clv_")):
+        values = {c: v for c, v in values.items() if not c.startswith("clv_")}  # no CLV inputs: CLV is null
+    return ids, values
+
+
+def table_columns(customers: pd.DataFrame) -> Customers:
+    """A customer table (from transactions) as ids and float columns."""
+    ids = customers[S.CUSTOMER_ID].astype(str).tolist()
+    return ids, {c: pd.to_numeric(customers[c], errors="coerce").to_numpy(np.float64)
+                 for c in customers.columns if c != S.CUSTOMER_ID}
 
 
 def transaction_frame(rows: list[Transaction]) -> pd.DataFrame:
@@ -115,27 +123,21 @@ def customers_from_transactions(model: ScoringModel, rows: list[Transaction],
     return scoring_input.customers, scoring_input.as_of
 
 
-def answer(model: ScoringModel, customers: pd.DataFrame) -> list[dict[str, Any]]:
-    """The scored customers as JSON-ready rows (NaN -> null), built column by column (a
-    frame-wide astype(object) costs more than the scoring of one customer)."""
-    scored = model.score(customers)
+def answer(model: ScoringModel, customers: Customers) -> list[dict[str, Any]]:
+    """The scored customers as JSON-ready rows (NaN -> null), from the model's numpy path
+    (:meth:`ScoringModel.score_arrays`: no pandas per request)."""
+    ids, columns = customers
+    scored = {S.CUSTOMER_ID: np.asarray(ids, dtype=object), **model.score_arrays(columns)}
     if "p_alive" in scored:
-        scored["churn_probability"] = 1.0 - scored["p_alive"].astype("float64")
-    columns = [_json_values(scored[c]) if c in scored else [None] * len(scored) for c in ANSWER]
-    return [dict(zip(ANSWER, row)) for row in zip(*columns)]
+        scored["churn_probability"] = 1.0 - scored["p_alive"]
+    values = [_json_values(scored[c]) if c in scored else [None] * len(ids) for c in ANSWER]
+    return [dict(zip(ANSWER, row)) for row in zip(*values)]
 
 
-def _json_values(column: pd.Series) -> list[Any]:
-    missing = column.isna().to_numpy()
+def _json_values(column: np.ndarray) -> list[Any]:
     if column.dtype.kind == "f":
-        values = column.to_numpy(np.float64).tolist()
-    elif column.dtype.kind in "iub":
-        values = column.to_numpy().tolist()
-    else:
-        values = column.to_numpy(dtype=object, na_value=None).tolist()
-    if missing.any():
-        values = [None if m else v for v, m in zip(values, missing)]
-    return values
+        return [None if v != v else v for v in column.tolist()]  # NaN -> null
+    return column.tolist()
 
 
 def model_info(model: ScoringModel) -> ModelInfo:

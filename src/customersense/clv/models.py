@@ -328,6 +328,16 @@ def customer_lifetime_value(
 
     Returns a Series named ``clv``, indexed by ``summary.customer_id`` when present.
     """
+    values = lifetime_values(transaction_model, spend_model, summary["frequency"], summary["recency"], summary["T"],
+                             summary["monetary_value"], horizon, discount_rate, margin, time_unit, period_days, p_alive)
+    index = summary["customer_id"] if "customer_id" in summary.columns else summary.index
+    return pd.Series(values, index=pd.Index(index, name="customer_id"), name="clv")
+
+
+def lifetime_values(transaction_model: _TransactionModel, spend_model: GammaGammaFitter, frequency, recency, T,
+                    monetary_value, horizon: int = 12, discount_rate: float = 0.01, margin: float = 1.0,
+                    time_unit: str = "weeks", period_days: float = 30.0, p_alive=None) -> np.ndarray:
+    """:func:`customer_lifetime_value` on arrays (the same arithmetic), without pandas."""
     from .summary import TIME_UNITS
 
     if time_unit not in TIME_UNITS:
@@ -335,18 +345,18 @@ def customer_lifetime_value(
     if horizon < 1 or discount_rate <= -1:
         raise DataError(f"horizon={horizon} must be >= 1 and discount_rate={discount_rate} > -1")
     step = period_days / TIME_UNITS[time_unit]
-    cols = (summary["frequency"], summary["recency"], summary["T"])
-    spend = spend_model.expected_average_spend(summary["frequency"], summary["monetary_value"])
+    cols = (frequency, recency, T)
+    spend = spend_model.expected_average_spend(frequency, monetary_value)
     ends = [i * step for i in range(1, int(horizon) + 1)]
     if isinstance(transaction_model, _TransactionModel):
         # One call for all period ends (P(alive) computed once): rows of a (horizon, n) array.
         cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols, p_alive=p_alive)
     else:
         cums = [transaction_model.expected_purchases(t, *cols) for t in ends]
-    cum_prev = np.zeros(len(summary))
-    total = np.zeros(len(summary))
+    n = len(np.asarray(frequency))
+    cum_prev = np.zeros(n)
+    total = np.zeros(n)
     for i, cum in enumerate(cums, start=1):
         total += (cum - cum_prev) / (1.0 + discount_rate) ** i
         cum_prev = cum
-    index = summary["customer_id"] if "customer_id" in summary.columns else summary.index
-    return pd.Series(margin * spend * total, index=pd.Index(index, name="customer_id"), name="clv")
+    return margin * spend * total

@@ -30,7 +30,7 @@ from ..engine.base import Engine
 from ..errors import ConfigError, DataError
 from ..progress import ProgressFn
 from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
-from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
+from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, lifetime_values
 from .summary import TIME_UNITS, customer_periods, purchase_days, repeat_counts, summary_frame, tracking_frames
 
 MODELS = {"pareto": ("Pareto/NBD", ParetoNBDFitter), "bgnbd": ("BG/NBD", BetaGeoFitter)}
@@ -82,25 +82,29 @@ def prediction_columns(model, spend, summary: pd.DataFrame, cfg: CLVConfig) -> p
     """Per customer of ``summary`` (:func:`summary_frame` rows): the models' inputs
     (:data:`SUMMARY_COLUMNS`), ``p_alive``, ``expected_purchases_<h>m``, ``expected_spend`` and
     ``clv``, indexed by customer id. One definition for the run and for a saved model."""
-    horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
-    cols = (summary["frequency"], summary["recency"], summary["T"])
-    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
+    inputs = {name: summary[name].to_numpy() for name in SUMMARY_COLUMNS}
     return pd.DataFrame(
-        {
-            "p_alive": np.round(p_alive, 6),
-            f"expected_purchases_{cfg.horizon_months}m": np.round(
-                model.expected_purchases(horizon, *cols, p_alive=p_alive), 6
-            ),
-            "expected_spend": np.round(
-                spend.expected_average_spend(summary["frequency"], summary["monetary_value"]), 6),
-            "clv": np.round(customer_lifetime_value(
-                model, spend, summary, horizon=cfg.horizon_months, discount_rate=cfg.discount_rate,
-                margin=cfg.margin, time_unit=cfg.time_unit, period_days=MONTH_DAYS, p_alive=p_alive,
-            ).to_numpy(), 6),
-            **{column: summary[name].to_numpy() for name, column in SUMMARY_COLUMNS.items()},
-        },
+        {**prediction_arrays(model, spend, inputs, cfg),
+         **{column: inputs[name] for name, column in SUMMARY_COLUMNS.items()}},
         index=pd.Index(summary["customer_id"].astype("string"), name="customer_id"),
     )
+
+
+def prediction_arrays(model, spend, inputs: dict[str, np.ndarray], cfg: CLVConfig) -> dict[str, np.ndarray]:
+    """The predictions of :func:`prediction_columns` from the summary's arrays (``frequency``,
+    ``recency``, ``T``, ``monetary_value``), rounded to 1e-6."""
+    horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
+    x, m = inputs["frequency"], inputs["monetary_value"]
+    cols = (x, inputs["recency"], inputs["T"])
+    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
+    return {
+        "p_alive": np.round(p_alive, 6),
+        f"expected_purchases_{cfg.horizon_months}m": np.round(model.expected_purchases(horizon, *cols, p_alive=p_alive), 6),
+        "expected_spend": np.round(spend.expected_average_spend(x, m), 6),
+        "clv": np.round(lifetime_values(model, spend, *cols, m, horizon=cfg.horizon_months,
+                                        discount_rate=cfg.discount_rate, margin=cfg.margin, time_unit=cfg.time_unit,
+                                        period_days=MONTH_DAYS, p_alive=p_alive), 6),
+    }
 
 
 def fitted_models(record: dict[str, Any]):

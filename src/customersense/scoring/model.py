@@ -23,23 +23,22 @@ Scoring the training customers reproduces the run's columns exactly (tested).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .. import schema as S
-from ..clv.stage import SUMMARY_COLUMNS, fitted_models, prediction_columns
+from ..clv.stage import SUMMARY_COLUMNS, fitted_models, prediction_arrays
 from ..config import CLVConfig
 from ..errors import DataError
 from ..features.customer import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
 from ..models.anomaly import anomaly_reasons, segment_medians
-from ..models.learned import LEARNED_COLUMNS, learned_columns
+from ..models.learned import LEARNED_COLUMNS
 from ..models.naming import OUTLIERS
 from ..models.preprocess import feature_matrix, signed_log1p
 from ..models.segmenter import OUTLIER_CLUSTER
-from ..rfm import SegmentMap
-from ..rfm.scoring import DimensionBins, score_with_bins
 from .forest import forest_arrays, score_samples
 
 FORMAT = "customersense-model"
@@ -74,25 +73,54 @@ class ScoringModel:
     def score(self, customers: pd.DataFrame) -> pd.DataFrame:
         """``customers`` (one row per customer, the run's feature columns) with the scored
         columns added or replaced: engagement_score, r/f/m scores, rfm_segment, the learned
-        columns, and the CLV columns when the CLV inputs are present."""
+        columns, and the CLV columns when the CLV inputs are present. The numbers come from
+        :meth:`score_arrays`; this adds the run's column types and order."""
         missing = [c for c in [S.CUSTOMER_ID, *self.required_columns] if c not in customers.columns]
         if missing:
             raise DataError(f"the customer table lacks column(s) {', '.join(missing)} that the model needs")
-        out = customers.reset_index(drop=True).copy()
-        out[S.CUSTOMER_ID] = out[S.CUSTOMER_ID].astype("string")
-        out["engagement_score"] = self._engagement(out)
-        scored = [c for c in ("r_score", "f_score", "m_score", "rfm_segment", "cluster", "segment", "is_anomaly",
-                              "anomaly_score", "anomaly_reason") if c in out.columns]
-        out = out.drop(columns=scored)
-        scores = score_with_bins(out, self._bins())
-        out = pd.concat([out, scores], axis=1)
-        out["rfm_segment"] = SegmentMap(path=self.spec["rfm"]["segment_map"],
-                                        cells=tuple(self.spec["rfm"]["cells"])).assign(scores)
-        if self.spec["learned"]:
-            out = pd.concat([out, self._learned(out)], axis=1)
-        if self.spec["clv"]:
-            out = self._clv(out)
+        out = customers.reset_index(drop=True)
+        inputs = {c: pd.to_numeric(out[c], errors="coerce").to_numpy(np.float64)
+                  for c in {*RFM_INPUTS, *self.segment_features, *CLV_INPUTS} if c in out.columns}
+        scored = self.score_arrays(inputs)
+        out = out.drop(columns=[c for c in scored if c in out.columns]).assign(
+            **{S.CUSTOMER_ID: out[S.CUSTOMER_ID].astype("string")})
+        types = {"rfm_segment": "string", "segment": "string", "anomaly_reason": "string"}
+        added = pd.DataFrame({c: pd.array(v, dtype=types[c]) if c in types else v for c, v in scored.items()},
+                             index=out.index)
+        out = pd.concat([out, added], axis=1)
         return out[self._ordered(out.columns)]
+
+    def score_arrays(self, columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The scored columns of customers given as float arrays by column name (no pandas: an API
+        request of one customer takes a fraction of a millisecond here). Text columns are object
+        arrays; the CLV columns are NaN where a CLV input is missing (all of them when absent)."""
+        n = len(columns["recency_days"])
+        out: dict[str, np.ndarray] = {"engagement_score": self._engagement(columns)}
+        idx = np.zeros(n, dtype=np.int64)
+        for b, weight in zip(self.spec["rfm"]["bins"], (25, 5, 1)):
+            values, edges = columns[b["column"]], np.asarray(b["edges"], dtype=np.float64)
+            signed, signed_edges = (values, edges) if b["higher_is_better"] else (-values, -edges)
+            score = (1 + np.searchsorted(signed_edges, signed, side="left")).astype("int8")
+            out[b["score"]] = score
+            idx += (score.astype(np.int64) - 1) * weight
+        out["rfm_segment"] = self._cells[idx]
+        if self.spec["learned"]:
+            out.update(self._learned(columns))
+        if self.spec["clv"]:
+            out.update(self._clv(columns, n))
+        return out
+
+    @cached_property
+    def _cells(self) -> np.ndarray:
+        return np.asarray(self.spec["rfm"]["cells"], dtype=object)
+
+    @cached_property
+    def _clv_models(self):
+        return fitted_models(self.spec["clv"]["record"])
+
+    @cached_property
+    def _clv_settings(self) -> CLVConfig:
+        return CLVConfig(**self.spec["clv"]["settings"])
 
     def _ordered(self, columns) -> list[str]:
         """The run's column order (customer_segments), then any other columns of the input."""
@@ -102,14 +130,14 @@ class ScoringModel:
         known = [c for c in first if c in columns]
         return [*known, *(c for c in columns if c not in known)]
 
-    def _engagement(self, t: pd.DataFrame) -> np.ndarray:
+    def _engagement(self, t: dict[str, np.ndarray]) -> np.ndarray:
         """100 x (0.4 PR(-recency) + 0.3 PR(frequency) + 0.3 PR(monetary)), each percent rank
         taken among the training customers: (training values strictly below) / (n - 1), at most 1,
         so that the score stays in [0, 100]."""
         a = self.arrays
         n = len(a["reference_neg_recency_days"])
         if n < 2:
-            return np.zeros(len(t))
+            return np.zeros(len(t["recency_days"]))
 
         def pr(name: str, values: np.ndarray) -> np.ndarray:
             # a value above every training value ranks as the highest training customer: at most 1
@@ -118,16 +146,11 @@ class ScoringModel:
 
         w = ENGAGEMENT_WEIGHTS
         score = 100.0 * (
-            w["recency"] * pr("neg_recency_days", -t["recency_days"].to_numpy(np.float64))
-            + w["frequency"] * pr("frequency", t["frequency"].to_numpy(np.float64))
-            + w["monetary"] * pr("monetary", t["monetary"].to_numpy(np.float64))
+            w["recency"] * pr("neg_recency_days", -t["recency_days"])
+            + w["frequency"] * pr("frequency", t["frequency"])
+            + w["monetary"] * pr("monetary", t["monetary"])
         )
         return np.floor(score * 1e6 + 0.5) / 1e6  # features.customer.engagement_scores' rounding
-
-    def _bins(self) -> tuple[DimensionBins, ...]:
-        return tuple(DimensionBins(score=b["score"], column=b["column"], higher_is_better=b["higher_is_better"],
-                                   edges=tuple(b["edges"]), customers_per_score={}, empty_scores=())
-                     for b in self.spec["rfm"]["bins"])
 
     def scale(self, raw: np.ndarray) -> np.ndarray:
         """The segmenter's preprocessing: signed log1p, then the frozen scaler."""
@@ -136,10 +159,13 @@ class ScoringModel:
         Z /= self.arrays["scaler_scale"]
         return Z
 
-    def _learned(self, t: pd.DataFrame) -> pd.DataFrame:
+    def _learned(self, t: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         spec, a = self.spec["learned"], self.arrays
         features = list(spec["features"])
-        raw = feature_matrix(t, features)
+        raw = np.column_stack([t[f] for f in features]) if len(t["recency_days"]) else np.zeros((0, len(features)))
+        if not np.isfinite(raw).all():
+            bad = [f for i, f in enumerate(features) if not np.isfinite(raw[:, i]).all()]
+            raise DataError(f"features {bad} have missing or infinite values; the model needs every one")
         Z = self.scale(raw)
         C = a["centers"]
         labels = (0.5 * (C * C).sum(axis=1) - Z @ C.T.copy()).argmin(axis=1) if len(Z) else np.zeros(0, np.int64)
@@ -152,28 +178,27 @@ class ScoringModel:
         if spec["outliers"] == "separate":
             labels = np.where(is_anomaly, OUTLIER_CLUSTER, labels)
         names = {int(k): v for k, v in spec["names"].items()}
-        return learned_columns(labels, names, is_anomaly, anomaly_score, reasons, t.index)
+        return {"cluster": labels.astype("int64"), "segment": np.asarray([names[int(c)] for c in labels], dtype=object),
+                "is_anomaly": np.asarray(is_anomaly, dtype=bool), "anomaly_score": np.round(anomaly_score, 6),
+                "anomaly_reason": np.asarray(reasons, dtype=object)}  # learned.learned_columns' rounding
 
-    def _clv(self, t: pd.DataFrame) -> pd.DataFrame:
+    def _clv(self, t: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
         spec = self.spec["clv"]
         outputs = ["p_alive", self.clv_horizon_column, "expected_spend", "clv"]
-        t = t.drop(columns=[c for c in outputs if c in t.columns])
-        if not all(c in t.columns for c in CLV_INPUTS):
-            return t.assign(**{c: np.nan for c in outputs})
-        inputs = {name: pd.to_numeric(t[column], errors="coerce").to_numpy(np.float64)
-                  for name, column in SUMMARY_COLUMNS.items()}
+        out = {c: np.full(n, np.nan) for c in outputs}
+        if not all(c in t for c in CLV_INPUTS):
+            return out
+        inputs = {name: t[column] for name, column in SUMMARY_COLUMNS.items()}
         ok = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
-        summary = pd.DataFrame({"customer_id": t[S.CUSTOMER_ID].to_numpy()[ok],
-                                **{k: v[ok] for k, v in inputs.items()}})
-        summary["frequency"] = summary["frequency"].astype("int64")
-        model, spend = fitted_models(spec["record"])
-        cfg = CLVConfig(**spec["settings"])
-        predicted = prediction_columns(model, spend, summary, cfg).drop(columns=list(CLV_INPUTS))
+        if not ok.any():
+            return out
+        inputs = {k: v[ok] for k, v in inputs.items()}
+        inputs["frequency"] = inputs["frequency"].astype("int64")
+        model, spend = self._clv_models
+        predicted = prediction_arrays(model, spend, inputs, self._clv_settings)
         for column in outputs:
-            values = np.full(len(t), np.nan)
-            values[ok] = predicted[column].to_numpy(np.float64)
-            t[column] = values
-        return t
+            out[column][ok] = predicted[column]
+        return out
 
 
 def freeze(*, info: dict[str, Any], customers: pd.DataFrame, rfm, segment_map, learned, clv, clv_settings,
