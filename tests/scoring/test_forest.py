@@ -16,8 +16,9 @@ def test_frozen_scores_equal_scikit_learn_exactly(n, contamination, seed):
     new = rng.standard_t(3, size=(257, 5)) * 2  # rows the forest never saw, some beyond its range
     for rows in (X, new, new[:1]):
         expected = detector.score_samples(rows, method="sklearn")  # scikit-learn's own tree walks
-        assert np.array_equal(score_samples(rows, arrays), expected)
+        assert np.array_equal(score_samples(rows, arrays, compiled_from=10**9), expected)  # the numpy walk
         assert np.array_equal(score_samples(rows, arrays, compiled_from=1), expected)  # the compiled walk
+        assert np.array_equal(score_samples(rows, arrays), expected)  # the default choice
     assert arrays["iforest_offset"][0] == detector.offset_
     flags = score_samples(X, arrays) < arrays["iforest_offset"][0]
     assert np.array_equal(flags, detector.predict(X) == -1)
@@ -31,4 +32,6 @@ def test_threshold_values_take_the_same_branch():
     arrays = forest_arrays(detector)
     thresholds = arrays["iforest_threshold"][np.isfinite(arrays["iforest_threshold"])]
     on_edges = np.repeat(thresholds[:200, None], 3, axis=1).astype(np.float64)
-    assert np.array_equal(score_samples(on_edges, arrays), detector.score_samples(on_edges, method="sklearn"))
+    for compiled_from in (1, 10**9):
+        assert np.array_equal(score_samples(on_edges, arrays, compiled_from=compiled_from),
+                              detector.score_samples(on_edges, method="sklearn"))

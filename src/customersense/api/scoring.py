@@ -26,6 +26,7 @@ from ..config import EngineConfig
 from ..engine import connect
 from ..errors import DataError
 from ..scoring import ScoringModel, load_bundle
+from ..scoring.forest import warm
 from ..scoring.inputs import customers_from_records
 from .schemas import CustomerFeatures, CustomerScore, ModelInfo, SegmentInfo, Transaction
 
@@ -41,16 +42,23 @@ class ModelHolder:
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
-        self.current: ScoringModel = load_bundle(self.folder)
+        self.current: ScoringModel = _loaded(self.folder)
         self._lock = threading.Lock()
 
     def reload(self) -> tuple[str, str]:
         """Load the folder again; (new version, previous version). A bundle that cannot be used
         raises :class:`~customersense.errors.ModelError` and the current model stays."""
         with self._lock:
-            fresh = load_bundle(self.folder)
+            fresh = _loaded(self.folder)
             previous, self.current = self.current, fresh
         return fresh.spec["model_version"], previous.spec["model_version"]
+
+
+def _loaded(folder: Path) -> ScoringModel:
+    """The bundle in ``folder``, its compiled forest walk loaded before the first request."""
+    model = load_bundle(folder)
+    warm(model.arrays)
+    return model
 
 
 class MissingFeature(DataError):
