@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--work", type=Path, default=HERE / "data" / "evolve")
+    ap.add_argument("--reuse-model", action="store_true", help="skip the training run when its bundle exists")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(HERE))
     from generate import default_path
@@ -50,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, str(HERE / "generate.py"), "--rows", str(args.rows), "--shape", "issue5"],
                        check=True)
     args.work.mkdir(parents=True, exist_ok=True)
-    train_s, train_mib = timed([str(BIN), "run", str(data), "--out", str(args.work / "train"), "--no-validate",
-                                "--no-clv", "--no-plots", "--quiet", "--csv-max-rows", "0"])
+    train_s = train_mib = float("nan")
+    if not (args.reuse_model and (args.work / "train" / "model" / "manifest.json").is_file()):
+        train_s, train_mib = timed([str(BIN), "run", str(data), "--out", str(args.work / "train"), "--no-validate",
+                                    "--no-clv", "--no-plots", "--quiet", "--csv-max-rows", "0"])
     evolve_s, evolve_mib = timed([str(BIN), "evolve", str(data), "--model", str(args.work / "train" / "model"),
                                   "--every", "month", "--from", "2011-01-01", "--to", "2011-12-01",
                                   "--out", str(args.work / "evolve"), "--no-plots", "--quiet"])

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT
@@ -89,10 +90,14 @@ def period_activity(kept: ibis.Table, dates: list[dt.date], engine: Engine | Non
 @dataclass(frozen=True)
 class Migration:
     dates: list[dt.date]
-    snapshots: pd.DataFrame    # as_of, customer_id, segment, rfm_segment, ... (one row per customer and date)
-    transitions: pd.DataFrame  # from_as_of, to_as_of, segmentation, from_segment, to_segment, customers, revenue
-    sizes: pd.DataFrame        # as_of, segmentation, segment, customers, share, period_revenue
-    lifecycle: pd.DataFrame    # period_start, period_end, active, new, retained, reactivated, lost (+ revenue)
+    snapshots: list[pd.DataFrame]  # per date: as_of, customer_id, segment, rfm_segment, ..., period_revenue, active
+    transitions: pd.DataFrame      # from_as_of, to_as_of, segmentation, from_segment, to_segment, customers, revenue
+    sizes: pd.DataFrame            # as_of, segmentation, segment, customers, share, period_revenue
+    lifecycle: pd.DataFrame        # period_start, period_end, active, new, retained, reactivated, lost (+ revenue)
+
+    @property
+    def customers_per_snapshot(self) -> dict[dt.date, int]:
+        return {d: len(s) for d, s in zip(self.dates, self.snapshots)}
 
 
 def migration_tables(snapshots: dict[dt.date, pd.DataFrame], activity: pd.DataFrame,
@@ -100,42 +105,63 @@ def migration_tables(snapshots: dict[dt.date, pd.DataFrame], activity: pd.DataFr
     """The tables of the module doc from scored snapshots (by date) and :func:`period_activity`.
     ``orders``: per segmentation ("learned", "rfm") its segment names in display order.
 
-    Vectorised: customers and segments become integer codes, each snapshot a row of a dense
-    (snapshots x customers) array, and every count or sum a ``bincount`` (added in index order,
-    so the sums are the same on every run)."""
+    Vectorised: customers and segments become integer codes (one Arrow dictionary encoding of
+    every snapshot's customer ids), each snapshot a row of a dense (snapshots x customers) array, and every count or sum a ``bincount`` (added
+    in index order, so the sums are the same on every run)."""
     dates = sorted(snapshots)
-    table = pd.concat([snapshots[d].assign(as_of=d) for d in dates], ignore_index=True)
-    table = table[["as_of", *(c for c in table.columns if c != "as_of")]]
-    snap = np.repeat(np.arange(len(dates)), [len(snapshots[d]) for d in dates])
-    code, ids = pd.factorize(table[S.CUSTOMER_ID], sort=True)
+    # one dictionary for every customer id (the snapshots', then the activity's): integer codes
+    chunks = [_text(snapshots[d][S.CUSTOMER_ID]) for d in dates] + [_text(activity[S.CUSTOMER_ID])]
+    encoded = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()
+    codes = [encoded.chunk(i).indices.to_numpy(zero_copy_only=False).astype(np.int64) for i in range(len(chunks))]
+    ids = encoded.chunk(0).dictionary
+    where = codes.pop()
     shape = (len(dates), len(ids))
     present = np.zeros(shape, dtype=bool)
-    present[snap, code] = True
+    for i, code in enumerate(codes):
+        present[i, code] = True
     # period i ends at snapshot i: [dates[i-1], dates[i]); period 0 is everything before dates[0]
     revenue, active = np.zeros(shape), np.zeros(shape, dtype=bool)
-    act = activity[activity["period"] < len(dates)]
-    where = pd.Index(ids).get_indexer(act[S.CUSTOMER_ID])
-    act, where = act[where >= 0], where[where >= 0]
+    keep = activity["period"].to_numpy() < len(dates)
+    act, where = activity[keep], where[keep]
     revenue[act["period"].to_numpy(), where] = act["revenue"].to_numpy(np.float64)
     active[act["period"].to_numpy(), where] = act["purchases"].to_numpy() > 0
-    table["period_revenue"] = revenue[snap, code]
-    table["active"] = active[snap, code]
+    tables = []
+    for i, (day, code) in enumerate(zip(dates, codes)):
+        snap = snapshots[day]
+        tables.append(pd.concat([pd.DataFrame({"as_of": np.full(len(snap), day, dtype=object)}, index=snap.index), snap,
+                                 pd.DataFrame({"period_revenue": revenue[i, code], "active": active[i, code]},
+                                              index=snap.index)], axis=1))
     transitions, sizes = [], []
     for kind, col in SEGMENTATIONS.items():
-        if col not in table.columns:
+        if col not in snapshots[dates[-1]].columns:
             continue
-        names = list(dict.fromkeys([*orders.get(kind, []), *sorted(set(table[col].dropna().astype(str)))]))
+        encoded = {d: _encoded(snapshots[d][col]) for d in dates}
+        seen = {name for _, labels in encoded.values() for name in labels}
+        names = list(dict.fromkeys([*orders.get(kind, []), *sorted(seen)]))
+        position = {name: j for j, name in enumerate(names)}
         seg = np.full(shape, -1, dtype=np.int64)
-        seg[snap, code] = pd.Categorical(table[col].astype(str), categories=names).codes
+        for i, (day, code) in enumerate(zip(dates, codes)):
+            indices, labels = encoded[day]
+            seg[i, code] = np.asarray([position[name] for name in labels], dtype=np.int64)[indices]
         transitions.append(_transitions(kind, names, seg, revenue, present, dates))
         sizes.append(_sizes(kind, names, seg, revenue, present, dates))
     return Migration(
         dates=dates,
-        snapshots=table,
+        snapshots=tables,
         transitions=pd.concat(transitions, ignore_index=True),
         sizes=pd.concat(sizes, ignore_index=True),
         lifecycle=_lifecycle(present, active, revenue, dates),
     )
+
+
+def _encoded(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a text column and the label of each code (Arrow's dictionary encoding)."""
+    encoded = pa.array(values.astype("string[pyarrow]")).dictionary_encode()
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
+
+
+def _text(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype("string[pyarrow]")).cast(pa.large_string())
 
 
 def _transitions(kind: str, names: list[str], seg: np.ndarray, revenue: np.ndarray, present: np.ndarray,

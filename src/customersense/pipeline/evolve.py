@@ -13,6 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from .. import schema as S
 from ..cleaning import clean
 from ..config import CleaningPolicy, Config
@@ -61,8 +64,7 @@ def evolve(config: Config, every: str = "month", start: dt.date | None = None, s
         snapshots = {}
         with clock.stage("snapshots", f"Scoring {len(dates)} snapshots with the frozen model") as progress:
             for i, day in enumerate(dates):
-                scored = model.score(snapshot_features(kept, day, engine))
-                snapshots[day] = scored[[c for c in KEPT if c in scored.columns]]
+                snapshots[day] = _scored(model, snapshot_features(kept, day, engine))
                 if progress is not None:
                     progress(i + 1, len(dates), "snapshots")
         with clock.stage("migration", "Transitions, sizes and lifecycle"):
@@ -72,6 +74,14 @@ def evolve(config: Config, every: str = "month", start: dt.date | None = None, s
                           migration=migration, clock=clock, config=config)
     result.outputs = write_evolution(result, config.output.dir)
     return result
+
+
+def _scored(model: ScoringModel, features: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot's :data:`KEPT` columns: its features and the frozen model's scores (the
+    numpy path, without the anomaly reasons that evolve does not keep)."""
+    columns = {c: features[c].to_numpy(np.float64) for c in features.columns if c != S.CUSTOMER_ID}
+    scored = {**{c: features[c].to_numpy() for c in features.columns}, **model.score_arrays(columns, reasons=False)}
+    return pd.DataFrame({c: scored[c] for c in KEPT if c in scored})
 
 
 def _orders(model: ScoringModel) -> dict[str, list[str]]:

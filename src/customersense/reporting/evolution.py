@@ -11,7 +11,7 @@ from ..result import EvolveResult
 from ..scoring import write_bundle
 from .evolution_plot import sankey_figure, write_html
 from .outputs import _versions
-from .writers import AtomicOutputs
+from .writers import AtomicOutputs, write_parquet_parts
 
 EVOLVE_FILES = ("snapshots.parquet", "segment_sizes.csv", "transitions.csv", "lifecycle.csv",
                 "migration_flow.html", "evolve.json", "model")
@@ -22,7 +22,7 @@ def write_evolution(result: EvolveResult, out_dir: str | Path) -> list[Path]:
     m = result.migration
     with AtomicOutputs(out_dir, replaces=EVOLVE_FILES) as out:
         with result.clock.stage("write", "Writing outputs"):
-            out.write_parquet("snapshots.parquet", m.snapshots)
+            write_parquet_parts(out.path("snapshots.parquet"), m.snapshots)
             out.write_csv("segment_sizes.csv", m.sizes)
             out.write_csv("transitions.csv", m.transitions)
             out.write_csv("lifecycle.csv", m.lifecycle)
@@ -51,7 +51,7 @@ def evolve_record(result: EvolveResult, version: str, files: list[str]) -> dict[
         "cleaning": result.cleaning.to_dict(),
         "every": result.every,
         "snapshots": [d.isoformat() for d in m.dates],
-        "customers_per_snapshot": {d.isoformat(): int(n) for d, n in m.snapshots.groupby("as_of").size().items()},
+        "customers_per_snapshot": {d.isoformat(): int(n) for d, n in m.customers_per_snapshot.items()},
         "transition_totals": per_pair,
         "definitions": "customersense.evolution.migration (module docstring); README 'Segment migration'",
         "timings": result.clock.to_dict(),
