@@ -78,6 +78,7 @@ class EvolveResult:
     cleaning: CleaningReport
     every: str
     migration: Migration
+    model_version: str            # the bundle's version (of model/ when fitted here)
     clock: StageClock
     config: Config
     outputs: list[Path] = field(default_factory=list)

@@ -148,3 +148,18 @@ def test_the_flow_figure_and_record(evolved):
     # steady 40 + lapse 20 + back 10 by February; once 15 from March; late 20 from May
     assert record["customers_per_snapshot"] == {"2021-02-01": 70, "2021-03-01": 85, "2021-04-01": 85,
                                                 "2021-05-01": 105, "2021-06-01": 105}
+
+
+def test_evolve_with_a_model_in_its_own_output_folder_keeps_it(evolved, tmp_path):
+    """`evolve --model OUT/model --out OUT`: the given bundle is not this command's to remove."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(evolved / "out" / "model", out / "model")
+    res = CliRunner().invoke(cli, ["evolve", str(evolved / "tx.csv"), "--model", str(out / "model"), "--out", str(out),
+                                   "--quiet", "--no-plots"])
+    assert res.exit_code == 0, res.output
+    assert (out / "model" / "manifest.json").is_file() and (out / "transitions.csv").is_file()
+    record = json.loads((out / "evolve.json").read_text())
+    assert record["model"]["fitted_here"] is False
+    assert record["model"]["version"] == load_bundle(out / "model").spec["model_version"]

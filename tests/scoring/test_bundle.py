@@ -199,3 +199,58 @@ def test_score_library_call_and_missing_input_errors(trained, tmp_path):
                                 "output": {"dir": str(tmp_path / "lib")}})
     result = score(config, root / "out" / "model")
     assert result.input.kind == "customers" and len(result.customers) == trained[1].customers.shape[0]
+
+
+def test_engagement_as_a_segment_feature_round_trips(tmp_path):
+    """A model that segments on engagement_score scores with the frozen engagement, not the input's."""
+    table = tmp_path / "tx.txt"
+    shutil.copy(dataset_path("cdnow_sample"), table)
+    _run(table, tmp_path / "out", segmentation={"features": ["recency_days", "frequency", "monetary",
+                                                             "engagement_score"]}, clv={"enabled": False})
+    written = pd.read_parquet(tmp_path / "out" / "customer_segments.parquet")
+    model = load_bundle(tmp_path / "out" / "model")
+    pd.testing.assert_frame_equal(model.score(written.drop(columns=["engagement_score"])), written,
+                                  check_exact=True)
+
+
+def _rewrite_manifest(model):
+    """Make the manifest match the files again (what a careless or hostile edit would do)."""
+    import hashlib
+
+    from customersense.scoring.bundle import _version
+
+    manifest = json.loads((model / "manifest.json").read_text())
+    for name in manifest["files"]:
+        manifest["files"][name] = hashlib.sha256((model / name).read_bytes()).hexdigest()
+    manifest["model_version"] = _version(manifest["files"])
+    (model / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_arrays_whose_indexes_disagree_are_refused_even_with_matching_hashes(trained, tmp_path):
+    model = _copy(trained, tmp_path)
+    feature = np.load(model / "arrays" / "iforest_feature.npy")
+    feature[0, 0] = 99  # beyond the 5 features: the compiled walk would read out of bounds
+    np.save(model / "arrays" / "iforest_feature.npy", feature)
+    _rewrite_manifest(model)
+    with pytest.raises(ModelError, match="inconsistent"):
+        load_bundle(model)
+
+
+def test_missing_rfm_values_and_a_table_without_ids_are_one_line_errors(trained, tmp_path):
+    root, _ = trained
+    table = pd.read_parquet(root / "out" / "customer_segments.parquet")
+    gaps = table.copy()
+    gaps.loc[3, "monetary"] = np.nan  # would otherwise land in the top M bin
+    gaps.to_parquet(tmp_path / "gaps.parquet")
+    res = _score(root / "out" / "model", tmp_path / "gaps.parquet", tmp_path / "s")
+    assert res.exit_code == 4 and "column monetary has missing" in res.output and "1 row(s)" in res.output
+    table.drop(columns=["customer_id"]).to_parquet(tmp_path / "noid.parquet")
+    res = _score(root / "out" / "model", tmp_path / "noid.parquet", tmp_path / "s", "--kind", "customers")
+    assert res.exit_code == 4 and "no customer_id column" in res.output
+
+
+def test_save_model_inside_the_output_folder_is_kept(trained, tmp_path):
+    root, _ = trained
+    out = tmp_path / "out"
+    _run(root / "tx.txt", out, output={**SETTINGS["output"], "dir": str(out), "save_model": str(out / "model")})
+    assert load_bundle(out / "model").spec["trained_on"]["customers"] > 0

@@ -24,7 +24,7 @@ import pandas as pd
 from .. import schema as S
 from ..config import EngineConfig
 from ..engine import connect
-from ..errors import DataError
+from ..errors import DataError, ModelError
 from ..scoring import ScoringModel, load_bundle
 from ..scoring.forest import warm
 from ..scoring.inputs import customers_from_records
@@ -56,8 +56,13 @@ class ModelHolder:
 
 def _loaded(folder: Path) -> ScoringModel:
     """The bundle in ``folder``, its compiled forest walk loaded before the first request."""
-    model = load_bundle(folder)
-    warm(model.arrays)
+    try:
+        model = load_bundle(folder)
+        warm(model.arrays)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bundle that cannot be used, whatever the reason
+        raise ModelError(f"{folder}: the bundle cannot be used ({type(exc).__name__}: {exc})") from exc
     return model
 
 
@@ -75,6 +80,10 @@ Customers = tuple[list[str], dict[str, np.ndarray]]  # ids, and float columns by
 def customer_columns(model: ScoringModel, rows: list[CustomerFeatures]) -> Customers:
     """The request's customers as ids and float columns; every required feature present."""
     required = model.required_columns
+    unknown = [c for c in required if c not in CustomerFeatures.model_fields]
+    if unknown:
+        raise DataError(f"the model's segments use {', '.join(unknown)}, which /v1/score does not take; "
+                        "score transactions (/v1/score/transactions) or a customer table with `customersense score`")
     for i, row in enumerate(rows):
         for column in required:
             if getattr(row, column) is None:

@@ -134,7 +134,7 @@ def print_evolution(result) -> None:
     console = Console()
     m, spec = result.migration, result.model.spec
     how = "fitted as of the last snapshot" if result.model_fitted else "given"
-    console.print(f"model {spec.get('model_version', '(new)')} ({how}); {len(m.dates)} snapshots every "
+    console.print(f"model {result.model_version} ({how}); {len(m.dates)} snapshots every "
                   f"{result.every}, {m.dates[0]} to {m.dates[-1]}")
     table = Table(title="Customers per period")
     for col in ("period", "customers", "active", "new", "retained", "reactivated", "lost"):

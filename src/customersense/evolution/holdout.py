@@ -53,7 +53,8 @@ Builder = Callable[[dt.date], pd.DataFrame]
 
 
 def window_labels(kept: ibis.Table, start: dt.date, end: dt.date, engine: Engine | None = None) -> pd.DataFrame:
-    """Per customer with rows in ``[start, end)``: ``purchased`` and net ``spend`` (engine query)."""
+    """Per customer with rows in ``[start, end)``: ``purchases`` (purchase lines) and net ``spend``
+    (engine query)."""
     ts = kept[S.TIMESTAMP]
     t = kept.filter((ts >= ibis.literal(dt.datetime.combine(start, dt.time()), "timestamp"))
                     & (ts < ibis.literal(dt.datetime.combine(end, dt.time()), "timestamp")))

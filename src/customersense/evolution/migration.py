@@ -111,9 +111,10 @@ def migration_tables(snapshots: dict[dt.date, pd.DataFrame], activity: pd.DataFr
     dates = sorted(snapshots)
     # one dictionary for every customer id (the snapshots', then the activity's): integer codes
     chunks = [_text(snapshots[d][S.CUSTOMER_ID]) for d in dates] + [_text(activity[S.CUSTOMER_ID])]
-    encoded = pa.chunked_array(chunks, type=pa.large_string()).dictionary_encode()
-    codes = [encoded.chunk(i).indices.to_numpy(zero_copy_only=False).astype(np.int64) for i in range(len(chunks))]
-    ids = encoded.chunk(0).dictionary
+    encoded = pa.concat_arrays(chunks).dictionary_encode()  # one array: empty snapshots keep their place
+    ids = encoded.dictionary
+    codes = np.split(encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64),
+                     np.cumsum([len(c) for c in chunks])[:-1])
     where = codes.pop()
     shape = (len(dates), len(ids))
     present = np.zeros(shape, dtype=bool)

@@ -64,11 +64,13 @@ def learn_representations(kept: ibis.Table, as_of: dt.date, cfg: Representations
             except (DataError, ValueError) as exc:  # e.g. one product per basket: nothing is bought together
                 out.notes.append(f"basket embeddings skipped: {exc}")
     if cfg.holdout:
-        out.holdout = _holdout(kept, as_of, cfg, engine, random_state, out.notes)
+        # the run's own embeddings say whether the data has baskets to embed (None: not tried)
+        ok = (out.embeddings is not None) if cfg.embeddings else None
+        out.holdout = _holdout(kept, as_of, cfg, engine, random_state, out.notes, ok)
     return out
 
 
-def _holdout(kept, as_of, cfg, engine, random_state, notes) -> pd.DataFrame | None:
+def _holdout(kept, as_of, cfg, engine, random_state, notes, embeddings_ok: bool | None) -> pd.DataFrame | None:
     """Each representation's block rebuilt from the rows before each snapshot: nothing after it leaks in."""
     ts = kept[S.TIMESTAMP]
 
@@ -85,11 +87,17 @@ def _holdout(kept, as_of, cfg, engine, random_state, notes) -> pd.DataFrame | No
         return emb.columns[[c for c in emb.columns.columns if c.startswith("emb_")]]
 
     blocks = {"trajectory": trajectory}
-    if S.PRODUCT_ID in kept.columns:
+    if embeddings_ok is None and S.PRODUCT_ID in kept.columns:
+        try:  # embeddings need baskets of several products: find out once, on all the rows
+            learn_embeddings(kept, engine, random_state=random_state)
+            embeddings_ok = True
+        except (DataError, ValueError) as exc:
+            notes.append(f"representation holdout without basket embeddings: {exc}")
+    if embeddings_ok:
         blocks["embedding"] = embedding
     try:
         return evaluate_representations(kept, as_of, blocks, horizon_days=cfg.horizon_days, engine=engine,
                                         random_state=random_state)
-    except ValueError as exc:
+    except (DataError, ValueError) as exc:
         notes.append(f"representation holdout skipped: {exc}")
         return None

@@ -3,9 +3,10 @@ one frozen model, and the migration between them (see customersense.evolution.mi
 
 The model is the saved bundle given (``model_dir``), or, without one, the model a run fits as of
 the last snapshot (its bundle is written to ``model/`` beside the tables, so the next evolve or
-score can reuse it). The transactions are read once, cleaned once with the model's cleaning
-settings, and every snapshot's features come from the cleaned rows before its date: the same
-customer table as ``customersense score --as-of DATE`` (tested).
+score can reuse it; that fit reads and cleans the data once more). The snapshots come from one
+reading and one cleaning with the model's cleaning settings: every snapshot's features from the
+cleaned rows before its date, the same customer table as ``customersense score --as-of DATE``
+(tested).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema as S
-from ..cleaning import clean
+from ..cleaning import IS_RETURN, clean
 from ..config import CleaningPolicy, Config
 from ..errors import ConfigError, DataError
 from ..evolution.migration import EVERY, migration_tables, period_activity, snapshot_dates, snapshot_features
@@ -26,6 +27,7 @@ from ..progress import Reporter, StageClock
 from ..reporting.evolution import write_evolution
 from ..result import EvolveResult
 from ..scoring import ScoringModel, load_bundle
+from ..scoring.bundle import bundle_version
 from ..scoring.inputs import with_model_reading
 from .run import analyse, session
 
@@ -49,7 +51,8 @@ def evolve(config: Config, every: str = "month", start: dt.date | None = None, s
                       else config.cleaning.model_copy(update={"as_of": None}))
             cleaned = clean(engine, tx.table, policy, source=tx.info.path)
             kept = cleaned.purchases_and_returns
-            first = kept.purchase_date.min().to_pyarrow().as_py()
+            purchases = kept.filter(~kept[IS_RETURN])  # a snapshot's customers are buyers
+            first = purchases.purchase_date.min().to_pyarrow().as_py()
         dates = snapshot_dates(first, cleaned.report.as_of, every, start, stop)
         if len(dates) < 2:
             raise DataError(f"{tx.info.path}: {len(dates)} {every} start(s) between the first purchase ({first}) and "
@@ -71,7 +74,8 @@ def evolve(config: Config, every: str = "month", start: dt.date | None = None, s
             migration = migration_tables(snapshots, activity, _orders(model))
         clock.watch = None  # the engine closes with the session; the writers do not use it
     result = EvolveResult(model=model, model_fitted=fitted, source=tx.info, cleaning=cleaned.report, every=every,
-                          migration=migration, clock=clock, config=config)
+                          migration=migration, model_version=model.spec.get("model_version") or bundle_version(model),
+                          clock=clock, config=config)
     result.outputs = write_evolution(result, config.output.dir)
     return result
 

@@ -115,6 +115,10 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
                      "written by the executors; no transactions CSV is written")
     limit = engine.max_collect_customers
     if limit is not None and cleaned.report.customers > limit:
+        rep = config.representations
+        if rep.trajectories or rep.embeddings or rep.holdout:
+            notes.append("[representations] skipped: at scale on Spark trajectories, basket embeddings and "
+                         "their holdout are not computed; raise engine.max_collect_customers to compute them")
         return analyse_at_scale(config, engine, tx, cleaned, clock, segment_map, notes)
     with clock.stage("features", "Customer features"):
         customers = customer_frame(cleaned.purchases_and_returns, cleaned.report.as_of, pricing=True, engine=engine)

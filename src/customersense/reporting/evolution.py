@@ -20,15 +20,17 @@ TITLES = {"learned": "Learned segments", "rfm": "Classic RFM segments"}
 
 def write_evolution(result: EvolveResult, out_dir: str | Path) -> list[Path]:
     m = result.migration
-    with AtomicOutputs(out_dir, replaces=EVOLVE_FILES) as out:
+    # model/ is this command's only when it fitted the model (a given --model may live in out_dir)
+    owned = tuple(f for f in EVOLVE_FILES if f != "model" or result.model_fitted)
+    with AtomicOutputs(out_dir, replaces=owned) as out:
         with result.clock.stage("write", "Writing outputs"):
             write_parquet_parts(out.path("snapshots.parquet"), m.snapshots)
             out.write_csv("segment_sizes.csv", m.sizes)
             out.write_csv("transitions.csv", m.transitions)
             out.write_csv("lifecycle.csv", m.lifecycle)
-            version = result.model.spec.get("model_version")
+            version = result.model_version
             if result.model_fitted:
-                version = write_bundle(result.model, out.path("model"))
+                write_bundle(result.model, out.path("model"))
             if result.config.output.plots:
                 kinds = [k for k in ("learned", "rfm") if (m.transitions["segmentation"] == k).any()]
                 figures = [sankey_figure(m.transitions, k, f"{TITLES[k]}: customers from snapshot to snapshot "

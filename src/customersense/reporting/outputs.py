@@ -51,7 +51,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
     """Write every output of ``result`` into ``out_dir``; all or nothing. ``engine`` is the one
     that computed ``result``: it writes the tables that still live in it."""
     clock = result.clock
-    with AtomicOutputs(out_dir, replaces=OUTPUT_FILES) as out:
+    # with --save-model the bundle lives elsewhere (perhaps in out_dir/model): not this folder's to remove
+    owned = tuple(f for f in OUTPUT_FILES if f != "model" or result.config.output.save_model is None)
+    with AtomicOutputs(out_dir, replaces=owned) as out:
         with clock.stage("write", "Writing outputs"):
             customers = result.customers
             if result.customer_table is None:

@@ -120,16 +120,12 @@ class AtomicOutputs:
 def write_parquet_parts(path: Path, frames: Iterable[pd.DataFrame]) -> None:
     """Frames with the same columns into one Parquet file, one row group each, without first
     concatenating them (a dozen snapshots of a million customers stay a dozen frames)."""
-    writer = None
-    try:
+    frames = list(frames)
+    # the schema of a frame with rows (an empty frame's object columns have no type)
+    schema = pa.Schema.from_pandas(next((f for f in frames if len(f)), frames[0]), preserve_index=False)
+    with pq.ParquetWriter(path, schema) as writer:
         for frame in frames:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table.cast(writer.schema))
-    finally:
-        if writer is not None:
-            writer.close()
+            writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
 
 
 def _replace(new: Path, target: Path, staging: Path) -> None:

@@ -8,13 +8,17 @@ Layout of the folder (``model/`` in the run's output folder by default)::
 
 ``model_version`` is the first 16 hex digits of the SHA-256 of the files' hashes: the same run
 (same input, settings and seed) gives the same bundle bytes and the same version. Loading checks
-the format and version, every file's hash, that no file is missing or added, and that the arrays
-are plain numbers; anything else is a :class:`~customersense.errors.ModelError` naming the file.
+the format and version, every file's hash, that no file is missing or added, that the arrays are
+plain numbers and that their shapes and indexes agree; anything else is a
+:class:`~customersense.errors.ModelError` naming the file. The hashes catch changes made after
+the bundle was written (a copy gone wrong, an edit); they are not a signature: someone who can
+write the folder can rewrite the manifest too, so keep it writable only by its owner.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -32,21 +36,32 @@ SPEC = "model.json"
 ARRAYS = "arrays"
 
 
+def bundle_files(model: ScoringModel) -> dict[str, bytes]:
+    """The bundle's files (all but the manifest) as the bytes :func:`write_bundle` writes."""
+    files = {SPEC: json.dumps(model.spec, indent=1, sort_keys=True, allow_nan=False).encode() + b"\n"}
+    for name in sorted(model.arrays):
+        array = np.ascontiguousarray(model.arrays[name])
+        if array.dtype.hasobject:
+            raise TypeError(f"array {name}: object arrays cannot be saved without pickle")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        files[f"{ARRAYS}/{name}.npy"] = buffer.getvalue()
+    return files
+
+
+def bundle_version(model: ScoringModel) -> str:
+    """The model_version :func:`write_bundle` gives ``model``, without writing it."""
+    return _version({name: _sha(data) for name, data in bundle_files(model).items()})
+
+
 def write_bundle(model: ScoringModel, folder: str | Path) -> str:
     """Write ``model`` into the (new or empty) ``folder``; returns its model_version."""
     folder = Path(folder)
     (folder / ARRAYS).mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
-    spec = json.dumps(model.spec, indent=1, sort_keys=True, allow_nan=False).encode() + b"\n"
-    (folder / SPEC).write_bytes(spec)
-    files[SPEC] = _sha(spec)
-    for name in sorted(model.arrays):
-        array = np.ascontiguousarray(model.arrays[name])
-        if array.dtype.hasobject:
-            raise TypeError(f"array {name}: object arrays cannot be saved without pickle")
-        path = folder / ARRAYS / f"{name}.npy"
-        np.save(path, array, allow_pickle=False)
-        files[f"{ARRAYS}/{name}.npy"] = _sha(path.read_bytes())
+    for name, data in bundle_files(model).items():
+        (folder / name).write_bytes(data)
+        files[name] = _sha(data)
     version = _version(files)
     manifest = {
         "format": FORMAT,
@@ -72,7 +87,12 @@ def save_bundle(model: ScoringModel, folder: str | Path) -> str:
         old = staging / "old"
         if folder.exists():
             os.replace(folder, old)
-        os.replace(staging / "new", folder)
+        try:
+            os.replace(staging / "new", folder)
+        except OSError:
+            if old.exists():
+                os.replace(old, folder)  # the previous bundle stays
+            raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return version
@@ -116,9 +136,36 @@ def load_bundle(folder: str | Path) -> ScoringModel:
             array = np.load(path, allow_pickle=False)
         except ValueError as exc:
             raise ModelError(f"{path}: not a plain numeric array ({exc})") from None
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+            raise ModelError(f"{path}: not a plain numeric array ({getattr(array, 'dtype', type(array).__name__)})")
         arrays[Path(name).stem] = array
     spec["model_version"] = manifest["model_version"]
+    _check_shapes(folder, spec, arrays)
     return ScoringModel(spec=spec, arrays=arrays)
+
+
+def _check_shapes(folder: Path, spec: dict, arrays: dict[str, np.ndarray]) -> None:
+    """The arrays agree with each other and with the spec (the forest's feature indexes reach a
+    compiled walk that does not check bounds)."""
+    def bad(why: str) -> ModelError:
+        return ModelError(f"{folder}: the bundle's arrays are inconsistent ({why}); re-run `customersense run`")
+
+    learned = spec.get("learned")
+    if not learned:
+        return
+    n = len(learned.get("features", []))
+    if arrays.get("scaler_center", np.zeros(0)).shape != (n,) or arrays.get("scaler_scale", np.zeros(0)).shape != (n,):
+        raise bad("scaler")
+    centers = arrays.get("centers")
+    medians = arrays.get("segment_medians", np.zeros(0))
+    if centers is None or centers.ndim != 2 or centers.shape[1] != n or medians.shape != centers.shape:
+        raise bad("centres")
+    if "iforest_feature" in arrays:
+        f, t, v = arrays["iforest_feature"], arrays["iforest_threshold"], arrays["iforest_value"]
+        if f.ndim != 2 or t.shape != f.shape or v.shape != (f.shape[0], f.shape[1] + 1) or f.dtype != np.int32 \
+                or t.dtype != np.float32 or (f.size and (f.min() < 0 or f.max() >= n)) \
+                or (f.shape[1] + 1) & f.shape[1]:
+            raise bad("isolation forest")
 
 
 def _json(path: Path, missing: str) -> Any:

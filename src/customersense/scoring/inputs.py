@@ -70,6 +70,9 @@ def read_customers(path: str) -> ScoringInput:
             frame = pd.read_csv(p, dtype={S.CUSTOMER_ID: "string"}, encoding="utf-8-sig")
     except (OSError, ValueError) as exc:
         raise InputError(f"{path}: cannot read the customer table ({str(exc).splitlines()[0]})") from None
+    if S.CUSTOMER_ID not in frame.columns:
+        raise DataError(f"{path}: no customer_id column; a customer table names each row's customer "
+                        "(or pass --kind transactions for transaction lines)")
     if frame[S.CUSTOMER_ID].isna().any():
         raise DataError(f"{path}: column customer_id has empty values; every row must name its customer")
     if frame[S.CUSTOMER_ID].duplicated().any():

@@ -96,6 +96,10 @@ class ScoringModel:
         are NaN where a CLV input is missing (all of them when absent). ``reasons=False`` leaves
         out ``anomaly_reason`` (the slowest column at a million customers)."""
         n = len(columns["recency_days"])
+        for name in RFM_INPUTS:  # a missing value would land in the top bin: refuse it
+            if not np.isfinite(columns[name]).all():
+                raise DataError(f"column {name} has missing or non-numeric values in "
+                                f"{int((~np.isfinite(columns[name])).sum()):,} row(s); every customer needs it")
         out: dict[str, np.ndarray] = {"engagement_score": self._engagement(columns)}
         idx = np.zeros(n, dtype=np.int64)
         for b, weight in zip(self.spec["rfm"]["bins"], (25, 5, 1)):
@@ -105,8 +109,8 @@ class ScoringModel:
             out[b["score"]] = score
             idx += (score.astype(np.int64) - 1) * weight
         out["rfm_segment"] = self._cells[idx]
-        if self.spec["learned"]:
-            out.update(self._learned(columns, reasons))
+        if self.spec["learned"]:  # engagement_score may be a segment feature: the frozen one, computed above
+            out.update(self._learned({**columns, "engagement_score": out["engagement_score"]}, reasons))
         if self.spec["clv"]:
             out.update(self._clv(columns, n))
         return out
