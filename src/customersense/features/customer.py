@@ -81,13 +81,17 @@ def customer_frame(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
 
 def engagement_scores(recency_days, frequency, monetary) -> np.ndarray:
     """The engagement score of every customer (see the module's docstring), from numpy arrays."""
+    return engagement_from_ranks(_percent_rank(-np.asarray(recency_days, dtype=np.float64)),
+                                 _percent_rank(np.asarray(frequency, dtype=np.float64)),
+                                 _percent_rank(np.asarray(monetary, dtype=np.float64)))
+
+
+def engagement_from_ranks(recency: np.ndarray, frequency: np.ndarray, monetary: np.ndarray) -> np.ndarray:
+    """The weighted score from the three percent ranks (PR(-recency), PR(frequency), PR(monetary)),
+    rounded to 1e-6 with the same operations as :func:`round6`."""
     w = ENGAGEMENT_WEIGHTS
-    score = 100.0 * (
-        w["recency"] * _percent_rank(-np.asarray(recency_days, dtype=np.float64))
-        + w["frequency"] * _percent_rank(np.asarray(frequency, dtype=np.float64))
-        + w["monetary"] * _percent_rank(np.asarray(monetary, dtype=np.float64))
-    )
-    return np.floor(score * 1e6 + 0.5) / 1e6  # round6, the same operations
+    score = 100.0 * (w["recency"] * recency + w["frequency"] * frequency + w["monetary"] * monetary)
+    return np.floor(score * 1e6 + 0.5) / 1e6
 
 
 def _percent_rank(x: np.ndarray) -> np.ndarray:

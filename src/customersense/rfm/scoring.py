@@ -105,10 +105,12 @@ def score_rfm(features: pd.DataFrame) -> RFMScores:
 
 def score_with_bins(features: pd.DataFrame, bins: tuple[DimensionBins, ...]) -> pd.DataFrame:
     """Scores of new customers against edges fitted elsewhere (e.g. on a sample), by the same rule."""
-    out = {}
-    for b in bins:
-        values = features[b.column].to_numpy(dtype="float64")
-        edges = np.asarray(b.edges, dtype="float64")
-        signed, signed_edges = (values, edges) if b.higher_is_better else (-values, -edges)
-        out[b.score] = (1 + np.searchsorted(signed_edges, signed, side="left")).astype("int8")
+    out = {b.score: bin_scores(features[b.column].to_numpy(dtype="float64"), b) for b in bins}
     return pd.DataFrame(out, index=features.index)
+
+
+def bin_scores(values: np.ndarray, b: DimensionBins) -> np.ndarray:
+    """Scores 1..5 (int8) of ``values`` against the edges of ``b``: 1 + edges strictly below."""
+    edges = np.asarray(b.edges, dtype="float64")
+    signed, signed_edges = (values, edges) if b.higher_is_better else (-values, -edges)
+    return (1 + np.searchsorted(signed_edges, signed, side="left")).astype("int8")

@@ -40,13 +40,13 @@ class SegmentMap:
 
     def assign(self, scores: pd.DataFrame) -> pd.Series:
         """Segment name per row of a frame with r_score, f_score, m_score."""
-        idx = (
-            (scores["r_score"].to_numpy(dtype="int64") - 1) * 25
-            + (scores["f_score"].to_numpy(dtype="int64") - 1) * 5
-            + (scores["m_score"].to_numpy(dtype="int64") - 1)
-        )
-        names = np.asarray(self.cells, dtype=object)[idx]
+        names = self.names(*(scores[c].to_numpy() for c in ("r_score", "f_score", "m_score")))
         return pd.Series(names, index=scores.index, name="rfm_segment", dtype="string")
+
+    def names(self, r: np.ndarray, f: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Segment name (object array) of each (r, f, m) score triple."""
+        idx = (r.astype("int64") - 1) * 25 + (f.astype("int64") - 1) * 5 + (m.astype("int64") - 1)
+        return np.asarray(self.cells, dtype=object)[idx]
 
 
 def load_segment_map(path: str | Path | None = None) -> SegmentMap:

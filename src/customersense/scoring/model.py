@@ -8,7 +8,7 @@ written by :mod:`.bundle` without pickle.
 
 Scoring applies the frozen rules to a customer table with the run's feature columns:
 
-- RFM scores from the frozen edges (:func:`customersense.rfm.scoring.score_with_bins`) and
+- RFM scores from the frozen edges (:func:`customersense.rfm.scoring.bin_scores`) and
   the frozen segment map;
 - the engagement score as a percent rank against the training customers (a training customer
   gets exactly its run value; a new customer its position among the training customers);
@@ -33,12 +33,14 @@ from .. import schema as S
 from ..clv.stage import SUMMARY_COLUMNS, fitted_models, prediction_arrays
 from ..config import CLVConfig
 from ..errors import DataError
-from ..features.customer import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
+from ..features.customer import FEATURE_COLUMNS, engagement_from_ranks
 from ..models.anomaly import anomaly_reasons, segment_medians
 from ..models.learned import LEARNED_COLUMNS
 from ..models.naming import OUTLIERS
 from ..models.preprocess import feature_matrix, signed_log1p
 from ..models.segmenter import OUTLIER_CLUSTER
+from ..rfm import SegmentMap
+from ..rfm.scoring import DimensionBins, bin_scores
 from .forest import forest_arrays, score_samples
 
 FORMAT = "customersense-model"
@@ -101,14 +103,9 @@ class ScoringModel:
                 raise DataError(f"column {name} has missing or non-numeric values in "
                                 f"{int((~np.isfinite(columns[name])).sum()):,} row(s); every customer needs it")
         out: dict[str, np.ndarray] = {"engagement_score": self._engagement(columns)}
-        idx = np.zeros(n, dtype=np.int64)
-        for b, weight in zip(self.spec["rfm"]["bins"], (25, 5, 1)):
-            values, edges = columns[b["column"]], np.asarray(b["edges"], dtype=np.float64)
-            signed, signed_edges = (values, edges) if b["higher_is_better"] else (-values, -edges)
-            score = (1 + np.searchsorted(signed_edges, signed, side="left")).astype("int8")
-            out[b["score"]] = score
-            idx += (score.astype(np.int64) - 1) * weight
-        out["rfm_segment"] = self._cells[idx]
+        for b in self._bins:
+            out[b.score] = bin_scores(columns[b.column], b)
+        out["rfm_segment"] = self._segment_map.names(out["r_score"], out["f_score"], out["m_score"])
         if self.spec["learned"]:  # engagement_score may be a segment feature: the frozen one, computed above
             out.update(self._learned({**columns, "engagement_score": out["engagement_score"]}, reasons))
         if self.spec["clv"]:
@@ -116,8 +113,14 @@ class ScoringModel:
         return out
 
     @cached_property
-    def _cells(self) -> np.ndarray:
-        return np.asarray(self.spec["rfm"]["cells"], dtype=object)
+    def _bins(self) -> tuple[DimensionBins, ...]:
+        return tuple(DimensionBins(score=b["score"], column=b["column"], higher_is_better=b["higher_is_better"],
+                                   edges=tuple(b["edges"]), customers_per_score={}, empty_scores=())
+                     for b in self.spec["rfm"]["bins"])
+
+    @cached_property
+    def _segment_map(self) -> SegmentMap:
+        return SegmentMap(path=self.spec["rfm"]["segment_map"], cells=tuple(self.spec["rfm"]["cells"]))
 
     @cached_property
     def _clv_models(self):
@@ -151,13 +154,8 @@ class ScoringModel:
             below[order] = np.searchsorted(a[f"reference_{name}"], values[order], side="left")
             return np.minimum(below, n - 1).astype(np.float64) / float(n - 1)
 
-        w = ENGAGEMENT_WEIGHTS
-        score = 100.0 * (
-            w["recency"] * pr("neg_recency_days", -t["recency_days"])
-            + w["frequency"] * pr("frequency", t["frequency"])
-            + w["monetary"] * pr("monetary", t["monetary"])
-        )
-        return np.floor(score * 1e6 + 0.5) / 1e6  # features.customer.engagement_scores' rounding
+        return engagement_from_ranks(pr("neg_recency_days", -t["recency_days"]), pr("frequency", t["frequency"]),
+                                     pr("monetary", t["monetary"]))
 
     def scale(self, raw: np.ndarray) -> np.ndarray:
         """The segmenter's preprocessing: signed log1p, then the frozen scaler."""
