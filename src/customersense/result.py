@@ -12,6 +12,7 @@ import pandas as pd
 from .cleaning import CleaningReport
 from .clv.stage import CLVResult
 from .config import Config
+from .datasets import dataset_currency, dataset_title
 from .evaluation.validation import ValidationReport
 from .evolution.migration import Migration
 from .evolution.stage import Representations
@@ -54,6 +55,22 @@ class RunResult:
     @property
     def as_of(self):
         return self.cleaning.as_of
+
+    @property
+    def dataset(self) -> str:
+        """The input as titles name it: an embedded dataset's title, else the source's file name."""
+        return dataset_title(self.source.path)
+
+    @property
+    def currency(self) -> str | None:
+        """The amounts' currency: ``input.currency``, else the embedded dataset's, else None."""
+        return self.config.input.currency or dataset_currency(self.source.path)
+
+    @property
+    def caption(self) -> str:
+        """What every title carries: dataset, as-of date and currency."""
+        money = self.currency or "currency not set (input.currency)"
+        return f"{self.dataset} · as of {self.as_of.isoformat()} · {money}"
 
 
 @dataclass

@@ -18,6 +18,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     table = "sales"               # table name inside a DuckDB database file
     sheet = "Year 2009-2010"      # Excel sheet, or "all" for every sheet with the same header
     date_format = "%d/%m/%Y %H:%M"  # strptime format when dates are ambiguous text
+    currency = "GBP"              # named in titles and money formats
     encoding = "cp1252"           # CSV text encoding; sniffed when omitted
     [mapping]                     # standard name = your column name (or [input.mapping])
     customer_id = "Client No"
@@ -69,6 +70,8 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     dir = "outputs"               # relative to this file
     csv_max_rows = 1000000
     plots = true
+    dashboards = true             # report.html, customersense.xlsx, tableau/, powerbi/
+    csv_bom = false               # a UTF-8 byte-order mark for Excel's double-click
     save_model = "models/2010-12" # the model bundle elsewhere (default: DIR/model)
     [engine]
     name = "duckdb"               # or "spark"
@@ -138,6 +141,8 @@ class InputConfig(Section):
     date_format: str | None = setting(None, "strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.",
                                       shown="detected")
     encoding: str | None = setting(None, "CSV text encoding.", shown="sniffed")
+    currency: str | None = setting(None, "Currency of the amounts (a code or symbol, e.g. GBP), named in every "
+                                   "title and money format.", shown="GBP for the embedded dataset, else unnamed")
     mapping: Mapping[str, str] = setting(help="Map a standard column to yours; repeatable.", flag="--map",
                                          metavar="STD=COLUMN", factory=dict,
                                          expected='standard_name = "your column" pairs')
@@ -313,6 +318,10 @@ class OutputConfig(Section):
     csv_max_rows: int = setting(1_000_000, "Write the CSV copies (customers, transactions) only up to this "
                                 "many rows; Parquet always.")
     plots: bool = setting(True, "Draw the PNG dashboards.")
+    dashboards: bool = setting(True, "Write the interactive report (report.html), the Excel workbook and the "
+                               "Tableau and Power BI files.")
+    csv_bom: bool = setting(False, "Start each CSV with a UTF-8 byte-order mark, so that Excel detects UTF-8 "
+                            "on a double-click.")
     save_model: PathText | None = setting(None, "Write the model bundle (for `customersense score` and "
                                           "`serve`) to this folder.", shown="DIR/model", metavar="DIR",
                                           path=True)

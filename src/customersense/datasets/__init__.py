@@ -23,6 +23,12 @@ DATASETS = {
     "cdnow_sample": "CDNOW_sample.txt",
 }
 DEFAULT_DATASET = "online_retail_ii"
+# How titles name each dataset, and the currency of its amounts.
+TITLES = {
+    "online_retail_ii": ("Online Retail II (UCI), 2009-2010", "GBP"),
+    "cdnow_master": ("CDNOW master, 1997-1998", "USD"),
+    "cdnow_sample": ("CDNOW sample, 1997-1998", "USD"),
+}
 
 
 def dataset_path(name: str = DEFAULT_DATASET) -> Path:
@@ -30,3 +36,26 @@ def dataset_path(name: str = DEFAULT_DATASET) -> Path:
     if name not in DATASETS:
         raise ConfigError(f"unknown dataset {name!r}; embedded datasets: {', '.join(DATASETS)}")
     return Path(str(files(__package__).joinpath("data", DATASETS[name])))
+
+
+def _embedded(source: str | Path | None) -> str | None:
+    if source is None:
+        return None
+    for name in DATASETS:
+        if Path(source) == dataset_path(name):
+            return name
+    return None
+
+
+def dataset_title(source: str | Path | None) -> str:
+    """An embedded dataset's title, else the source's file (or table) name."""
+    name = _embedded(source)
+    if name is not None:
+        return TITLES[name][0]
+    return Path(str(source)).name if source else "transactions"
+
+
+def dataset_currency(source: str | Path | None) -> str | None:
+    """The currency of an embedded dataset's amounts; None for any other source."""
+    name = _embedded(source)
+    return TITLES[name][1] if name is not None else None
