@@ -110,6 +110,23 @@ def test_csv_limit_skips_the_transactions_csv_and_removes_a_stale_one(small, tmp
     # more than 3 customers too: Parquet only, the CSV of the first run removed
     assert len(pd.read_parquet(out / "customer_segments.parquet")) > 3
     assert not (out / "customer_segments.csv").exists()
+    # and said so, in the summary and in run.json
+    notes = json.loads((out / "run.json").read_text())["notes"]
+    assert ("customer_segments.csv not written: 16 rows is more than output.csv_max_rows (3); "
+            "customer_segments.parquet has every row (raise --csv-max-rows to get the CSV)") in notes
+    assert any(n.startswith("transactions_with_segments.csv not written: 19 rows is more than") for n in notes)
+
+
+def test_csv_bom_starts_every_csv_with_the_utf8_mark(small, tmp_path):
+    out = tmp_path / "out"
+    assert _invoke(small, "--out", out, "--csv-bom", "--no-plots", "--no-validate").exit_code == 0
+    csvs = sorted(out.glob("*.csv"))
+    assert len(csvs) >= 4
+    for path in csvs:
+        data = path.read_bytes()
+        assert data[:3] == b"\xef\xbb\xbf" and data[3:4] == b'"', path.name  # then the quoted header
+    # Python's utf-8-sig (as Excel) strips it: the same first column name as without
+    assert pd.read_csv(out / "customer_segments.csv", encoding="utf-8-sig").columns[0] == "customer_id"
 
 
 @pytest.mark.parametrize(

@@ -53,13 +53,16 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
     clock = result.clock
     # with --save-model the bundle lives elsewhere (perhaps in out_dir/model): not this folder's to remove
     owned = tuple(f for f in OUTPUT_FILES if f != "model" or result.config.output.save_model is None)
-    with AtomicOutputs(out_dir, replaces=owned) as out:
+    cap = result.config.output.csv_max_rows
+    with AtomicOutputs(out_dir, replaces=owned, csv_bom=result.config.output.csv_bom) as out:
         with clock.stage("write", "Writing outputs"):
             customers = result.customers
             if result.customer_table is None:
                 # Parquet always; CSV up to output.csv_max_rows rows (raise it to ask for more).
-                if len(customers) <= result.config.output.csv_max_rows:
+                if len(customers) <= cap:
                     out.write_csv("customer_segments.csv", customers)
+                else:
+                    result.notes.append(_csv_skipped("customer_segments", len(customers), cap))
                 out.write_parquet("customer_segments.parquet", customers)
             else:  # at scale on Spark: written by the executors, as a folder of parts
                 engine.write_parquet(result.customer_table.order_by(S.CUSTOMER_ID), out.path("customer_segments.parquet"))
@@ -69,8 +72,10 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
             engine.write_parquet(tx, out.path("transactions_with_segments.parquet"))
             # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
             # to pass through the driver, so the Spark engine writes none.
-            if result.cleaning.rows_kept <= result.config.output.csv_max_rows and engine.writes_single_files:
+            if result.cleaning.rows_kept <= cap and engine.writes_single_files:
                 out.write_table_csv("transactions_with_segments.csv", lambda: engine.record_batches(tx))
+            elif engine.writes_single_files:
+                result.notes.append(_csv_skipped("transactions_with_segments", result.cleaning.rows_kept, cap))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
             if result.learned is not None:
                 out.write_csv("model_selection.csv", result.learned.model.selection_)
@@ -93,6 +98,11 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 _write_plots(result, out)
         out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle))
     return [Path(out_dir) / name for name in out.written]
+
+
+def _csv_skipped(name: str, rows: int, cap: int) -> str:
+    return (f"{name}.csv not written: {rows:,} rows is more than output.csv_max_rows ({cap:,}); "
+            f"{name}.parquet has every row (raise --csv-max-rows to get the CSV)")
 
 
 def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:

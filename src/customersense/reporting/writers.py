@@ -6,9 +6,11 @@ CSV dialect. Every CSV a run writes, from a pandas frame (:meth:`AtomicOutputs.w
 from an engine table (:meth:`AtomicOutputs.write_table_csv`), is written by Arrow's CSV writer
 through :func:`write_csv_batches`, so there is one dialect:
 
-- UTF-8 without a byte-order mark (a BOM, U+FEFF, would stick to the first column name,
-  ``customer_id``, in tools that do not strip it: Python's csv with ``utf-8``, awk, cut,
-  many database loaders; Excel reads UTF-8 without it through Data > From Text/CSV).
+- UTF-8 without a byte-order mark by default (a BOM, U+FEFF, would stick to the first column
+  name, ``customer_id``, in tools that do not strip it: Python's csv with ``utf-8``, awk, cut,
+  many database loaders; Excel reads UTF-8 without it through Data > From Text/CSV). With
+  ``output.csv_bom`` every CSV starts with the 3 bytes EF BB BF, so that Excel detects UTF-8 when
+  the file is opened with a double-click.
 - Comma delimiter, LF line ends on every platform, one header line of column names.
 - Quoting: Arrow's "needed" style. Text values and column names are always in double quotes,
   a quote inside doubled (RFC 4180); numbers, booleans, dates and timestamps never
@@ -58,9 +60,10 @@ class AtomicOutputs:
     fresh ones.
     """
 
-    def __init__(self, out_dir: str | Path, replaces: tuple[str, ...] = ()) -> None:
+    def __init__(self, out_dir: str | Path, replaces: tuple[str, ...] = (), csv_bom: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.replaces = replaces
+        self.csv_bom = csv_bom
         self.written: list[str] = []
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -90,12 +93,12 @@ class AtomicOutputs:
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
         """``frame`` without its index, in the CSV dialect above."""
-        write_csv(frame, self.path(name))
+        write_csv(frame, self.path(name), bom=self.csv_bom)
 
     def write_table_csv(self, name: str, open_stream: Callable[[], pa.RecordBatchReader]) -> None:
         """An engine's result, streamed in Arrow batches (``open_stream()`` starts the stream), in
         the same CSV dialect."""
-        write_table_csv(open_stream, self.path(name))
+        write_table_csv(open_stream, self.path(name), bom=self.csv_bom)
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(self.path(name), index=False)
@@ -163,14 +166,18 @@ _MONEY_WORK = pa.decimal128(38, 10)  # the double taken to 10 decimal places, th
 _MONEY_LIMIT = 1e26  # decimal128(38, 10) holds less than 1e28
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
-    """Write ``frame`` (without its index) to ``path`` in the module's CSV dialect."""
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, bom: bool = False) -> None:
+    """Write ``frame`` (without its index) to ``path`` in the module's CSV dialect (``bom``: start
+    with a UTF-8 byte-order mark)."""
     table = pa.Table.from_pandas(frame, preserve_index=False)  # NaN in a float column: null
     fractions = {f.name for f in table.schema if pa.types.is_timestamp(f.type) and _has_fractions(table[f.name])}
-    write_csv_batches(table.schema, table.to_batches(), path, fractions)
+    write_csv_batches(table.schema, table.to_batches(), path, fractions, bom)
 
 
-def write_table_csv(open_stream: Callable[[], pa.RecordBatchReader], path: str | Path) -> None:
+def write_table_csv(open_stream: Callable[[], pa.RecordBatchReader], path: str | Path, bom: bool = False) -> None:
     """Write a stream of Arrow batches (an engine's result, e.g. ``engine.record_batches(expr)``)
     to ``path`` in the module's CSV dialect, batch by batch (bounded memory).
 
@@ -182,7 +189,7 @@ def write_table_csv(open_stream: Callable[[], pa.RecordBatchReader], path: str |
     while True:
         reader = open_stream()
         try:
-            write_csv_batches(reader.schema, reader, path, fractions)
+            write_csv_batches(reader.schema, reader, path, fractions, bom)
             return
         except _SubSecond as found:
             fractions.add(found.column)
@@ -191,17 +198,20 @@ def write_table_csv(open_stream: Callable[[], pa.RecordBatchReader], path: str |
 
 
 def write_csv_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path: str | Path,
-                      fractions: set[str] = frozenset()) -> None:
+                      fractions: set[str] = frozenset(), bom: bool = False) -> None:
     """The one CSV writer: ``batches`` of ``schema`` to ``path``.
 
     ``fractions`` names the timestamp columns that have a sub-second part somewhere (decided
     over the whole column, so every batch is written alike); the others are written to the second.
     """
     target = pa.schema([pa.field(f.name, _csv_type(f, fractions)) for f in schema])
-    with pa_csv.CSVWriter(str(path), target, write_options=CSV_OPTIONS) as writer:
-        for batch in batches:
-            if batch.num_rows:
-                writer.write_batch(_prepare(batch, target))
+    with open(path, "wb") as sink:
+        if bom:
+            sink.write(UTF8_BOM)
+        with pa_csv.CSVWriter(sink, target, write_options=CSV_OPTIONS) as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(_prepare(batch, target))
 
 
 def _csv_type(field: pa.Field, fractions: set[str]) -> pa.DataType:
