@@ -21,7 +21,16 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/customersense run --out outputs
 
-test: $(VENV)/.installed-dev
+# The report's browser test (tests/reporting/test_report_browser.py) runs Debian's chromium.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "make test: install Chromium at $(CHROMIUM) (Debian package chromium)"; exit 1; }
+	$(eval SUDO := $(if $(filter 0,$(shell id -u)),,sudo))
+	export DEBIAN_FRONTEND=noninteractive; $(SUDO) apt-get install -y -q chromium >/dev/null \
+	  || { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }
+
+test: $(VENV)/.installed-dev $(CHROMIUM)
 	$(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed
