@@ -51,10 +51,51 @@ class RunResult:
     model: ScoringModel | None = None  # the fitted rules, frozen for scoring (written as model/)
     representations: Representations | None = None  # trajectories, basket embeddings, their holdout
     outputs: list[Path] = field(default_factory=list)  # the files written (set by pipeline.run)
+    # The report's interactive figures by panel id (set by pipeline.run when dashboards are written);
+    # in a notebook each one shows inline.
+    figures: dict[str, Any] = field(default_factory=dict)
 
     @property
     def as_of(self):
         return self.cleaning.as_of
+
+    def __repr__(self) -> str:
+        k = f", k={self.learned.model.n_clusters_}" if self.learned is not None else ""
+        return (f"<RunResult {self.caption}: {len(self.customers):,} customers, "
+                f"{self.cleaning.rows_kept:,} rows kept{k}; outputs in {self.config.output.dir}>")
+
+    def _repr_html_(self) -> str:
+        """The notebook display: what the run did, and each segmentation's table."""
+        from html import escape
+
+        facts = [("input", self.dataset), ("as of", self.as_of.isoformat()),
+                 ("currency", self.currency or "not set (input.currency)"),
+                 ("rows", f"{self.cleaning.rows_in:,} in, {self.cleaning.rows_kept:,} kept"),
+                 ("customers", f"{len(self.customers):,}"),
+                 ("net revenue", f"{self.customers['monetary'].sum():,.2f}")]
+        if self.learned is not None:
+            facts.append(("learned segments", f"k = {self.learned.model.n_clusters_}: {self.learned.model.k_reason_}"))
+        if self.validation is not None:
+            facts.append(("validation", self.validation.verdict()))
+        if self.clv is not None:
+            facts.append(("CLV total", f"{self.customers['clv'].sum():,.0f}"))
+        facts += [("note", n) for n in self.notes]
+        facts.append(("outputs", str(self.config.output.dir)))
+        rows = "".join(f"<tr><th style='text-align:left'>{escape(a)}</th><td style='text-align:left'>{escape(b)}</td></tr>"
+                       for a, b in facts)
+        parts = [f"<div class='customersense-result'><h3>{escape(self.caption)}</h3><table>{rows}</table>"]
+        columns = ["segment", "customers", "share", "revenue", "revenue_share", "anomalies"]
+        for name, title in (("rfm", "Classic RFM segments"), ("learned", "Learned segments")):
+            table = self.profiles.loc[self.profiles["segmentation"] == name,
+                                      [c for c in columns if c in self.profiles.columns]]
+            if len(table):
+                shown = table.assign(**{c: table[c].map("{:.1%}".format) for c in ("share", "revenue_share")},
+                                     revenue=table["revenue"].map("{:,.2f}".format))
+                parts.append(f"<h4>{title}</h4>" + shown.to_html(index=False, escape=True, border=0))
+        if self.figures:
+            parts.append("<p>Figures: " + ", ".join(f"<code>result.figures[{escape(repr(k))}]</code>"
+                                                     for k in self.figures) + "</p>")
+        return "".join(parts) + "</div>"
 
     @property
     def dataset(self) -> str:
