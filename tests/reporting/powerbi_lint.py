@@ -6,7 +6,7 @@ relationship, expression, ...) with their properties, and checks the model again
 
 - every table's partition reads a file that exists in OutputFolder; the model's columns are the
   file's columns, each with the TMDL dataType and the Power Query type its Arrow type calls for;
-- every relationship's columns exist with one type, the "one" side is unique in the data and
+- every relationship's columns exist with one dataType, the "one" side is unique in the data and
   every "many" value has its "one";
 - every measure's DAX references (table[column], [measure]) exist;
 - every page listed in pages.json exists and every page folder is listed; every visual's query
@@ -205,6 +205,10 @@ def _lint_relationships(rels: list[Node], tables: dict[str, Node], data: dict[st
         if len(cols) != 2:
             problems.append(f"relationship {r.name}: {ft}.{fc} -> {tt}.{tc} names a missing column")
             continue
+        types = {next(x.props.get("dataType") for x in tables[t].children if x.kind == "column" and x.name == c)
+                 for t, c in cols}
+        if len(types) != 1:
+            problems.append(f"relationship {r.name}: {ft}.{fc} and {tt}.{tc} have different types {sorted(types)}")
         many, one = data[ft][fc], data[tt][tc]
         if pa.types.is_large_string(many.type) != pa.types.is_large_string(one.type):
             many, one = many.cast(pa.large_string()), one.cast(pa.large_string())
