@@ -51,8 +51,8 @@ def schema_errors(doc: dict) -> list[str]:
 
 
 def json_parts(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".json", ".pbip", ".pbism", ".pbir", ".platform")
-                  or p.name == ".platform")
+    return sorted(p for p in folder.rglob("*")
+                  if p.is_file() and (p.suffix in (".json", ".pbip", ".pbism", ".pbir") or p.name == ".platform"))
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -186,8 +186,9 @@ def test_the_report_shows_segments_with_the_caption_in_every_title(project):
 
 
 def test_two_writes_are_byte_identical_and_a_rewrite_drops_stale_pages(project):
-    result, out, _ = project
+    result, out, written = project
     first = snapshot(out / "powerbi")
+    assert sorted(first) == written["files"]
     again = out / "powerbi_again"
     write_powerbi(result, again, TABLES)
     assert snapshot(again) == first
