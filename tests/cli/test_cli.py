@@ -23,11 +23,11 @@ c,4,2021-01-03 10:00,100
 c,5,2021-01-08 10:00,50
 d,6,2021-01-08 12:00,1
 """ + "".join(f"e{i},{10 + i},2021-01-0{1 + i % 8} 09:00,{3 * i + 1}\n" for i in range(12))
-OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profiles.csv",
+OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profiles.csv", "segment_profiles.parquet",
            "transactions_with_segments.parquet", "transactions_with_segments.csv",
            "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
            "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png",
-           "validation.json", "validation_analysis.png", "model", "run.json")
+           "validation.json", "validation_analysis.png", "model", "powerbi", "run.json")
 # 16 customers are too few for the CLV models: the run says so and goes on (tests/clv/test_clv.py
 # and tests/pipeline/test_real_data.py cover the CLV outputs on real data).
 
@@ -73,7 +73,7 @@ def test_run_writes_every_output(small, tmp_path):
     assert run["rows"]["in"] == 19 and run["customers"] == 16
     assert run["as_of"] == "2021-01-09"
     assert set(run["timings"]["stages"]) == {
-        "read", "clean", "features", "clv", "rfm", "segments", "validate", "profiles", "write", "model", "plots"}
+        "read", "clean", "features", "clv", "rfm", "segments", "validate", "profiles", "write", "model", "plots", "dashboards"}
     bundle = json.loads((out / "model" / "manifest.json").read_text())
     assert run["model_bundle"] == {"version": bundle["model_version"], "folder": "model"}
     assert run["segmentation"]["k"] >= 2
@@ -97,6 +97,12 @@ def test_same_input_gives_identical_outputs(small, tmp_path):
     names = [n for n in OUTPUTS if n != "run.json"]
     assert _invoke(small, "--out", tmp_path / "one").exit_code == 0
     assert _invoke(small, "--out", tmp_path / "two").exit_code == 0
+    # the Power BI model names its output folder (OutputFolder): the same once that is taken out
+    for name in ("one", "two"):
+        path = tmp_path / name / "powerbi" / "CustomerSense.SemanticModel" / "definition" / "expressions.tmdl"
+        text = path.read_text(encoding="utf-8")
+        assert text.count(str((tmp_path / name).resolve())) == 1
+        path.write_text(text.replace(str((tmp_path / name).resolve()), "OUT"), encoding="utf-8")
     assert _digest(tmp_path / "one", names) == _digest(tmp_path / "two", names)
 
 

@@ -17,6 +17,7 @@ from ..scoring import save_bundle, write_bundle
 from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
+from .bi import write_powerbi
 from .validation_plot import validation_figure
 from .writers import AtomicOutputs
 
@@ -25,6 +26,7 @@ OUTPUT_FILES = (
     "customer_segments.parquet",
     "customer_sample.parquet",
     "segment_profiles.csv",
+    "segment_profiles.parquet",
     "transactions_with_segments.parquet",
     "transactions_with_segments.csv",
     "cleaning_report.json",
@@ -39,6 +41,10 @@ OUTPUT_FILES = (
     "model",
     "customer_embeddings.parquet",
     "representations.csv",
+    "report.html",
+    "customersense.xlsx",
+    "tableau",
+    "powerbi",
     "run.json",
 )
 _VERSIONED = (
@@ -68,6 +74,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 engine.write_parquet(result.customer_table.order_by(S.CUSTOMER_ID), out.path("customer_segments.parquet"))
                 out.write_parquet("customer_sample.parquet", customers)
             out.write_csv("segment_profiles.csv", result.profiles)
+            out.write_parquet("segment_profiles.parquet", result.profiles)
             tx = _ordered_transactions(result)
             engine.write_parquet(tx, out.path("transactions_with_segments.parquet"))
             # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
@@ -96,8 +103,27 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
         if result.config.output.plots and (result.learned is not None or result.clv is not None):
             with clock.stage("plots", "Drawing dashboards"):
                 _write_plots(result, out)
-        out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle))
+        dashboards = None
+        if result.config.output.dashboards:
+            with clock.stage("dashboards", "Writing the report, the workbook and the BI files"):
+                dashboards = _write_dashboards(result, out, engine)
+        out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle, dashboards))
     return [Path(out_dir) / name for name in out.written]
+
+
+def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> dict[str, Any]:
+    """report.html, the Excel workbook, the Tableau and Power BI files; what each wrote, for run.json."""
+    written: dict[str, Any] = {}
+    if engine.writes_single_files:
+        tables = {"customers": "customer_segments.parquet", "segments": "segment_profiles.parquet",
+                  "transactions": "transactions_with_segments.parquet"}
+        info = write_powerbi(result, out.path("powerbi"), tables, output_folder=out.out_dir)
+        written["powerbi"] = {"project": "powerbi/" + info["project"].name, "output_folder": info["output_folder"],
+                              "tables": info["tables"]}
+    else:
+        result.notes.append("powerbi/ not written: on Spark the tables are folders of Parquet parts, which the "
+                            "Power BI project does not read")
+    return written
 
 
 def _csv_skipped(name: str, rows: int, cap: int) -> str:
@@ -152,7 +178,8 @@ def _ordered_transactions(result: RunResult):
     )
 
 
-def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | None = None) -> dict[str, Any]:
+def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | None = None,
+               dashboards: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the run did: config, versions, input fingerprint, row counts, timings."""
     customers = result.customers
     return {
@@ -179,6 +206,7 @@ def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | Non
         "validation": _validation_summary(result),
         "clv": _clv_summary(result),
         "model_bundle": bundle,
+        "dashboards": dashboards,
         "representations": result.representations.summary() if result.representations is not None else None,
         "notes": result.notes,
         "timings": result.clock.to_dict(),

@@ -31,10 +31,13 @@ PBISM_SCHEMA = f"{FABRIC}/item/semanticModel/definitionProperties/1.0.0/schema.j
 PLATFORM_SCHEMA = f"{FABRIC}/gitIntegration/platformProperties/2.0.0/schema.json"
 
 
-def write_powerbi(result: RunResult, folder: Path, tables: dict[str, str]) -> dict[str, Any]:
+def write_powerbi(result: RunResult, folder: Path, tables: dict[str, str],
+                  output_folder: str | Path | None = None) -> dict[str, Any]:
     """Write the Power BI project into ``folder``. ``tables`` maps a model table to a file the run
     wrote into ``folder.parent`` (Parquet, or CSV by its suffix); ``customers`` is required, and
     ``transactions`` (related to it by customer_id) and ``segments`` (the profiles) add to the report.
+    ``output_folder``: where those files will be when Power BI reads them (the run's output folder,
+    while ``folder`` is still in its staging folder); default ``folder.parent``.
 
     Returns ``{"project": <.pbip path>, "output_folder": <OutputFolder>, "tables": {table: file},
     "files": [every written file, relative to folder]}``.
@@ -42,8 +45,9 @@ def write_powerbi(result: RunResult, folder: Path, tables: dict[str, str]) -> di
     folder = Path(folder)
     if MEASURE_TABLE not in tables:
         raise ValueError(f"the Power BI model needs a {MEASURE_TABLE!r} table (customer_segments.parquet)")
-    output_folder = folder.resolve().parent
-    model = {n: read_table(n, output_folder / file, result.currency) for n, file in tables.items()}
+    data_folder = folder.resolve().parent
+    output_folder = Path(output_folder).resolve() if output_folder is not None else data_folder
+    model = {n: read_table(n, data_folder / file, result.currency) for n, file in tables.items()}
     for required in ("customer_id", "rfm_segment", "frequency", "monetary"):
         if not model[MEASURE_TABLE].has(required):
             raise ValueError(f"{tables[MEASURE_TABLE]} has no {required!r} column: the report needs it")
