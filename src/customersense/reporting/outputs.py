@@ -17,7 +17,7 @@ from ..scoring import save_bundle, write_bundle
 from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
-from .bi import write_powerbi
+from .bi import write_powerbi, write_tableau
 from .validation_plot import validation_figure
 from .writers import AtomicOutputs
 
@@ -114,6 +114,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
 def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> dict[str, Any]:
     """report.html, the Excel workbook, the Tableau and Power BI files; what each wrote, for run.json."""
     written: dict[str, Any] = {}
+    tableau = write_tableau(result, out.path("tableau"), out.path("transactions_with_segments.parquet"))
+    written["tableau"] = {"files": [f"tableau/{Path(f).name}" for f in tableau["files"]], "rows": tableau["rows"]}
     if engine.writes_single_files:
         tables = {"customers": "customer_segments.parquet", "segments": "segment_profiles.parquet",
                   "transactions": "transactions_with_segments.parquet"}
