@@ -110,7 +110,7 @@ def profiles_figure(ctx: Context) -> go.Figure:
 
 
 def box_figure(ctx: Context, column: str, label: str, text: str) -> go.Figure:
-    stats = box_stats(ctx.customers, column, ctx.column, ctx.order)
+    stats = box_stats(ctx.customers[[column, ctx.column]], column, ctx.column, ctx.order)
     traces = [go.Box(
         x=[r.segment], q1=[r.q1], median=[r.median], q3=[r.q3], lowerfence=[r.lower], upperfence=[r.upper],
         mean=[r.mean], name=f"{r.segment} (n={r.n:,})", marker_color=ctx.color(r.segment), boxpoints=False,

@@ -62,7 +62,7 @@ def validation_figure(ctx: Context) -> go.Figure:
 
 
 def churn_clv_figure(ctx: Context) -> go.Figure:
-    hist = histograms_by(ctx.customers, "p_alive", ctx.column, ctx.order, P_ALIVE_BINS, 0.0, 1.0)
+    hist = histograms_by(ctx.customers[["p_alive", ctx.column]], "p_alive", ctx.column, ctx.order, P_ALIVE_BINS, 0.0, 1.0)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
                         subplot_titles=["P(alive): customers per bin", f"CLV per segment ({ctx.money})"])
     for seg, h in hist.groupby("segment", sort=False):
@@ -132,9 +132,9 @@ def skip_reason(panel: str, ctx: Context) -> str | None:
     return None
 
 
-def report_panels(result: RunResult) -> tuple[dict[str, go.Figure], dict[str, str]]:
+def report_panels(result: RunResult, ctx: Context | None = None) -> tuple[dict[str, go.Figure], dict[str, str]]:
     """Every panel drawn for ``result`` in page order, and the reason for each one left out."""
-    ctx = Context.of(result)
+    ctx = ctx or Context.of(result)
     builders = SEGMENT_PANELS | MODEL_PANELS
     figures, skipped = {}, {}
     for panel in PANEL_ORDER:

@@ -84,7 +84,7 @@ def _notes(result: RunResult, skipped: dict[str, str]) -> str:
 def render_report(result: RunResult) -> tuple[str, dict]:
     """The page's HTML and what it holds (panels drawn and skipped, sample size)."""
     ctx = Context.of(result)
-    figures, skipped = report_panels(result)
+    figures, skipped = report_panels(result, ctx)
     counts = _counts(ctx)
     panels = []
     for panel, fig in figures.items():

@@ -26,6 +26,7 @@ LEARNED_COLORS = ("#4C78A8", "#F58518", "#E45756", "#72B7B2", "#54A24B", "#EECA3
 CLASSIC_COLORS = ("#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#B68100", "#750D86", "#EB663B",
                   "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE", "#862A16")
 HEIGHT = 420
+GRID = "#e3e8ef"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 
 
@@ -75,7 +76,7 @@ class Context:
 
 def _present(order, values: pd.Series) -> list[str]:
     """``order`` (as strings) kept to the values present, then any other value in sorted order."""
-    seen = set(values.dropna().astype(str))
+    seen = {str(v) for v in values.dropna().unique()}
     names = [s for s in dict.fromkeys(str(s) for s in order) if s in seen]
     return names + sorted(seen - set(names))
 
@@ -96,8 +97,10 @@ def style(fig: go.Figure, ctx: Context, text: str, note: str | None = None, lege
     """Title, size, margins and font shared by every panel (the width follows the page)."""
     fig.update_layout(title=title(ctx, text, note), height=HEIGHT, autosize=True, showlegend=legend,
                       margin={"l": 60, "r": 20, "t": top, "b": 50}, font={"family": FONT, "size": 12},
-                      template="plotly_white", hoverlabel={"namelength": -1},
+                      plot_bgcolor="white", hoverlabel={"namelength": -1},
                       legend={"font": {"size": 10}, "itemsizing": "constant"})
+    fig.update_xaxes(gridcolor=GRID, zerolinecolor=GRID)
+    fig.update_yaxes(gridcolor=GRID, zerolinecolor=GRID)
     return fig
 
 
