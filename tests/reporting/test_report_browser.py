@@ -51,6 +51,7 @@ def test_report_in_chromium(tmp_path):
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(120_000)  # a busy CI machine parses 5 MB of inline script slowly
             page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
             page.route("**/*", route)

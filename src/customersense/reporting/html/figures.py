@@ -61,7 +61,7 @@ def both_figure(ctx: Context) -> go.Figure:
                              tickfont={"size": 10})
             fig.update_xaxes(tickformat="," if value == "customers" else ",.0f", row=r, col=col)
     fig.update_annotations(font_size=11)
-    style(fig, ctx, "Segment sizes and revenue, both segmentations", top=90)
+    style(fig, ctx, "Segment sizes and revenue, both segmentations", top=100)
     return fig.update_layout(height=540 if len(kinds) == 2 else 420, margin={"l": 130})
 
 
@@ -91,13 +91,13 @@ def rfm_3d_figure(ctx: Context) -> go.Figure:
                       margin={"l": 0, "r": 0, "b": 0})
     note = ctx.sample_note + (f"; {hidden:,} with revenue <= 0 not on the log axis" if hidden else "")
     style(fig, ctx, "Recency, frequency and revenue (3D, log axes)", note, legend=True)
-    return fig.update_layout(margin={"l": 0, "r": 0, "b": 0, "t": 78})
+    return fig.update_layout(margin={"l": 0, "r": 0, "b": 0, "t": 90})
 
 
 def profiles_figure(ctx: Context) -> go.Figure:
     raw, norm = normalised_profiles(ctx.profiles(), ctx.order)
     labels = [FEATURE_LABELS.get(f, f) for f in norm.columns]
-    labels = [f"{lab} ({ctx.money})" if f in ("monetary", "avg_order_value") else lab
+    labels = [f"{lab}<br>({ctx.money})" if f in ("monetary", "avg_order_value") else lab
               for lab, f in zip(labels, norm.columns)]
     fig = go.Figure(go.Heatmap(
         z=norm.to_numpy(), x=labels, y=list(norm.index), customdata=raw.to_numpy(), zmin=0, zmax=1,
@@ -116,7 +116,7 @@ def box_figure(ctx: Context, column: str, label: str, text: str) -> go.Figure:
         mean=[r.mean], name=f"{r.segment} (n={r.n:,})", marker_color=ctx.color(r.segment), boxpoints=False,
         meta=tag(ctx.kind, r.segment), hoverinfo="y+name") for r in stats.itertuples(index=False)]
     fig = go.Figure(traces)
-    fig.update_xaxes(categoryorder="array", categoryarray=ctx.order, title=KIND_LABEL[ctx.kind].capitalize())
+    fig.update_xaxes(categoryorder="array", categoryarray=ctx.order, title=KIND_LABEL[ctx.kind][0].upper() + KIND_LABEL[ctx.kind][1:])
     fig.update_yaxes(title=label)
     return style(fig, ctx, text, f"box: quartiles, whiskers 1.5 IQR, all {len(ctx.customers):,} customers")
 

@@ -41,7 +41,7 @@ def k_selection_figure(ctx: Context) -> go.Figure:
         fig.update_xaxes(dtick=1, row=r + 1, col=c + 1)
     fig.update_annotations(font_size=11)
     reason = ctx.result.learned.model.k_reason_
-    return style(fig, ctx, f"Choosing k: k = {k_chosen}", reason, top=95)
+    return style(fig, ctx, f"Choosing k: k = {k_chosen}", reason, top=105)
 
 
 def validation_figure(ctx: Context) -> go.Figure:
@@ -87,7 +87,7 @@ def churn_clv_figure(ctx: Context) -> go.Figure:
     fig.update_yaxes(title=money(ctx, "CLV, 12 months"), tickformat=",.0f", row=1, col=2)
     fig.update_annotations(font_size=11)
     return style(fig, ctx, f"Churn and lifetime value by {KIND_LABEL[ctx.kind]}",
-                 f"all {len(ctx.customers):,} customers", legend=False, top=95)
+                 f"all {len(ctx.customers):,} customers", legend=False, top=105)
 
 
 def cleaning_figure(ctx: Context) -> go.Figure:
@@ -102,7 +102,7 @@ def cleaning_figure(ctx: Context) -> go.Figure:
         header={"values": ["<b>Cleaning</b>", "<b>Rows</b>", "<b>Share of rows in</b>"], "align": "left",
                 "fill_color": "#eef2f7"},
         cells={"values": [[label for label, _ in rows], [f"{v:,}" for _, v in rows], share],
-               "align": ["left", "right", "right"], "height": 24}))
+               "align": ["left", "right", "right"], "height": 21}))
     fig = style(fig, ctx, "Cleaning: rows in, kept and dropped by rule",
                 f"as of {rep['as_of']} ({rep['as_of_source']})")
     return fig.update_layout(margin={"l": 10, "r": 10, "b": 10})

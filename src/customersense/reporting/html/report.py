@@ -66,7 +66,7 @@ def _filter(ctx: Context, counts: dict) -> str:
         buttons = "".join(f'<button type="button" class="cs-all" data-segmentation="{kind}" data-action="{a}">'
                           f"{a}</button>" for a in ("all", "none"))
         groups.append(f'<fieldset id="cs-filter-{kind}" data-segmentation="{kind}"><legend>'
-                      f"{KIND_LABEL[kind].capitalize()}s {buttons}</legend>{boxes}</fieldset>")
+                      f"{KIND_LABEL[kind][0].upper()}{KIND_LABEL[kind][1:]}s {buttons}</legend>{boxes}</fieldset>")
     return (f'<section id="cs-filter">{"".join(groups)}<p id="cs-summary" data-customers="{counts["total"]}">'
             f"{html.escape(summary_text(counts))}</p></section>")
 

@@ -83,8 +83,9 @@ def _present(order, values: pd.Series) -> list[str]:
 
 def title(ctx: Context, text: str, note: str | None = None) -> dict:
     """A panel title: the name, then the run's caption (and a note) in small type."""
-    sub = ctx.caption + (f" · {note}" if note else "")
-    return {"text": f"<b>{text}</b><br><span style='font-size:11px;color:#555'>{sub}</span>",
+    lines = [ctx.caption, *([note] if note else [])]
+    sub = "<br>".join(f"<span style='font-size:11px;color:#555'>{line}</span>" for line in lines)
+    return {"text": f"<b>{text}</b><br>{sub}",
             "x": 0.01, "xanchor": "left", "y": 0.97, "yanchor": "top", "font": {"size": 15}}
 
 
@@ -93,7 +94,7 @@ def money(ctx: Context, what: str = "Net revenue") -> str:
 
 
 def style(fig: go.Figure, ctx: Context, text: str, note: str | None = None, legend: bool = False,
-          top: int = 78) -> go.Figure:
+          top: int = 90) -> go.Figure:
     """Title, size, margins and font shared by every panel (the width follows the page)."""
     fig.update_layout(title=title(ctx, text, note), height=HEIGHT, autosize=True, showlegend=legend,
                       margin={"l": 60, "r": 20, "t": top, "b": 50}, font={"family": FONT, "size": 12},
