@@ -18,6 +18,7 @@ from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
 from .bi import write_powerbi, write_tableau
+from .html import report_figures, write_report
 from .validation_plot import validation_figure
 from .writers import AtomicOutputs
 
@@ -113,7 +114,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
 
 def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> dict[str, Any]:
     """report.html, the Excel workbook, the Tableau and Power BI files; what each wrote, for run.json."""
-    written: dict[str, Any] = {}
+    report = write_report(result, out.path("report.html"))
+    written: dict[str, Any] = {"report": {k: v for k, v in report.items() if k != "file"}}
     tableau = write_tableau(result, out.path("tableau"), out.path("transactions_with_segments.parquet"))
     written["tableau"] = {"files": [f"tableau/{Path(f).name}" for f in tableau["files"]], "rows": tableau["rows"]}
     if engine.writes_single_files:
