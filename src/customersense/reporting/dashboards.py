@@ -256,7 +256,8 @@ def _boxes(ax: Axes, stats: pd.DataFrame, present: list[str], colors: dict, ylab
         rows = [{"label": r.segment, "med": r.median, "q1": r.q1, "q3": r.q3, "whislo": r.lower,
                  "whishi": r.upper} for r in stats.itertuples()]
         box = ax.bxp(rows, positions=[where[r] for r in stats["segment"]], widths=0.6, patch_artist=True,
-                     showfliers=False, medianprops={"color": "black"})
+                     showfliers=False, medianprops={"color": "black", "gid": "median"},
+                     capprops={"gid": "whisker-cap"})
         for patch, name in zip(box["boxes"], stats["segment"]):
             patch.set_facecolor(colors[name])
             patch.set_alpha(0.85)

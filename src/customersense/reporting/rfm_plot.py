@@ -69,8 +69,7 @@ def rfm_figure(rfm_profiles: pd.DataFrame, grid: pd.DataFrame, *, caption: str,
     codes = np.full((top, top), np.nan)  # rows: r_score 1..top, columns: f_score 1..top
     for cell in grid.itertuples():
         codes[cell.r_score - 1, cell.f_score - 1] = names.index(str(cell.segment))
-    cmap = ListedColormap([colors[n] for n in names])
-    cmap.set_bad("white")
+    cmap = ListedColormap([colors[n] for n in names]).with_extremes(bad="white")
     ax_grid.imshow(np.ma.masked_invalid(codes), cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, origin="lower",
                    aspect="auto", interpolation="nearest", extent=(0.5, top + 0.5, 0.5, top + 0.5))
     for cell in grid.itertuples():
