@@ -97,7 +97,7 @@ def segmentation_dashboard(
 
     prof = profiles.set_index("segment").reindex([s for s in order if s in set(profiles["segment"])])
     _bars(ax_count, prof["customers"], colors, "customers", [f"{int(v):,}" for v in prof["customers"]])
-    _bars(ax_rev, prof["revenue"], colors, money_label("net revenue", currency) + "; bar labels: share of total",
+    _bars(ax_rev, prof["revenue"], colors, money_label("net revenue", currency) + "\nbar labels: share of total",
           [f"{v:.1%}" if pd.notna(v) else "" for v in prof["revenue_share"]])
     for ax in (ax_count, ax_rev):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
@@ -148,7 +148,7 @@ def _scatter_3d(ax, sample: pd.DataFrame, order: list[str], colors: dict, curren
                        depthshade=False, label=name)
     ax.set_xlabel("log10(1 + recency days)")
     ax.set_ylabel("log10(1 + frequency)")
-    ax.set_zlabel(f"sign x log10(1 + |net revenue|), {currency or 'currency not set'}")
+    ax.set_zlabel("sign x log10(1 + |net revenue|)\n" + money_label("net revenue", currency))
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(MaxNLocator(5))
     ax.view_init(elev=22, azim=-55)
