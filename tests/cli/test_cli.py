@@ -26,8 +26,9 @@ d,6,2021-01-08 12:00,1
 OUTPUTS = ("customer_segments.csv", "customer_segments.parquet", "segment_profiles.csv", "segment_profiles.parquet",
            "transactions_with_segments.parquet", "transactions_with_segments.csv",
            "cleaning_report.json", "model_selection.csv", "segment_crosstab.csv",
-           "customer_segmentation_dashboard.png", "optimal_clusters_analysis.png",
-           "validation.json", "validation_analysis.png", "model", "tableau", "powerbi", "run.json")
+           "customer_segmentation_dashboard.png", "rfm_segments.png", "optimal_clusters_analysis.png",
+           "validation.json", "validation_analysis.png", "model", "report.html", "tableau", "powerbi",
+           "run.json")
 # 16 customers are too few for the CLV models: the run says so and goes on (tests/clv/test_clv.py
 # and tests/pipeline/test_real_data.py cover the CLV outputs on real data).
 

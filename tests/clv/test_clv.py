@@ -374,8 +374,10 @@ def test_evaluation_and_figure_on_cdnow(cdnow_table, summary, bgnbd, pareto, gam
     table = calibration_by_frequency(summary["frequency"], summary["holdout_frequency"], pred)
     pa = bgnbd.probability_alive(summary["frequency"], summary["recency"], summary["T"])
     clv = customer_lifetime_value(bgnbd, gamma_gamma, summary)
-    fig = clv_figure(tr, table, pa, clv)
+    fig = clv_figure(tr, table, pa, clv, caption="CDNOW · as of 1998-07-01 · USD", currency="USD")
     assert [ax.get_title() for ax in fig.axes] == list(PANEL_TITLES)
     assert len(fig.axes) == 4  # (was len(PANEL_TITLES) == 4: a constant against a constant)
-    empty = clv_figure(tr, table)
-    assert [ax.get_title() for ax in empty.axes] == list(PANEL_TITLES)
+    assert "CDNOW · as of 1998-07-01 · USD" in fig.get_suptitle()
+    # without P(alive) and CLV values their panels are left out, not drawn empty
+    empty = clv_figure(tr, table, caption="c")
+    assert [ax.get_title() for ax in empty.axes] == list(PANEL_TITLES[:2])

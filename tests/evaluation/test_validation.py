@@ -103,7 +103,8 @@ def test_validation_figure_panels():
     X, _ = make_blobs(n_samples=600, centers=3, n_features=3, random_state=5)
     report = validate_clustering(X, _fit(X, 3), ValidationSettings(k_max=5, n_null=19, **FAST),
                                  segment_names=["Champions", "At Risk", "Lost"])
-    fig = validation_figure(report)
+    fig = validation_figure(report, caption="blobs · as of 2024-01-01 · currency not set")
+    assert "blobs · as of 2024-01-01 · currency not set" in fig.get_suptitle()
     axes = fig.get_axes()
     assert [ax.get_title() for ax in axes] == list(VALIDATION_TITLES)
     bars = [p.get_width() for p in axes[1].patches]

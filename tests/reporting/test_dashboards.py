@@ -19,9 +19,11 @@ from customersense.reporting import (
     segment_colors,
     segmentation_dashboard,
 )
+from customersense.reporting.dashboards import FLOOR_LABEL
 
 pytest.importorskip("matplotlib")
 
+CAPTION = "Test data · as of 2024-01-31 · EUR"
 ORDER = ["Champions", "At Risk", "Hibernating Customers", "Outliers"]
 COUNTS = {"Champions": 20, "At Risk": 25, "Hibernating Customers": 12, "Outliers": 3}
 FEATURES = ["recency_days", "frequency", "monetary", "avg_order_value", "tenure_days", "engagement_score"]
@@ -86,7 +88,7 @@ def rgb(color) -> tuple:
 def dashboard():
     customers = make_customers()
     profiles = make_profiles(customers, ORDER)
-    return customers, profiles, segmentation_dashboard(customers, profiles, ORDER)
+    return customers, profiles, segmentation_dashboard(customers, profiles, ORDER, caption=CAPTION, currency="EUR")
 
 
 def test_dashboard_panels_and_titles(dashboard):
@@ -95,7 +97,7 @@ def test_dashboard_panels_and_titles(dashboard):
     assert len(colorbars) == 1
     assert len(fig.axes) == len(DASHBOARD_TITLES) + 1
     assert set(panels(fig)) == set(DASHBOARD_TITLES)
-    assert fig.get_suptitle() == "Customer segmentation dashboard"
+    assert fig.get_suptitle() == f"Customer segmentation dashboard\n{CAPTION}"
     assert panels(fig)["Recency, frequency and monetary (3D)"].name == "3d"
     assert all(ax.name == "rectilinear" for t, ax in panels(fig).items() if "(3D)" not in t)
 
@@ -125,18 +127,73 @@ def test_dashboard_heatmap_normalised(dashboard):
 
 def test_dashboard_scatter_draws_every_customer_when_small(dashboard):
     customers, _, fig = dashboard
-    for title in ("Recency, frequency and monetary (3D)", "Frequency vs monetary"):
+    floor = FLOOR_LABEL.format(n=int((customers["monetary"] <= 0).sum()))
+    for title, extra in (("Recency, frequency and monetary (3D)", []), ("Frequency vs monetary", [floor])):
         ax = panels(fig)[title]
         assert scatter_points(ax) == len(customers)
-        assert sorted(c.get_label() for c in ax.collections) == sorted(ORDER)
+        assert sorted(c.get_label() for c in ax.collections) == sorted(ORDER + extra)
     fm = panels(fig)["Frequency vs monetary"]
-    assert fm.get_xscale() == "log" and fm.get_yscale() == "symlog"
+    assert fm.get_xscale() == "log" and fm.get_yscale() == "log"
+
+
+def test_frequency_monetary_spends_no_room_on_negative_revenue(dashboard):
+    """Net revenue <= 0 is not on the log axis: those customers sit on the bottom edge, one
+    triangle each at their frequency, coloured by segment and counted in the legend."""
+    customers, _, fig = dashboard
+    fm = panels(fig)["Frequency vs monetary"]
+    money = customers["monetary"].to_numpy(dtype=float)
+    positive = money[money > 0]
+    low, high = fm.get_ylim()
+    assert 0 < low <= positive.min() and high >= positive.max()  # nothing below zero, every positive seen
+    nonpositive = customers[customers["monetary"] <= 0]
+    assert len(nonpositive) == 2  # make_customers(seed=0): 2 net returners
+    label = FLOOR_LABEL.format(n=2)
+    (edge,) = [c for c in fm.collections if c.get_label() == label]
+    xy = edge.get_offsets()
+    assert sorted(xy[:, 0]) == sorted(nonpositive["frequency"].astype(float))
+    assert set(xy[:, 1]) == {0.0}  # axes fraction 0: the bottom edge
+    expected = {name: rgb(c) for name, c in segment_colors(ORDER).items()}
+    by_x = sorted(zip(xy[:, 0], map(rgb, edge.get_facecolor())))
+    assert by_x == sorted(zip(nonpositive["frequency"].astype(float), [expected[s] for s in nonpositive["segment"]]))
+    assert [t.get_text() for t in fm.get_legend().get_texts()] == [label]
+    on_log = sum(len(c.get_offsets()) for c in fm.collections if c.get_label() in ORDER)
+    assert on_log == len(positive)
+
+
+def test_dashboard_boxes_are_tukey_boxes_of_every_customer(dashboard):
+    """Medians, quartiles and whiskers recomputed here with numpy (linear quantiles; whiskers at
+    the most extreme values within 1.5 IQR), compared to the drawn lines to 1e-9."""
+    customers, _, fig = dashboard
+    for title, column in (("Engagement score by segment", "engagement_score"), ("Recency by segment", "recency_days")):
+        ax = panels(fig)[title]
+        medians = [ln for ln in ax.get_lines() if ln.get_gid() == "median"]
+        caps = sorted(round(float(ln.get_ydata()[0]), 9) for ln in ax.get_lines() if ln.get_gid() == "whisker-cap")
+        assert len(medians) == len(ORDER) and len(caps) == 2 * len(ORDER)
+        want_caps = set()
+        for i, name in enumerate(ORDER):
+            v = customers.loc[customers["segment"] == name, column].to_numpy(dtype=float)
+            q1, med, q3 = np.percentile(v, [25, 50, 75])
+            iqr = q3 - q1
+            assert float(medians[i].get_ydata()[0]) == pytest.approx(med, abs=1e-9)
+            assert np.mean(medians[i].get_xdata()) == pytest.approx(i)
+            want_caps |= {round(v[v >= q1 - 1.5 * iqr].min(), 9), round(v[v <= q3 + 1.5 * iqr].max(), 9)}
+        assert sorted(want_caps) == sorted(set(caps))
+
+
+def test_dashboard_caption_and_currency(dashboard):
+    _, _, fig = dashboard
+    assert CAPTION in fig.get_suptitle()
+    assert "(EUR" in panels(fig)["Revenue per segment"].get_ylabel()
+    assert panels(fig)["Frequency vs monetary"].get_ylabel() == "net revenue (EUR, log scale)"
+    customers = make_customers()
+    fig = segmentation_dashboard(customers, make_profiles(customers, ORDER), ORDER, caption=CAPTION)
+    assert panels(fig)["Frequency vs monetary"].get_ylabel() == "net revenue (currency not set, log scale)"
 
 
 def test_dashboard_scatter_subsamples_large_input():
     customers = make_customers({"Champions": 4000, "At Risk": 6000, "Outliers": 500})
     profiles = make_profiles(customers, ["Champions", "At Risk", "Outliers"])
-    fig = segmentation_dashboard(customers, profiles, ["Champions", "At Risk", "Outliers"])
+    fig = segmentation_dashboard(customers, profiles, ["Champions", "At Risk", "Outliers"], caption=CAPTION)
     for title in ("Recency, frequency and monetary (3D)", "Frequency vs monetary"):
         ax = panels(fig)[title]
         assert scatter_points(ax) == min(len(customers), SAMPLE_CAP)
@@ -159,13 +216,14 @@ def test_dashboard_legend_and_colours_consistent(dashboard):
         assert [rgb(b.get_facecolor()) for b in boxes] == [expected[s] for s in ORDER]
     for title in ("Recency, frequency and monetary (3D)", "Frequency vs monetary"):
         for coll in p[title].collections:
-            assert rgb(coll.get_facecolor()[0]) == expected[coll.get_label()]
+            if coll.get_label() in expected:  # the bottom edge's triangles: one colour per point (tested above)
+                assert rgb(coll.get_facecolor()[0]) == expected[coll.get_label()]
 
 
 def test_dashboard_segments_outside_order_still_drawn():
     customers = make_customers()
     profiles = make_profiles(customers, ORDER)
-    fig = segmentation_dashboard(customers, profiles, ["At Risk", "Champions"])
+    fig = segmentation_dashboard(customers, profiles, ["At Risk", "Champions"], caption=CAPTION)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[:2] == ["At Risk", "Champions"]
     assert sorted(labels[2:]) == ["Hibernating Customers", "Outliers"]
@@ -189,8 +247,8 @@ def test_segment_colors_stable_and_outliers_grey():
 
 def test_k_selection_figure():
     selection = make_selection()
-    fig = k_selection_figure(selection, chosen_k=4)
-    assert fig.get_suptitle() == "Choosing the number of segments"
+    fig = k_selection_figure(selection, chosen_k=4, caption=CAPTION)
+    assert fig.get_suptitle() == f"Choosing the number of segments\n{CAPTION}"
     assert [ax.get_title() for ax in fig.axes] == list(K_SELECTION_TITLES)
     for ax in fig.axes:
         chosen = [ln for ln in ax.get_lines() if ln.get_label() == "chosen k = 4"]
@@ -219,14 +277,14 @@ def test_save_figure_png_deterministic(tmp_path, dashboard):
     assert first.read_bytes().startswith(b"\x89PNG")
     assert first.read_bytes() == second.read_bytes()
     third = tmp_path / "c.png"
-    save_figure(segmentation_dashboard(customers, profiles, ORDER), third)
+    save_figure(segmentation_dashboard(customers, profiles, ORDER, caption=CAPTION, currency="EUR"), third)
     assert third.read_bytes() == first.read_bytes()
 
 
 def test_save_k_selection_png_deterministic(tmp_path):
     paths = [tmp_path / f"k{i}.png" for i in range(2)]
     for path in paths:
-        save_figure(k_selection_figure(make_selection(), 3), path)
+        save_figure(k_selection_figure(make_selection(), 3, caption=CAPTION), path)
     assert paths[0].read_bytes().startswith(b"\x89PNG")
     assert paths[0].read_bytes() == paths[1].read_bytes()
 
@@ -248,8 +306,8 @@ def test_fast_freeze_and_save_give_the_former_bytes(tmp_path, monkeypatch):
     customers = make_customers()
     profiles = make_profiles(customers, ORDER)
     build = {
-        "dash": lambda: segmentation_dashboard(customers, profiles, ORDER),
-        "k": lambda: k_selection_figure(make_selection(), 3),
+        "dash": lambda: segmentation_dashboard(customers, profiles, ORDER, caption=CAPTION, currency="EUR"),
+        "k": lambda: k_selection_figure(make_selection(), 3, caption=CAPTION),
     }
     for name, make in build.items():
         save_figure(make(), tmp_path / f"{name}_new.png")
@@ -276,7 +334,7 @@ def test_drawing_does_not_touch_pyplot(tmp_path):
         sel = pd.DataFrame({{"k": [2, 3], "inertia": [2.0, 1.0], "silhouette": [0.4, 0.3],
                              "silhouette_std": [0.0, 0.0], "davies_bouldin": [1.0, 1.1],
                              "calinski_harabasz": [10.0, 9.0], "is_elbow": [False, True]}})
-        save_figure(k_selection_figure(sel, 2), {str(tmp_path / "k.png")!r})
+        save_figure(k_selection_figure(sel, 2, caption="c"), {str(tmp_path / "k.png")!r})
         assert "matplotlib.pyplot" not in sys.modules
     """)
     assert result.returncode == 0, result.stderr

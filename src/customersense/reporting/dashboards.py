@@ -11,19 +11,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .figures import SAVE_DPI, freeze_layout, save_figure  # noqa: F401  (save_figure: public here too)
+from ..profiles.views import PROFILE_FEATURES, SAMPLE_CAP, SAMPLE_SEED, box_stats, figure_sample, normalised_profiles
+from .figures import SAVE_DPI, add_caption, freeze_layout, money_label, save_figure  # noqa: F401  (save_figure: public here too)
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-SAMPLE_CAP = 5_000
-SAMPLE_SEED = 0
+__all__ = ["PROFILE_FEATURES", "SAMPLE_CAP", "SAMPLE_SEED", "k_selection_figure", "segment_colors",
+           "segmentation_dashboard"]
 OUTLIERS = "Outliers"
 OUTLIER_COLOR = (0.62, 0.62, 0.62, 1.0)
-PROFILE_FEATURES = (
-    "recency_days", "frequency", "monetary", "avg_order_value", "tenure_days", "engagement_score",
-)
 DASHBOARD_TITLES = (
     "Customers per segment",
     "Revenue per segment",
@@ -60,12 +58,22 @@ def segment_colors(segment_order: list[str]) -> dict[str, tuple]:
 
 
 def segmentation_dashboard(
-    customers: pd.DataFrame, profiles: pd.DataFrame, segment_order: list[str]
+    customers: pd.DataFrame, profiles: pd.DataFrame, segment_order: list[str], *, caption: str,
+    currency: str | None = None,
 ) -> Figure:
-    """Seven-panel overview of a segmentation (see ``DASHBOARD_TITLES``) with one figure legend."""
+    """Seven-panel overview of a segmentation (see ``DASHBOARD_TITLES``) with one figure legend,
+    titled with ``caption`` (dataset · as of · currency); money axes name ``currency``.
+
+    The tables come from :mod:`customersense.profiles.views`: the scatter panels draw
+    :func:`figure_sample`, the heatmap :func:`normalised_profiles`, the box plots
+    :func:`box_stats` (over every customer). "Frequency vs monetary" draws net revenue on a log
+    axis: customers with net revenue <= 0 (net returners; few) have no place on it, so they are
+    drawn as triangles on the panel's bottom edge and counted in its legend, instead of giving
+    half the panel to a negative axis.
+    """
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import FuncFormatter
 
     import mpl_toolkits.mplot3d  # noqa: F401  (registers the "3d" projection)
 
@@ -89,7 +97,7 @@ def segmentation_dashboard(
 
     prof = profiles.set_index("segment").reindex([s for s in order if s in set(profiles["segment"])])
     _bars(ax_count, prof["customers"], colors, "customers", [f"{int(v):,}" for v in prof["customers"]])
-    _bars(ax_rev, prof["revenue"], colors, "revenue (net; bar labels: share of total)",
+    _bars(ax_rev, prof["revenue"], colors, money_label("net revenue", currency) + "\nbar labels: share of total",
           [f"{v:.1%}" if pd.notna(v) else "" for v in prof["revenue_share"]])
     for ax in (ax_count, ax_rev):
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _compact(v)))
@@ -97,48 +105,22 @@ def segmentation_dashboard(
     ax_count.set_title(DASHBOARD_TITLES[0])
     ax_rev.set_title(DASHBOARD_TITLES[1])
 
-    groups = {str(k): g for k, g in customers.groupby(seg, sort=False, observed=True)}
-    _boxes(ax_eng, groups, "engagement_score", order, colors, "engagement score (0-100)")
+    present = [s for s in order if s in set(seg)]
+    _boxes(ax_eng, box_stats(customers, "engagement_score", "segment", present), present, colors,
+           "engagement score (0-100)")
     ax_eng.set_title(DASHBOARD_TITLES[4])
-    _boxes(ax_rec, groups, "recency_days", order, colors, "recency (days)")
+    _boxes(ax_rec, box_stats(customers, "recency_days", "segment", present), present, colors, "recency (days)")
     ax_rec.set_title(DASHBOARD_TITLES[6])
 
-    _heatmap(fig, ax_heat, prof)
+    _heatmap(fig, ax_heat, *normalised_profiles(profiles, list(prof.index)))
     ax_heat.set_title(DASHBOARD_TITLES[3])
 
-    sample = _sample(customers)
-    note = (f"sample of {len(sample):,} of {len(customers):,} customers" if len(sample) < len(customers)
-            else f"all {len(customers):,} customers")
-    sample_seg = sample["segment"].astype(str).to_numpy()
-    rec = np.log10(1 + np.clip(sample["recency_days"].to_numpy(dtype=float), 0, None))
-    freq_raw = sample["frequency"].to_numpy(dtype=float)
-    freq = np.log10(1 + np.clip(freq_raw, 0, None))
-    mon_raw = sample["monetary"].to_numpy(dtype=float)
-    mon = np.sign(mon_raw) * np.log10(1 + np.abs(mon_raw))
-    for name in order:
-        mask = sample_seg == name
-        if mask.any():
-            ax_3d.scatter(rec[mask], freq[mask], mon[mask], s=6, alpha=0.55, color=colors[name],
-                          depthshade=False, label=name)
-            ax_fm.scatter(freq_raw[mask], mon_raw[mask], s=8, alpha=0.5, color=colors[name],
-                          linewidths=0, label=name)
-    ax_3d.set_xlabel("log10(1 + recency days)")
-    ax_3d.set_ylabel("log10(1 + frequency)")
-    ax_3d.set_zlabel("sign x log10(1 + |monetary|)")
-    for axis in (ax_3d.xaxis, ax_3d.yaxis, ax_3d.zaxis):
-        axis.set_major_locator(MaxNLocator(5))
-    ax_3d.view_init(elev=22, azim=-55)
+    sample, note = figure_sample(customers)
+    _scatter_3d(ax_3d, sample, order, colors, currency)
     ax_3d.set_title(DASHBOARD_TITLES[2], pad=16)
-    ax_3d.set_box_aspect((1.25, 1.0, 0.85), zoom=1.2)
     ax_3d.text2D(0.5, 1.0, note, transform=ax_3d.transAxes, ha="center", va="bottom", fontsize=9,
                  color="dimgray")
-
-    ax_fm.set_xscale("log" if len(freq_raw) and np.nanmin(freq_raw) > 0 else "symlog")
-    ax_fm.set_yscale("symlog", linthresh=1.0)
-    ax_fm.axhline(0, color="black", linewidth=0.6)
-    ax_fm.set_xlabel("frequency (orders, log scale)")
-    ax_fm.set_ylabel("monetary (net revenue, symlog scale)")
-    ax_fm.grid(True, which="major", alpha=0.3)
+    _frequency_monetary(ax_fm, sample, order, colors, currency)
     ax_fm.set_title(DASHBOARD_TITLES[5], pad=16)
     ax_fm.text(0.5, 1.0, note, transform=ax_fm.transAxes, ha="center", va="bottom", fontsize=9,
                color="dimgray")
@@ -147,12 +129,65 @@ def segmentation_dashboard(
     rows = max(1, -(-len(order) // 8))
     fig.legend(handles=handles, loc="outside lower center", ncol=max(1, -(-len(order) // rows)),
                frameon=False, fontsize=11)
-    fig.suptitle("Customer segmentation dashboard", fontsize=18, fontweight="bold")
+    add_caption(fig, "Customer segmentation dashboard", caption, fontsize=18)
     return freeze_layout(fig)
 
 
-def k_selection_figure(selection: pd.DataFrame, chosen_k: int) -> Figure:
-    """Four panels (see ``K_SELECTION_TITLES``): each metric against k, the chosen k dashed."""
+def _scatter_3d(ax, sample: pd.DataFrame, order: list[str], colors: dict, currency: str | None) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    seg = sample["segment"].astype(str).to_numpy()
+    rec = np.log10(1 + np.clip(sample["recency_days"].to_numpy(dtype=float), 0, None))
+    freq = np.log10(1 + np.clip(sample["frequency"].to_numpy(dtype=float), 0, None))
+    mon_raw = sample["monetary"].to_numpy(dtype=float)
+    mon = np.sign(mon_raw) * np.log10(1 + np.abs(mon_raw))
+    for name in order:
+        mask = seg == name
+        if mask.any():
+            ax.scatter(rec[mask], freq[mask], mon[mask], s=6, alpha=0.55, color=colors[name],
+                       depthshade=False, label=name)
+    ax.set_xlabel("log10(1 + recency days)")
+    ax.set_ylabel("log10(1 + frequency)")
+    ax.set_zlabel("sign x log10(1 + |net revenue|)\n" + money_label("net revenue", currency))
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MaxNLocator(5))
+    ax.view_init(elev=22, azim=-55)
+    ax.set_box_aspect((1.25, 1.0, 0.85), zoom=1.2)
+
+
+FLOOR_LABEL = "net revenue <= 0: {n:,} customers (on the bottom edge)"
+
+
+def _frequency_monetary(ax, sample: pd.DataFrame, order: list[str], colors: dict, currency: str | None) -> None:
+    """Net revenue > 0 on a log axis; customers with net revenue <= 0 as one collection of
+    triangles on the bottom edge (x: their frequency), counted in the panel's legend."""
+    seg = sample["segment"].astype(str).to_numpy()
+    freq = sample["frequency"].to_numpy(dtype=float)
+    mon = sample["monetary"].to_numpy(dtype=float)
+    positive = mon > 0
+    for name in order:
+        mask = (seg == name) & positive
+        if mask.any():
+            ax.scatter(freq[mask], mon[mask], s=8, alpha=0.5, color=colors[name], linewidths=0, label=name)
+    ax.set_xscale("log" if len(freq) and np.nanmin(freq) > 0 else "symlog")
+    ax.set_yscale("log")
+    floor = ~positive
+    if positive.any():
+        lo, hi = mon[positive].min(), mon[positive].max()
+        ax.set_ylim(lo / 2, hi * 2)
+    if floor.any():
+        ax.scatter(freq[floor], np.zeros(int(floor.sum())), s=30, marker="v", clip_on=False, zorder=3,
+                   color=[colors[s] for s in seg[floor]], edgecolors="black", linewidths=0.4,
+                   transform=ax.get_xaxis_transform(), label=FLOOR_LABEL.format(n=int(floor.sum())))
+        ax.legend(handles=[ax.collections[-1]], loc="upper left", fontsize=9, framealpha=0.9)
+    ax.set_xlabel("frequency (orders, log scale)")
+    ax.set_ylabel(money_label("net revenue", currency, "log scale"))
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def k_selection_figure(selection: pd.DataFrame, chosen_k: int, *, caption: str) -> Figure:
+    """Four panels (see ``K_SELECTION_TITLES``): each metric against k, the chosen k dashed;
+    titled with ``caption``."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
@@ -182,17 +217,8 @@ def k_selection_figure(selection: pd.DataFrame, chosen_k: int) -> Figure:
         ax.grid(True, alpha=0.3)
         ax.set_title(title)
         ax.legend(loc="best", fontsize=9)
-    fig.suptitle("Choosing the number of segments", fontsize=16, fontweight="bold")
+    add_caption(fig, "Choosing the number of segments", caption)
     return freeze_layout(fig)
-
-
-def _sample(customers: pd.DataFrame, cap: int = SAMPLE_CAP) -> pd.DataFrame:
-    """Deterministic subsample of at most ``cap`` rows, in the original row order."""
-    n = len(customers)
-    if n <= cap:
-        return customers
-    rows = np.sort(np.random.default_rng(SAMPLE_SEED).choice(n, size=cap, replace=False))
-    return customers.iloc[rows]
 
 
 def _compact(value: float) -> str:
@@ -223,15 +249,17 @@ def _bars(ax: Axes, values: pd.Series, colors: dict, ylabel: str, labels: list[s
     _segment_ticks(ax, names)
 
 
-def _boxes(ax: Axes, groups: dict, column: str, order: list[str], colors: dict, ylabel: str) -> None:
-    present = [s for s in order if s in groups]
-    data = [groups[s][column].dropna().to_numpy(dtype=float) for s in present]
-    keep = [i for i, d in enumerate(data) if len(d)]
-    if keep:
-        box = ax.boxplot([data[i] for i in keep], positions=keep, widths=0.6, patch_artist=True,
-                         showfliers=False, medianprops={"color": "black"})
-        for patch, i in zip(box["boxes"], keep):
-            patch.set_facecolor(colors[present[i]])
+def _boxes(ax: Axes, stats: pd.DataFrame, present: list[str], colors: dict, ylabel: str) -> None:
+    """Tukey boxes from :func:`box_stats` rows (no fliers), at each segment's place in ``present``."""
+    where = {name: i for i, name in enumerate(present)}
+    if len(stats):
+        rows = [{"label": r.segment, "med": r.median, "q1": r.q1, "q3": r.q3, "whislo": r.lower,
+                 "whishi": r.upper} for r in stats.itertuples()]
+        box = ax.bxp(rows, positions=[where[r] for r in stats["segment"]], widths=0.6, patch_artist=True,
+                     showfliers=False, medianprops={"color": "black", "gid": "median"},
+                     capprops={"gid": "whisker-cap"})
+        for patch, name in zip(box["boxes"], stats["segment"]):
+            patch.set_facecolor(colors[name])
             patch.set_alpha(0.85)
     ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
@@ -239,23 +267,16 @@ def _boxes(ax: Axes, groups: dict, column: str, order: list[str], colors: dict, 
     _segment_ticks(ax, present)
 
 
-def _heatmap(fig: Figure, ax: Axes, prof: pd.DataFrame) -> None:
-    """Mean of each feature per segment, each column min-max scaled across segments (a constant
-    column shows 0.5); cells annotated with the raw means."""
-    feats = [f for f in PROFILE_FEATURES if f"mean_{f}" in prof.columns]
-    raw = prof[[f"mean_{f}" for f in feats]].to_numpy(dtype=float)
-    lo, hi = np.nanmin(raw, axis=0, initial=np.inf), np.nanmax(raw, axis=0, initial=-np.inf)
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        norm = np.where(span > 0, (raw - lo) / np.where(span > 0, span, 1.0), 0.5)
-    norm[np.isnan(raw)] = np.nan
-    image = ax.imshow(norm, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
-    for (i, j), value in np.ndenumerate(raw):
+def _heatmap(fig: Figure, ax: Axes, raw: pd.DataFrame, norm: pd.DataFrame) -> None:
+    """The scaled means (:func:`normalised_profiles`) as colours, annotated with the raw means."""
+    values, scaled = raw.to_numpy(dtype=float), norm.to_numpy(dtype=float)
+    image = ax.imshow(scaled, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
+    for (i, j), value in np.ndenumerate(values):
         if np.isfinite(value):
             ax.text(j, i, _compact(value), ha="center", va="center", fontsize=9,
-                    color="white" if norm[i, j] < 0.55 else "black")
-    ax.set_xticks(range(len(feats)), [f"mean {f.replace('_', ' ')}" for f in feats], rotation=15)
-    ax.set_yticks(range(len(prof)), [str(s) for s in prof.index])
+                    color="white" if scaled[i, j] < 0.55 else "black")
+    ax.set_xticks(range(len(raw.columns)), [f"mean {f.replace('_', ' ')}" for f in raw.columns], rotation=15)
+    ax.set_yticks(range(len(raw)), [str(s) for s in raw.index])
     ax.tick_params(length=0)
     colorbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.01)
     colorbar.set_label("scaled across segments (0 = lowest, 1 = highest)")

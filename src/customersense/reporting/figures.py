@@ -12,7 +12,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-SAVE_DPI = 110
+SAVE_DPI = 150
+NO_CURRENCY = "currency not set"
+
+
+def money_label(what: str, currency: str | None, scale: str = "") -> str:
+    """An axis label for an amount that names its currency: ``"net revenue (GBP, log scale)"``."""
+    inside = ", ".join(x for x in (currency or NO_CURRENCY, scale) if x)
+    return f"{what} ({inside})"
+
+
+def add_caption(fig: Figure, title: str, caption: str, fontsize: float = 16) -> None:
+    """The figure's title with the run's caption (dataset · as of · currency) as its second line:
+    one suptitle, so that the constrained layout makes room for both lines."""
+    fig.suptitle(f"{title}\n{caption}" if caption else title, fontsize=fontsize, fontweight="bold",
+                 linespacing=1.5)
 
 
 def save_figure(fig: Figure, path: str | PathLike[str]) -> None:

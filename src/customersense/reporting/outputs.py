@@ -11,6 +11,7 @@ from typing import Any
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
 from ..features import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
+from ..profiles.views import rfm_grid
 from ..engine import Engine
 from ..result import RunResult
 from ..scoring import save_bundle, write_bundle
@@ -18,7 +19,8 @@ from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
 from .bi import write_powerbi, write_tableau
-from .html import report_figures, write_report
+from .html import write_report
+from .rfm_plot import rfm_figure
 from .validation_plot import validation_figure
 from .writers import AtomicOutputs
 
@@ -34,6 +36,7 @@ OUTPUT_FILES = (
     "model_selection.csv",
     "segment_crosstab.csv",
     "customer_segmentation_dashboard.png",
+    "rfm_segments.png",
     "optimal_clusters_analysis.png",
     "validation.json",
     "validation_analysis.png",
@@ -101,7 +104,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
         if result.model is not None:
             with clock.stage("model", "Saving the model bundle"):
                 bundle = _write_model(result, out)
-        if result.config.output.plots and (result.learned is not None or result.clv is not None):
+        if result.config.output.plots:
             with clock.stage("plots", "Drawing dashboards"):
                 _write_plots(result, out)
         dashboards = None
@@ -144,21 +147,27 @@ def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
 
 
 def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
-    learned = result.learned
+    learned, caption, currency = result.learned, result.caption, result.currency
+    profiles = result.profiles
+    fig = rfm_figure(profiles[profiles["segmentation"] == "rfm"], rfm_grid(result.customers),
+                     caption=caption, currency=currency)
+    save_figure(fig, out.path("rfm_segments.png"))
     if result.clv is not None:
         clv = result.clv
         fig = clv_figure(clv.tracking, clv.calibration_table, result.customers["p_alive"], result.customers["clv"],
-                         title=f"Customer lifetime value: {clv.record['prediction_models']['transactions']['model']}")
+                         caption=caption, currency=currency,
+                         title=f"Customer lifetime value: {clv.record['prediction_models']['transactions']['model']}",
+                         holdout_error=clv.record.get("evaluation", {}).get("error"))
         save_figure(fig, out.path("clv_analysis.png"))
     if learned is None:
         return
-    profiles = result.profiles[result.profiles["segmentation"] == "learned"]
-    fig = segmentation_dashboard(result.customers, profiles, learned.order)
+    fig = segmentation_dashboard(result.customers, profiles[profiles["segmentation"] == "learned"], learned.order,
+                                 caption=caption, currency=currency)
     save_figure(fig, out.path("customer_segmentation_dashboard.png"))
-    fig = k_selection_figure(learned.model.selection_, learned.model.n_clusters_)
+    fig = k_selection_figure(learned.model.selection_, learned.model.n_clusters_, caption=caption)
     save_figure(fig, out.path("optimal_clusters_analysis.png"))
     if result.validation is not None:
-        save_figure(validation_figure(result.validation), out.path("validation_analysis.png"))
+        save_figure(validation_figure(result.validation, caption=caption), out.path("validation_analysis.png"))
 
 
 # Functions of the columns before them in the sort key: they never break a tie, so the sort

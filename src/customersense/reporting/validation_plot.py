@@ -22,12 +22,13 @@ VALIDATION_TITLES = (
 )
 
 
-def validation_figure(report: ValidationReport) -> Figure:
+def validation_figure(report: ValidationReport, *, caption: str) -> Figure:
+    """The three panels of :data:`VALIDATION_TITLES`, titled with ``caption`` and the verdict."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(17, 5.5), dpi=SAVE_DPI, layout="constrained")
     sample = f" (sample of {report.n_used:,} of {report.n_customers:,} customers)" if report.sampled else ""
-    fig.suptitle(f"Are the segments real?{sample}\n{report.verdict()}", fontsize=12)
+    fig.suptitle(f"Are the segments real?{sample}\n{caption}\n{report.verdict()}", fontsize=12)
     ax_gap, ax_stab, ax_null = fig.subplots(1, 3)
 
     ax_gap.errorbar(report.gap_k, report.gap, yerr=report.gap_se, marker="o", capsize=3, label="gap(k) ± s(k)")

@@ -107,6 +107,7 @@ def render_report(result: RunResult) -> tuple[str, dict]:
         f"<script>{JS}</script>", "</body>", "</html>", ""])
     info = {"file": REPORT_FILE, "panels": list(figures), "skipped": skipped, "customers": int(len(ctx.customers)),
             "sample_size": int(len(ctx.sample)), "sample": ctx.sample_note}
+    result.figures = figures  # shown inline in a notebook (RunResult.figures)
     return page, info
 
 
