@@ -74,3 +74,18 @@ def test_rich_display_escapes_text(result, monkeypatch):
     monkeypatch.setattr(result, "notes", ["<script>alert(1)</script>"])
     page = result._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_figures_show_inline(result, monkeypatch):
+    # the report's panels, kept on the result: each one a plotly figure that a notebook renders
+    # (JupyterLab's renderer: the plotly MIME type, holding the figure's own data)
+    import plotly.io as pio
+
+    assert {"segments", "rfm_grid", "k_selection"} <= set(result.figures)
+    monkeypatch.setattr(pio.renderers, "default", "plotly_mimetype")
+    bundle = result.figures["segments"]._repr_mimebundle_()
+    shown = bundle["application/vnd.plotly.v1+json"]["data"]
+    counts = result.customers["segment"].astype(str).value_counts()
+    drawn = {t["name"]: sum(t["y"]) for t in shown}
+    assert drawn == counts.to_dict()
+    assert 'result.figures["rfm_grid"]' in result._repr_html_()

@@ -93,7 +93,7 @@ class RunResult:
                                      revenue=table["revenue"].map("{:,.2f}".format))
                 parts.append(f"<h4>{title}</h4>" + shown.to_html(index=False, escape=True, border=0))
         if self.figures:
-            parts.append("<p>Figures: " + ", ".join(f"<code>result.figures[{escape(repr(k))}]</code>"
+            parts.append("<p>Figures: " + ", ".join(f'<code>result.figures["{escape(k)}"]</code>'
                                                      for k in self.figures) + "</p>")
         return "".join(parts) + "</div>"
 
