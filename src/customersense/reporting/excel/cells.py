@@ -78,6 +78,8 @@ def clean_text(values: pa.Array) -> pa.Array:
     values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
     if len(values) and (pc.max(pc.utf8_length(values)).as_py() or 0) > MAX_TEXT:
         values = pc.utf8_slice_codeunits(values, 0, MAX_TEXT)
+    if not pc.any(pc.match_substring_regex(values, "[&<>_" + _ILLEGAL_RE[1:])).as_py():
+        return values  # nothing to escape (most columns)
     if pc.any(pc.match_substring_regex(values, _ESCAPE_LIKE)).as_py():
         values = pc.replace_substring_regex(values, _ESCAPE_LIKE, r"_x005F_\1")
     if pc.any(pc.match_substring_regex(values, _ILLEGAL_RE)).as_py():
@@ -95,11 +97,17 @@ def number_text(values: pa.Array, as_float: bool) -> pa.Array:
         values = values.dictionary_decode()
     if pa.types.is_decimal(values.type) or (as_float and pa.types.is_integer(values.type)):
         values = values.cast(pa.float64())
-    if pa.types.is_floating(values.type):
-        values = pc.if_else(pc.is_finite(values), values, pa.scalar(None, values.type))
+    if not pa.types.is_floating(values.type):
+        return values.cast(pa.string())
+    if values.type != pa.float64():
+        values = values.cast(pa.float64())
+    finite = pc.is_finite(values)
+    if not pc.all(finite).as_py():
+        values = pc.if_else(finite, values, pa.scalar(None, pa.float64()))
     text = values.cast(pa.string())
-    if pa.types.is_floating(values.type):
-        plain = pc.invert(pc.match_substring_regex(text, "[.eE]"))
+    whole = pc.equal(pc.trunc(values), values)  # only these can print without "." ("12", "1e+16")
+    if pc.any(whole).as_py():
+        plain = pc.and_(whole, pc.invert(pc.match_substring(text, "e")))
         text = pc.if_else(plain, pc.binary_join_element_wise(text, ".0", ""), text)
     return text
 
@@ -115,41 +123,42 @@ def serial_text(values: pa.Array) -> pa.Array:
     return number_text(days, as_float=True)
 
 
-def encode_column(values: pa.Array, kind: str, letter: str, rows: pa.Array) -> pa.Array:
-    """One ``<c>`` element per row (``rows``: the row numbers as text); "" where the value is missing."""
+def cell_parts(values: pa.Array, kind: str, letter: str, rows: pa.Array) -> list:
+    """The pieces of one ``<c>`` element per row (``rows``: the row numbers as text), to be joined
+    into the rows: scalars and arrays; a single array where the column has missing values (an
+    empty string there: no cell)."""
     if pa.types.is_dictionary(values.type) and kind != "text":
         values = values.dictionary_decode()
-    ref = f'<c r="{letter}'
     if kind == "empty":
-        return pa.array([""] * len(values), pa.string())
+        return []
     if kind == "text":
         text = clean_text(values)
-        quoted = pc.fill_null(pc.match_substring_regex(text, FORMULA_START), False)
-        style = pc.if_else(quoted, f' s="{STYLE["quoted"]}"', "")
-        cells = pc.binary_join_element_wise(
-            ref, rows, '"', style, ' t="inlineStr"><is><t xml:space="preserve">', text, "</t></is></c>", "",
-            null_handling="emit_null")
-        return pc.fill_null(cells, "")
-    if kind == "bool":
-        value, attrs = values.cast(pa.int8()).cast(pa.string()), ' t="b"'
-    elif kind in ("date", "datetime"):
-        value, attrs = serial_text(values), f' s="{STYLE[kind]}"'
+        style = pc.if_else(pc.fill_null(pc.match_substring_regex(text, FORMULA_START), False),
+                           f' s="{STYLE["quoted"]}" t="inlineStr"><is><t', ' t="inlineStr"><is><t')
+        space = pc.if_else(pc.equal(pc.utf8_trim_whitespace(text), text), ">", ' xml:space="preserve">')
+        parts = [f'<c r="{letter}', rows, '"', style, space, text, "</t></is></c>"]
     else:
-        value = number_text(values, as_float=kind in ("float", "money", "percent"))
-        attrs = f' s="{STYLE[kind]}"' if kind in ("money", "percent") else ""
-    cells = pc.binary_join_element_wise(ref, rows, f'"{attrs}><v>', value, "</v></c>", "", null_handling="emit_null")
-    return pc.fill_null(cells, "")
+        if kind == "bool":
+            value, attrs = values.cast(pa.int8()).cast(pa.string()), ' t="b"'
+        elif kind in ("date", "datetime"):
+            value, attrs = serial_text(values), f' s="{STYLE[kind]}"'
+        else:
+            value = number_text(values, as_float=kind in ("float", "money", "percent"))
+            attrs = f' s="{STYLE[kind]}"' if kind in ("money", "percent") else ""
+        parts = [f'<c r="{letter}', rows, f'"{attrs}><v>', value, "</v></c>"]
+    missing = parts[5 if kind == "text" else 3]
+    if missing.null_count == 0:
+        return parts
+    return [pc.fill_null(pc.binary_join_element_wise(*parts, "", null_handling="emit_null"), "")]
 
 
-def joined_bytes(values: pa.Array) -> bytes:
-    """The text of every element of a string array, one after the other (the array's data buffer)."""
-    values = pc.fill_null(values, "")
-    if not pa.types.is_string(values.type):
-        values = values.cast(pa.string())
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+def joined_bytes(values: pa.Array) -> memoryview:
+    """The text of every element of a string array without nulls, one after the other (a view of
+    the array's data buffer, no copy)."""
     if len(values) == 0:
-        return b""
-    return values.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
+        return memoryview(b"")
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+    return memoryview(values.buffers()[2])[offsets[0]:offsets[-1]]
 
 
 def _escape(text: str) -> str:

@@ -24,9 +24,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .cells import STYLE, cell_xml, column_letter, encode_column, joined_bytes
+from .cells import STYLE, cell_parts, cell_xml, column_letter, joined_bytes
 
 CHUNK_ROWS = 65_536
+ZIP_LEVEL = 1  # zlib's fastest: at 1M customers a third of level 6's time, files about a fifth larger
 MAX_WIDTH = 60
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -72,7 +73,7 @@ class Sheet:
 def write_xlsx(out: BinaryIO, sheets: Sequence[Sheet], *, stamp: dt.datetime, title: str, money_format: str) -> None:
     """Write the workbook to the binary file ``out``; the first sheet is the one shown on opening."""
     date_time = max(stamp, dt.datetime(1980, 1, 1)).timetuple()[:6]
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL) as zf:
         def put(name: str, text: str) -> None:
             zf.writestr(_entry(name, date_time), (_HEAD + text).encode("utf-8"))
 
@@ -96,6 +97,7 @@ def write_xlsx(out: BinaryIO, sheets: Sequence[Sheet], *, stamp: dt.datetime, ti
 def _entry(name: str, date_time: tuple) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=date_time)
     info.compress_type = zipfile.ZIP_DEFLATED
+    info._compresslevel = ZIP_LEVEL  # the level open(info, "w") uses (a property of compress_level from 3.13)
     info.create_system = 0
     info.external_attr = 0
     return info
@@ -254,8 +256,8 @@ def _write_table(stream: BinaryIO, table: Table, start: int) -> None:
     for offset in range(0, table.data.num_rows, CHUNK_ROWS):
         chunk = table.data.slice(offset, CHUNK_ROWS)
         rows = pa.array(np.arange(first + offset, first + offset + chunk.num_rows)).cast(pa.string())
-        cells = [encode_column(col.combine_chunks(), kind, letter, rows)
-                 for col, kind, letter in zip(chunk.columns, table.kinds, letters)]
+        cells = [part for col, kind, letter in zip(chunk.columns, table.kinds, letters)
+                 for part in cell_parts(col.combine_chunks(), kind, letter, rows)]
         xml = pc.binary_join_element_wise('<row r="', rows, '">', *cells, "</row>", "")
         stream.write(joined_bytes(xml))
 
