@@ -33,6 +33,8 @@ FORMULA_START = r"^[=+\-@\t\r]"
 _ILLEGAL = "".join(chr(c) for c in (*range(0, 9), 11, 12, *range(14, 32)))
 _ILLEGAL_RE = "[" + "".join(f"\\x{ord(c):02x}" for c in _ILLEGAL) + "]"
 _ESCAPE_LIKE = r"_(x[0-9A-Fa-f]{4}_)"
+# "&" first; a carriage return as a character reference (an XML reader turns a raw one into "\n")
+_XML_ESCAPES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\r", "&#13;"))
 
 # Style ids: the order of the cellXfs in styles.xml (see xlsx.styles_xml).
 STYLE = {"default": 0, "header": 1, "title": 2, "section": 3, "money": 4, "percent": 5, "date": 6,
@@ -74,18 +76,18 @@ def arrow_kind(values: pa.Array, money: bool, percent: bool) -> str:
 
 def clean_text(values: pa.Array) -> pa.Array:
     """Text as Excel should show it, XML-escaped: cut at 32,767 characters, ``_xHHHH_`` and control
-    characters escaped, then ``&``, ``<``, ``>``."""
+    characters escaped, then ``&``, ``<``, ``>`` and carriage returns."""
     values = values.cast(pa.string()) if not pa.types.is_string(values.type) else values
     if len(values) and (pc.max(pc.utf8_length(values)).as_py() or 0) > MAX_TEXT:
         values = pc.utf8_slice_codeunits(values, 0, MAX_TEXT)
-    if not pc.any(pc.match_substring_regex(values, "[&<>_" + _ILLEGAL_RE[1:])).as_py():
+    if not pc.any(pc.match_substring_regex(values, "[&<>_\\r" + _ILLEGAL_RE[1:])).as_py():
         return values  # nothing to escape (most columns)
     if pc.any(pc.match_substring_regex(values, _ESCAPE_LIKE)).as_py():
         values = pc.replace_substring_regex(values, _ESCAPE_LIKE, r"_x005F_\1")
     if pc.any(pc.match_substring_regex(values, _ILLEGAL_RE)).as_py():
         for ch in _ILLEGAL:
             values = pc.replace_substring(values, ch, f"_x{ord(ch):04X}_")
-    for raw, esc in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+    for raw, esc in _XML_ESCAPES:
         values = pc.replace_substring(values, raw, esc)
     return values
 
@@ -132,10 +134,11 @@ def cell_parts(values: pa.Array, kind: str, letter: str, rows: pa.Array) -> list
     if kind == "empty":
         return []
     if kind == "text":
-        text = clean_text(values)
-        style = pc.if_else(pc.fill_null(pc.match_substring_regex(text, FORMULA_START), False),
+        raw = values if pa.types.is_string(values.type) else values.cast(pa.string())
+        style = pc.if_else(pc.fill_null(pc.match_substring_regex(raw, FORMULA_START), False),
                            f' s="{STYLE["quoted"]}" t="inlineStr"><is><t', ' t="inlineStr"><is><t')
-        space = pc.if_else(pc.equal(pc.utf8_trim_whitespace(text), text), ">", ' xml:space="preserve">')
+        space = pc.if_else(pc.equal(pc.utf8_trim_whitespace(raw), raw), ">", ' xml:space="preserve">')
+        text = clean_text(raw)
         parts = [f'<c r="{letter}', rows, '"', style, space, text, "</t></is></c>"]
     else:
         if kind == "bool":
@@ -166,7 +169,9 @@ def _escape(text: str) -> str:
     text = text[:MAX_TEXT]
     text = re.sub(_ESCAPE_LIKE, r"_x005F_\1", text)
     text = re.sub(_ILLEGAL_RE, lambda m: f"_x{ord(m.group()):04X}_", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    for raw, esc in _XML_ESCAPES:
+        text = text.replace(raw, esc)
+    return text
 
 
 def value_kind(value: Any) -> str:
