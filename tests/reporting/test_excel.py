@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import struct
 import zipfile
 from pathlib import Path
 
@@ -269,3 +270,28 @@ def test_cells_by_hand():
                                             "</t></is></c>")
     assert cells.cell_xml("C4", True) == '<c r="C4" t="b"><v>1</v></c>'
     assert cells.cell_xml("D5", float("nan")) == ""
+
+
+def _local_extras(path) -> dict[str, bytes]:
+    """The extra field of each entry's local header (where Zip64 sizes would be)."""
+    out = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as raw:
+        for info in zf.infolist():
+            raw.seek(info.header_offset)
+            header = raw.read(30)
+            name_len, extra_len = struct.unpack("<HH", header[26:30])
+            raw.seek(info.header_offset + 30 + name_len)
+            out[info.filename] = raw.read(extra_len)
+    return out
+
+
+def test_zip64_only_when_a_sheet_needs_it(run_result, tmp_path, monkeypatch, written):
+    path, _, _ = written
+    assert set(_local_extras(path).values()) == {b""}  # Excel is strict about Zip64: none when not needed
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 50_000)  # the Customers sheet's XML is larger
+    write_workbook(run_result, tmp_path / "zip64.xlsx")
+    extras = _local_extras(tmp_path / "zip64.xlsx")
+    assert extras["xl/worksheets/sheet2.xml"][:2] == b"\x01\x00"  # the Zip64 extra field's id
+    assert extras["xl/styles.xml"] == b""
+    wb = load_workbook(tmp_path / "zip64.xlsx")
+    assert wb["Customers"].max_row == len(run_result.customers) + 1

@@ -64,8 +64,7 @@ def write_workbook(result: RunResult, path: Path) -> dict[str, Any]:
         sheets.append(_validation(result.validation.to_dict()))
     sheets.append(_cleaning(result.cleaning.to_dict()))
     stamp = dt.datetime.combine(result.as_of, dt.time())
-    with open(path, "wb") as out:
-        write_xlsx(out, sheets, stamp=stamp, title=result.caption, money_format=money_format(result.currency))
+    write_xlsx(path, sheets, stamp=stamp, title=result.caption, money_format=money_format(result.currency))
     return {
         "path": str(path),
         "sheets": [s.name for s in sheets],

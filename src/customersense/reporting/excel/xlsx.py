@@ -17,6 +17,7 @@ import datetime as dt
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape, quoteattr
 
@@ -70,10 +71,24 @@ class Sheet:
     widths: list[float] = field(default_factory=list)
 
 
-def write_xlsx(out: BinaryIO, sheets: Sequence[Sheet], *, stamp: dt.datetime, title: str, money_format: str) -> None:
-    """Write the workbook to the binary file ``out``; the first sheet is the one shown on opening."""
+def write_xlsx(path: Path, sheets: Sequence[Sheet], *, stamp: dt.datetime, title: str, money_format: str) -> None:
+    """Write the workbook to ``path``; the first sheet is the one shown on opening.
+
+    Zip64 only where a sheet's XML passes 2 GiB (then the whole file is written again with it):
+    Excel is strict about Zip64 headers, and a file without them opens everywhere."""
+    try:
+        _write(path, sheets, stamp, title, money_format, zip64=False)
+    except RuntimeError as exc:
+        if "force_zip64" not in str(exc):
+            raise
+        _write(path, sheets, stamp, title, money_format, zip64=True)
+
+
+def _write(path: Path, sheets: Sequence[Sheet], stamp: dt.datetime, title: str, money_format: str,
+           zip64: bool) -> None:
     date_time = max(stamp, dt.datetime(1980, 1, 1)).timetuple()[:6]
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=ZIP_LEVEL) as zf:
+    with open(path, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True,
+                                                  compresslevel=ZIP_LEVEL) as zf:
         def put(name: str, text: str) -> None:
             zf.writestr(_entry(name, date_time), (_HEAD + text).encode("utf-8"))
 
@@ -89,8 +104,7 @@ def write_xlsx(out: BinaryIO, sheets: Sequence[Sheet], *, stamp: dt.datetime, ti
         put("xl/_rels/workbook.xml.rels", _rels([*rels, ("styles", _REL + "/styles", "styles.xml")]))
         put("xl/styles.xml", styles_xml(money_format))
         for i, sheet in enumerate(sheets, 1):
-            entry = _entry(f"xl/worksheets/sheet{i}.xml", date_time)
-            with zf.open(entry, "w", force_zip64=_upper_bound(sheet) >= zipfile.ZIP64_LIMIT) as stream:
+            with zf.open(_entry(f"xl/worksheets/sheet{i}.xml", date_time), "w", force_zip64=zip64) as stream:
                 _write_sheet(stream, sheet, selected=i == 1)
 
 
@@ -195,21 +209,6 @@ def _filter_range(sheet: Sheet) -> str:
 def _width(sheet: Sheet) -> int:
     return max([1, *(b.data.num_columns if isinstance(b, Table) else max(map(len, b.rows), default=0)
                      for b in sheet.blocks)])
-
-
-def _upper_bound(sheet: Sheet) -> int:
-    """More bytes than the sheet's XML can take (to decide whether its zip entry needs Zip64)."""
-    total = 100_000
-    for block in sheet.blocks:
-        if isinstance(block, Rows):
-            total += sum(200 + 7 * len(str(v)) for row in block.rows for v in row)
-            continue
-        per_row = 40
-        for col, kind in zip(block.data.columns, block.kinds):
-            longest = (pc.max(pc.utf8_length(col.cast(pa.string()))).as_py() or 0) if kind == "text" else 0
-            per_row += 130 + 7 * longest
-        total += block.height * per_row
-    return total
 
 
 def _write_sheet(stream: BinaryIO, sheet: Sheet, selected: bool) -> None:
