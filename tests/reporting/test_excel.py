@@ -295,3 +295,15 @@ def test_zip64_only_when_a_sheet_needs_it(run_result, tmp_path, monkeypatch, wri
     assert extras["xl/styles.xml"] == b""
     wb = load_workbook(tmp_path / "zip64.xlsx")
     assert wb["Customers"].max_row == len(run_result.customers) + 1
+
+
+def test_categoricals_mixed_objects_and_empty_text(run_result, tmp_path):
+    customers = run_result.customers.head(3).copy()
+    customers["tier"] = pd.Categorical(["gold", None, "silver"])
+    customers["mixed"] = pd.Series([1, "two", None], dtype=object)
+    customers["blank"] = pd.array(["", None, "x"], dtype="string")
+    write_workbook(dataclasses.replace(run_result, customers=customers), tmp_path / "objects.xlsx")
+    ws = load_workbook(tmp_path / "objects.xlsx")["Customers"]
+    header = [c.value for c in ws[1]]
+    values = {name: [ws.cell(r, header.index(name) + 1).value for r in (2, 3, 4)] for name in ("tier", "mixed", "blank")}
+    assert values == {"tier": ["gold", None, "silver"], "mixed": ["1", "two", None], "blank": ["", None, "x"]}

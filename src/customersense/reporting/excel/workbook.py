@@ -87,9 +87,10 @@ def table(frame: pd.DataFrame, money_extra: int = 0) -> Table:
 
 def _arrow(column: pd.Series) -> pa.Array:
     try:
-        return pa.array(column, from_pandas=True)
+        values = pa.array(column, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):  # mixed objects: their text
-        return pa.array(column.astype("string"), from_pandas=True)
+        values = pa.array(column.astype("string"), from_pandas=True)
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values  # categoricals
 
 
 def _table_sheet(name: str, frame: pd.DataFrame, money_extra: int) -> Sheet:
