@@ -30,7 +30,7 @@ def pricing_signals(transactions: ibis.Table, segment_column: str) -> pd.DataFra
     """One row per segment (index: segment name); empty when there is no quantity column."""
     t = transactions
     if S.QUANTITY not in t.columns:
-        return pd.DataFrame(columns=PRICING_COLUMNS)
+        return pd.DataFrame(columns=PRICING_COLUMNS, dtype="float64")  # typed, so every file keeps them numeric
     purchase = ~t[IS_RETURN]
     orders = ibis.cases((purchase, t[S.CUSTOMER_ID].concat("\x1f", t[ORDER_KEY])), else_=ibis.null("string"))
     returns = ibis.cases((t[IS_RETURN], t[S.CUSTOMER_ID].concat("\x1f", t[ORDER_KEY])), else_=ibis.null("string"))
@@ -48,7 +48,7 @@ def segment_pricing(pieces: pd.DataFrame | None, segments: pd.Series) -> pd.Data
     """:func:`pricing_signals` from per-customer :data:`PRICING_PIECES` (``pieces``, None when
     there is no quantity column) and each customer's segment (``segments``, same index)."""
     if pieces is None:
-        return pd.DataFrame(columns=PRICING_COLUMNS)
+        return pd.DataFrame(columns=PRICING_COLUMNS, dtype="float64")  # typed, so every file keeps them numeric
     sums = pieces.groupby(segments.astype(str), sort=True).sum(min_count=1)
     agg = sums.rename(columns=lambda c: c.removeprefix("pricing_"))
     return _ratios(agg)

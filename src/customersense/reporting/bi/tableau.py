@@ -80,7 +80,12 @@ def _fields(table: str, schema: pa.Schema, taken: set[str] = frozenset()) -> tup
 
 
 def _frame_table(frame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # a column with no value at all has Arrow's null type, which Hyper has no type for: text
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, table[field.name].cast(pa.string()))
+    return table
 
 
 def _transactions(path: Path) -> pads.Dataset:
