@@ -19,6 +19,7 @@ from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
 from .bi import write_powerbi, write_tableau
+from .excel import write_workbook
 from .html import write_report
 from .rfm_plot import rfm_figure
 from .validation_plot import validation_figure
@@ -119,6 +120,8 @@ def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> 
     """report.html, the Excel workbook, the Tableau and Power BI files; what each wrote, for run.json."""
     report = write_report(result, out.path("report.html"))
     written: dict[str, Any] = {"report": {k: v for k, v in report.items() if k != "file"}}
+    book = write_workbook(result, out.path("customersense.xlsx"))
+    written["workbook"] = {k: v for k, v in book.items() if k != "path"}
     tableau = write_tableau(result, out.path("tableau"), out.path("transactions_with_segments.parquet"))
     written["tableau"] = {"files": [f"tableau/{Path(f).name}" for f in tableau["files"]], "rows": tableau["rows"]}
     if engine.writes_single_files:
