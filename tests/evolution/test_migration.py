@@ -139,15 +139,75 @@ def test_revenue_cells_are_the_period_revenue(evolved):
         assert got["revenue"].sum() == pytest.approx(expected, abs=0.01)  # cents: the CSV rounds money
 
 
-def test_the_flow_figure_and_record(evolved):
-    html = (evolved / "out" / "migration_flow.html").read_text()
-    assert "Plotly.newPlot" in html and not re.search(r"<script[^>]*\bsrc=", html)  # offline: plotly.js inlined
-    assert html.count('"type":"sankey"') == 2  # learned and classic RFM
-    record = json.loads((evolved / "out" / "evolve.json").read_text())
+def _plots(page: str) -> tuple[dict[str, list], dict[str, dict]]:
+    """Each plot's traces and layout as the page hands them to Plotly.newPlot, by div id."""
+    decoder = json.JSONDecoder()
+    plots, layouts = {}, {}
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', page):
+        plots[match.group(1)], end = decoder.raw_decode(page, match.end())
+        layouts[match.group(1)], _ = decoder.raw_decode(page, page.index("{", end))
+    return plots, layouts
+
+
+def test_the_report_draws_the_tables_and_the_record(evolved):
+    out = evolved / "out"
+    page = (out / "report.html").read_text()
+    assert not re.search(r"<script[^>]*\bsrc=", page)  # offline: plotly.js inlined
+    plots, layouts = _plots(page)
+    assert list(plots) == ["cs-flow_learned", "cs-flow_rfm", "cs-sizes_learned", "cs-sizes_rfm", "cs-lifecycle"]
+    transitions = pd.read_csv(out / "transitions.csv", keep_default_na=False)
+    for kind in ("learned", "rfm"):
+        (sankey,) = plots[f"cs-flow_{kind}"]
+        rows = transitions[transitions["segmentation"] == kind]
+        assert sankey["type"] == "sankey" and sankey["link"]["value"] == rows["customers"].tolist()
+        # every link ends at a node "<segment> (<date>)" of its transition's row
+        labels = sankey["node"]["label"]
+        ends = [labels[t] for t in sankey["link"]["target"]]
+        assert ends == [f"{r.to_segment} ({r.to_as_of})" for r in rows.itertuples()]
+    sizes = pd.read_csv(out / "segment_sizes.csv")
+    for trace in plots["cs-sizes_rfm"]:
+        rows = sizes[(sizes["segmentation"] == "rfm") & (sizes["segment"] == trace["name"])].sort_values("as_of")
+        assert trace["x"] == rows["as_of"].tolist() and trace["y"] == rows["customers"].tolist()
+    lifecycle = pd.read_csv(out / "lifecycle.csv").dropna(subset=["period_start"])
+    bars = {t["name"]: t["y"] for t in plots["cs-lifecycle"]}
+    assert bars["new"] == lifecycle["new"].tolist() and bars["lost"] == (-lifecycle["lost"]).tolist()
+    # every title: dataset (file name), snapshots, model version
+    record = json.loads((out / "evolve.json").read_text())
+    caption = (f"tx.csv · 5 snapshots, every month, 2021-02-01 to 2021-06-01 · model {record['model']['version']} "
+               "· currency not set")
+    assert caption in page and all(caption in layout["title"]["text"] for layout in layouts.values())
+    assert record["report"] == {"panels": [p.removeprefix("cs-") for p in plots], "bytes": len(page.encode())}
     assert record["model"]["fitted_here"] is True and record["snapshots"][0] == "2021-02-01"
     # steady 40 + lapse 20 + back 10 by February; once 15 from March; late 20 from May
     assert record["customers_per_snapshot"] == {"2021-02-01": 70, "2021-03-01": 85, "2021-04-01": 85,
                                                 "2021-05-01": 105, "2021-06-01": 105}
+
+
+def test_the_report_renders_in_chromium(evolved):
+    from tests.reporting.test_report_browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        pytest.fail("/usr/bin/chromium is missing: run `make test` (it installs Debian chromium)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.set_default_timeout(120_000)
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
+            page.goto((evolved / "out" / "report.html").as_uri())
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
+            # the Sankeys drew their links: one SVG path per transition cell
+            links = page.evaluate("document.querySelectorAll('#cs-flow_learned .sankey-link').length")
+        finally:
+            browser.close()
+    transitions = pd.read_csv(evolved / "out" / "transitions.csv")
+    assert links == int((transitions["segmentation"] == "learned").sum())
+    assert not errors, errors
 
 
 def test_evolve_with_a_model_in_its_own_output_folder_keeps_it(evolved, tmp_path):

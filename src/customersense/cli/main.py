@@ -176,7 +176,7 @@ Examples:
 @cloup.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="TOML config file (the settings of the model fitted here).")
 @score_options(exclude=("cleaning.as_of",))
-@cloup.option("--no-plots", is_flag=True, help="No migration_flow.html.")
+@cloup.option("--no-plots", is_flag=True, help="No report.html (the migration flows, sizes over time, lifecycle).")
 @cloup.option("--quiet", is_flag=True, help="No progress and no summary.")
 @cloup.option("--debug", is_flag=True, help="Show tracebacks.")
 def evolve(source, every, start, stop, model_dir, config_file, no_plots, quiet, debug, **settings) -> None:

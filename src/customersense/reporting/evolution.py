@@ -9,13 +9,12 @@ from typing import Any
 
 from ..result import EvolveResult
 from ..scoring import write_bundle
-from .evolution_plot import sankey_figure, write_html
+from .html.evolution import EVOLUTION_REPORT, write_evolution_report
 from .outputs import _versions
 from .writers import AtomicOutputs, write_parquet_parts
 
 EVOLVE_FILES = ("snapshots.parquet", "segment_sizes.csv", "transitions.csv", "lifecycle.csv",
-                "migration_flow.html", "evolve.json", "model")
-TITLES = {"learned": "Learned segments", "rfm": "Classic RFM segments"}
+                "report.html", "evolve.json", "model")
 
 
 def write_evolution(result: EvolveResult, out_dir: str | Path) -> list[Path]:
@@ -31,16 +30,14 @@ def write_evolution(result: EvolveResult, out_dir: str | Path) -> list[Path]:
             version = result.model_version
             if result.model_fitted:
                 write_bundle(result.model, out.path("model"))
+            report = None
             if result.config.output.plots:
-                kinds = [k for k in ("learned", "rfm") if (m.transitions["segmentation"] == k).any()]
-                figures = [sankey_figure(m.transitions, k, f"{TITLES[k]}: customers from snapshot to snapshot "
-                                         f"(every {result.every}, model {version})") for k in kinds]
-                write_html(figures, out.path("migration_flow.html"))
-        out.write_json("evolve.json", evolve_record(result, version, [*out.written, "evolve.json"]))
+                report = write_evolution_report(result, out.path(EVOLUTION_REPORT))
+        out.write_json("evolve.json", evolve_record(result, version, [*out.written, "evolve.json"], report))
     return [Path(out_dir) / name for name in out.written]
 
 
-def evolve_record(result: EvolveResult, version: str, files: list[str]) -> dict[str, Any]:
+def evolve_record(result: EvolveResult, version: str, files: list[str], report: dict | None = None) -> dict[str, Any]:
     m, spec = result.migration, result.model.spec
     per_pair = (m.transitions.groupby(["from_as_of", "to_as_of", "segmentation"])["customers"].sum()
                 .reset_index().to_dict(orient="records"))
@@ -56,6 +53,7 @@ def evolve_record(result: EvolveResult, version: str, files: list[str]) -> dict[
         "customers_per_snapshot": {d.isoformat(): int(n) for d, n in m.customers_per_snapshot.items()},
         "transition_totals": per_pair,
         "definitions": "customersense.evolution.migration (module docstring); README 'Segment migration'",
+        "report": report,
         "timings": result.clock.to_dict(),
         "outputs": files,
     }

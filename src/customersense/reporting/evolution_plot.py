@@ -1,5 +1,5 @@
-"""The migration flow figure: a Sankey diagram of customers between consecutive snapshots
-(plotly; written as one self-contained HTML file with plotly.js inside, so it opens offline)."""
+"""The migration flow figure: a Sankey diagram of customers between consecutive snapshots (plotly;
+shown in the evolve report, :mod:`customersense.reporting.html.evolution`)."""
 
 from __future__ import annotations
 
@@ -46,11 +46,3 @@ def sankey_figure(transitions: pd.DataFrame, segmentation: str, title: str):
     ))
     fig.update_layout(title=title, font_size=11, height=600)
     return fig
-
-
-def write_html(figures: list, path) -> None:
-    """The figures, one under the other, in one offline HTML file (plotly.js inlined once)."""
-    parts = [fig.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, fig in enumerate(figures)]
-    html = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Segment migration</title></head>"
-            "<body>\n" + "\n".join(parts) + "\n</body></html>\n")
-    path.write_text(html, encoding="utf-8")
