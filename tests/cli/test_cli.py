@@ -63,9 +63,13 @@ def _digest(folder, names):
 
 def test_run_writes_every_output(small, tmp_path):
     out = tmp_path / "out"
-    result = _invoke(small, "--out", out)
+    result = CliRunner().invoke(cli, ["run", str(small), "--out", str(out)])  # not --quiet: the summary too
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    # the summary names what to open, and with what
+    said = " ".join(result.output.split())
+    assert ("open: report.html (a browser, offline); customersense.xlsx (Excel); tableau/customersense.twbx "
+            "(Tableau); powerbi/CustomerSense.pbip (Power BI Desktop); how: docs/dashboard_guide.md") in said
     seg = pd.read_csv(out / "customer_segments.csv", dtype={"customer_id": str})
     assert seg["customer_id"].tolist()[:4] == ["a", "b", "c", "d"]
     assert seg.loc[0, "monetary"] == 25.0 and seg.loc[0, "frequency"] == 2

@@ -96,6 +96,18 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     for note in result.notes:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"outputs: {out_dir} ({', '.join(p.name for p in files)})")
+    opened = [f"{path} ({app})" for name, path, app in DASHBOARD_FILES if any(p.name == name for p in files)]
+    if opened:
+        console.print(f"open: {'; '.join(opened)}; how: docs/dashboard_guide.md")
+
+
+# What the summary tells the analyst to open, and with what.
+DASHBOARD_FILES = (
+    ("report.html", "report.html", "a browser, offline"),
+    ("customersense.xlsx", "customersense.xlsx", "Excel"),
+    ("tableau", "tableau/customersense.twbx", "Tableau"),
+    ("powerbi", "powerbi/CustomerSense.pbip", "Power BI Desktop"),
+)
 
 
 def print_scores(result) -> None:
