@@ -118,6 +118,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
 
 def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> dict[str, Any]:
     """report.html, the Excel workbook, the Tableau and Power BI files; what each wrote, for run.json."""
+    if result.customer_table is not None:  # at scale on Spark: the driver holds the models' sample
+        result.notes.append(f"report.html, customersense.xlsx and the Tableau customers table show the models' "
+                            f"sample of {len(result.customers):,} customers; customer_segments.parquet has them all")
     report = write_report(result, out.path("report.html"))
     written: dict[str, Any] = {"report": {k: v for k, v in report.items() if k != "file"}}
     book = write_workbook(result, out.path("customersense.xlsx"))
