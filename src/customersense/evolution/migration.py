@@ -157,12 +157,14 @@ def migration_tables(snapshots: dict[dt.date, pd.DataFrame], activity: pd.DataFr
 
 def _encoded(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes of a text column and the label of each code (Arrow's dictionary encoding)."""
-    encoded = pa.array(values.astype("string[pyarrow]")).dictionary_encode()
+    encoded = _text(values).dictionary_encode()
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
 def _text(values: pd.Series) -> pa.Array:
-    return pa.array(values.astype("string[pyarrow]")).cast(pa.large_string())
+    """One contiguous Arrow array (a column fetched in batches, or a slice of one, is chunked)."""
+    text = pa.array(values.astype("string[pyarrow]"))
+    return (text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text).cast(pa.large_string())
 
 
 def _transitions(kind: str, names: list[str], seg: np.ndarray, revenue: np.ndarray, present: np.ndarray,

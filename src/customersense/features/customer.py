@@ -111,43 +111,26 @@ def _percent_rank(x: np.ndarray) -> np.ndarray:
     return below / float(n - 1)
 
 
-def customer_features(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
-                      engagement: bool = True) -> ibis.Table:
-    """One row per customer with :data:`FEATURE_COLUMNS`, ordered by customer_id; then, with
-    ``pricing`` and a quantity column, the columns of :data:`PRICING_PIECES`. Without
-    ``engagement`` the engine leaves out ``engagement_score`` (:func:`customer_frame` adds it)."""
-    cid = S.CUSTOMER_ID
-    pricing = pricing and S.QUANTITY in clean.columns
-    purchases = clean.filter(~clean[IS_RETURN])
-    pieces = {"order_items": purchases[S.QUANTITY].sum(), "order_lines": purchases.count()} if pricing else {}
-    orders = purchases.group_by([cid, ORDER_KEY]).aggregate(
-        order_value=purchases[LINE_AMOUNT].sum(),
-        order_day=purchases[PURCHASE_DATE].min(),
-        **pieces,
-    )
-    if pricing:
-        pieces = {"pricing_value": orders.order_value.sum(), "pricing_items": orders.order_items.sum(),
-                  "pricing_lines": orders.order_lines.sum(), "pricing_orders": orders.count()}
-    per_customer = orders.group_by(cid).aggregate(
+def order_aggregates(orders: ibis.Table, keys: list[str], purchase_days: ibis.Value, **more) -> ibis.Table:
+    """Per ``keys`` (a customer, or a snapshot and a customer), the aggregates of its orders
+    (``order_value``, ``order_day``) that :func:`derived_features` reads; ``purchase_days``: the
+    number of distinct order days, as the caller counts them."""
+    return orders.group_by(keys).aggregate(
         frequency=orders.count(),
         gross_revenue=orders.order_value.sum(),
         order_value_std=orders.order_value.std(how="sample"),
         first_day=orders.order_day.min(),
         last_day=orders.order_day.max(),
-        purchase_days=orders.order_day.nunique(),
-        **pieces,
+        purchase_days=purchase_days,
+        **more,
     )
-    returns = clean.filter(clean[IS_RETURN])
-    returned = returns.group_by(cid).aggregate(
-        returns_value=-returns[LINE_AMOUNT].sum(),
-        **({"pricing_return_orders": returns[ORDER_KEY].nunique()} if pricing else {}),
-    )
-    t = per_customer.left_join(returned, cid).select(
-        per_customer, *([returned.pricing_return_orders] if pricing else []), returned.returns_value
-    )
-    if pricing:
-        t = t.mutate(pricing_return_orders=t.pricing_return_orders.fill_null(0))
-    as_of_day = ibis.literal(as_of, "date")
+
+
+def derived_features(t: ibis.Table, as_of_day: ibis.Value) -> ibis.Table:
+    """The feature columns from the per-customer aggregates (``frequency``, ``gross_revenue``,
+    ``order_value_std``, ``first_day``, ``last_day``, ``purchase_days`` and ``returns_value``,
+    NULL without returns) as of ``as_of_day`` (a date literal, or a column: one row per customer
+    and snapshot), rounded as every engine rounds them."""
     returns_value = t.returns_value.fill_null(0.0)
     span = t.last_day.delta(t.first_day, unit="day")
     t = t.mutate(
@@ -165,7 +148,38 @@ def customer_features(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
     t = t.mutate(**{c: round6(t[c]) for c in _FLOAT_COLUMNS if c != "avg_order_value"})
     # From the rounded sum, so every engine divides the same two numbers (a mean aggregate
     # rounds differently when the engine adds in another order).
-    t = t.mutate(avg_order_value=round6(t.gross_revenue / t.frequency))
+    return t.mutate(avg_order_value=round6(t.gross_revenue / t.frequency))
+
+
+def customer_features(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
+                      engagement: bool = True) -> ibis.Table:
+    """One row per customer with :data:`FEATURE_COLUMNS`, ordered by customer_id; then, with
+    ``pricing`` and a quantity column, the columns of :data:`PRICING_PIECES`. Without
+    ``engagement`` the engine leaves out ``engagement_score`` (:func:`customer_frame` adds it)."""
+    cid = S.CUSTOMER_ID
+    pricing = pricing and S.QUANTITY in clean.columns
+    purchases = clean.filter(~clean[IS_RETURN])
+    pieces = {"order_items": purchases[S.QUANTITY].sum(), "order_lines": purchases.count()} if pricing else {}
+    orders = purchases.group_by([cid, ORDER_KEY]).aggregate(
+        order_value=purchases[LINE_AMOUNT].sum(),
+        order_day=purchases[PURCHASE_DATE].min(),
+        **pieces,
+    )
+    if pricing:
+        pieces = {"pricing_value": orders.order_value.sum(), "pricing_items": orders.order_items.sum(),
+                  "pricing_lines": orders.order_lines.sum(), "pricing_orders": orders.count()}
+    per_customer = order_aggregates(orders, [cid], orders.order_day.nunique(), **pieces)
+    returns = clean.filter(clean[IS_RETURN])
+    returned = returns.group_by(cid).aggregate(
+        returns_value=-returns[LINE_AMOUNT].sum(),
+        **({"pricing_return_orders": returns[ORDER_KEY].nunique()} if pricing else {}),
+    )
+    t = per_customer.left_join(returned, cid).select(
+        per_customer, *([returned.pricing_return_orders] if pricing else []), returned.returns_value
+    )
+    if pricing:
+        t = t.mutate(pricing_return_orders=t.pricing_return_orders.fill_null(0))
+    t = derived_features(t, ibis.literal(as_of, "date"))
     if not engagement:
         features = [c for c in FEATURE_COLUMNS if c != "engagement_score"]
         return t.select(cid, *features, *(PRICING_PIECES if pricing else ())).order_by(cid)

@@ -21,7 +21,8 @@ from .. import schema as S
 from ..cleaning import IS_RETURN, clean
 from ..config import CleaningPolicy, Config
 from ..errors import ConfigError, DataError
-from ..evolution.migration import EVERY, migration_tables, period_activity, snapshot_dates, snapshot_features
+from ..evolution.migration import EVERY, migration_tables, period_activity, snapshot_dates
+from ..evolution.snapshots import snapshots_features
 from ..io.readers import read_transactions
 from ..progress import Reporter, StageClock
 from ..reporting.evolution import write_evolution
@@ -64,10 +65,13 @@ def evolve(config: Config, every: str = "month", start: dt.date | None = None, s
             model = analyse(fit_config, engine, workdir, reporter).model
         with clock.stage("activity", "Purchases per period"):
             activity = period_activity(kept, dates, engine)
+        with clock.stage("features", f"Customer features of {len(dates)} snapshots (one query)"):
+            # the frozen model scores its own engagement (ranks among its training customers)
+            features = snapshots_features(kept, dates, engine, engagement=False)
         snapshots = {}
         with clock.stage("snapshots", f"Scoring {len(dates)} snapshots with the frozen model") as progress:
             for i, day in enumerate(dates):
-                snapshots[day] = _scored(model, snapshot_features(kept, day, engine))
+                snapshots[day] = _scored(model, features.pop(day))
                 if progress is not None:
                     progress(i + 1, len(dates), "snapshots")
         with clock.stage("migration", "Transitions, sizes and lifecycle"):
