@@ -30,8 +30,9 @@ $(CHROMIUM):
 	export DEBIAN_FRONTEND=noninteractive; $(SUDO) apt-get install -y -q chromium >/dev/null \
 	  || { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null; }
 
+# The browser tests save their screenshots in test-artifacts/.
 test: $(VENV)/.installed-dev $(CHROMIUM)
-	$(BIN)/python -m pytest -q
+	CUSTOMERSENSE_ARTIFACTS=$(CURDIR)/test-artifacts $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_features.py --rows 10000000
@@ -41,4 +42,4 @@ bench-scale: $(VENV)/.installed
 	bash bench/scale.sh
 
 clean:
-	rm -rf $(VENV) outputs .pytest_cache
+	rm -rf $(VENV) outputs .pytest_cache test-artifacts

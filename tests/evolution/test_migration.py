@@ -4,6 +4,7 @@ learned segments against an independent path (`score --as-of` for each snapshot)
 
 import datetime as dt
 import json
+import os
 import re
 from collections import Counter
 
@@ -165,9 +166,14 @@ def test_the_report_draws_the_tables_and_the_record(evolved):
         ends = [labels[t] for t in sankey["link"]["target"]]
         assert ends == [f"{r.to_segment} ({r.to_as_of})" for r in rows.itertuples()]
     sizes = pd.read_csv(out / "segment_sizes.csv")
+    days = json.loads((out / "evolve.json").read_text())["snapshots"]
     for trace in plots["cs-sizes_rfm"]:
-        rows = sizes[(sizes["segmentation"] == "rfm") & (sizes["segment"] == trace["name"])].sort_values("as_of")
-        assert trace["x"] == rows["as_of"].tolist() and trace["y"] == rows["customers"].tolist()
+        rows = sizes[(sizes["segmentation"] == "rfm") & (sizes["segment"] == trace["name"])]
+        # every snapshot on the axis; a segment without customers in one is drawn at 0 there
+        assert trace["x"] == days
+        assert trace["y"] == [int(rows.loc[rows["as_of"] == d, "customers"].sum()) for d in days]
+    assert sum(sum(t["y"]) for t in plots["cs-sizes_rfm"]) == int(sizes.loc[sizes["segmentation"] == "rfm",
+                                                                            "customers"].sum())
     lifecycle = pd.read_csv(out / "lifecycle.csv").dropna(subset=["period_start"])
     bars = {t["name"]: t["y"] for t in plots["cs-lifecycle"]}
     assert bars["new"] == lifecycle["new"].tolist() and bars["lost"] == (-lifecycle["lost"]).tolist()
@@ -203,6 +209,10 @@ def test_the_report_renders_in_chromium(evolved):
             page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 5")
             # the Sankeys drew their links: one SVG path per transition cell
             links = page.evaluate("document.querySelectorAll('#cs-flow_learned .sankey-link').length")
+            artifacts = os.environ.get("CUSTOMERSENSE_ARTIFACTS")
+            if artifacts:  # `make test` keeps the screenshot in test-artifacts/
+                os.makedirs(artifacts, exist_ok=True)
+                page.screenshot(path=os.path.join(artifacts, "evolve_report_browser.png"), full_page=True)
         finally:
             browser.close()
     transitions = pd.read_csv(evolved / "out" / "transitions.csv")

@@ -47,7 +47,7 @@ def evolution_figures(result: EvolveResult) -> dict[str, go.Figure]:
         _style(fig, f"{TITLES[kind]}: customers from snapshot to snapshot", caption, height=620)
         figures[f"flow_{kind}"] = fig
     for kind in kinds:
-        figures[f"sizes_{kind}"] = _sizes(m.sizes[m.sizes["segmentation"] == kind], kind, caption)
+        figures[f"sizes_{kind}"] = _sizes(m.sizes[m.sizes["segmentation"] == kind], kind, caption, m.dates)
     figures["lifecycle"] = _lifecycle(m.lifecycle, caption)
     return figures
 
@@ -63,19 +63,22 @@ def _style(fig: go.Figure, text: str, caption: str, height: int = 440) -> go.Fig
     return fig
 
 
-def _sizes(sizes: pd.DataFrame, kind: str, caption: str) -> go.Figure:
+def _sizes(sizes: pd.DataFrame, kind: str, caption: str, dates: list) -> go.Figure:
+    """Customers per segment and snapshot; a segment with no customer in a snapshot (no row in
+    segment_sizes.csv) is drawn at 0 there."""
     import plotly.graph_objects as go
 
+    days = [str(d) for d in dates]
     fig = go.Figure()
     for i, (segment, rows) in enumerate(sizes.groupby("segment", sort=False)):
-        rows = rows.sort_values("as_of")
+        rows = rows.assign(as_of=rows["as_of"].astype(str)).set_index("as_of").reindex(days)
         fig.add_trace(go.Scatter(
-            x=[str(d) for d in rows["as_of"]], y=rows["customers"].astype(int).tolist(), name=str(segment),
+            x=days, y=rows["customers"].fillna(0).astype(int).tolist(), name=str(segment),
             mode="lines+markers", line={"color": PALETTE[i % len(PALETTE)]},
-            customdata=rows["share"].tolist(),
+            customdata=rows["share"].fillna(0.0).tolist(),
             hovertemplate="%{x}: %{y:,} customers (%{customdata:.1%})<extra>" + html.escape(str(segment)) + "</extra>"))
     _style(fig, f"{TITLES[kind]}: customers per snapshot", caption)
-    fig.update_layout(xaxis_title="snapshot (as of)", yaxis_title="customers")
+    fig.update_layout(xaxis_title="snapshot (as of)", yaxis_title="customers", xaxis_type="category")
     return fig
 
 
