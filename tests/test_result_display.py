@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
 
 import pyarrow.parquet as pq
 import pytest
@@ -63,7 +66,12 @@ def test_rich_display_shows_facts_and_both_segment_tables(result):
     rows = facts
     assert rows["customers"] == [f"{len(result.customers):,}"]
     assert rows["as of"] == [result.as_of.isoformat()] and rows["currency"] == ["EUR"]
-    assert rows["net revenue"] == [f"{result.customers['monetary'].sum():,.2f}"]
+    # read back from the written customer table, not from the result's frame
+    written = pd.read_parquet(Path(result.config.output.dir) / "customer_segments.parquet")
+    assert rows["customers"] == [f"{len(written):,}"]
+    assert rows["net revenue"] == [f"{written['monetary'].sum():,.2f} EUR"]
+    if "clv" in written.columns:
+        assert rows["CLV total"] == [f"{written['clv'].sum():,.0f} EUR"]
     # each segment's row: customers counted independently from the customers table
     for column, table in (("rfm_segment", rfm), ("segment", learned)):
         counts = result.customers[column].astype(str).value_counts()

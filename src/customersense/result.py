@@ -13,6 +13,7 @@ from .cleaning import CleaningReport
 from .clv.stage import CLVResult
 from .config import Config
 from .datasets import dataset_currency, dataset_title
+from .profiles.totals import customer_totals
 from .evaluation.validation import ValidationReport
 from .evolution.migration import Migration
 from .evolution.stage import Representations
@@ -68,17 +69,22 @@ class RunResult:
         """The notebook display: what the run did, and each segmentation's table."""
         from html import escape
 
+        totals = customer_totals(self.customers, self.customer_table)
+        money = self.currency or ""
         facts = [("input", self.dataset), ("as of", self.as_of.isoformat()),
                  ("currency", self.currency or "not set (input.currency)"),
                  ("rows", f"{self.cleaning.rows_in:,} in, {self.cleaning.rows_kept:,} kept"),
-                 ("customers", f"{len(self.customers):,}"),
-                 ("net revenue", f"{self.customers['monetary'].sum():,.2f}")]
+                 ("customers", f"{totals['customers']:,}"),
+                 ("net revenue", f"{totals['net_revenue']:,.2f} {money}".rstrip())]
+        if self.customer_table is not None:
+            facts.append(("models' sample", f"{len(self.customers):,} customers"))
         if self.learned is not None:
             facts.append(("learned segments", f"k = {self.learned.model.n_clusters_}: {self.learned.model.k_reason_}"))
         if self.validation is not None:
             facts.append(("validation", self.validation.verdict()))
         if self.clv is not None:
-            facts.append(("CLV total", f"{self.customers['clv'].sum():,.0f}"))
+            facts.append(("CLV total", f"{self.profiles.loc[self.profiles['segmentation'] == 'rfm', 'clv_total'].sum():,.0f} "
+                                       f"{money}".rstrip()))
         facts += [("note", n) for n in self.notes]
         facts.append(("outputs", str(self.config.output.dir)))
         rows = "".join(f"<tr><th style='text-align:left'>{escape(a)}</th><td style='text-align:left'>{escape(b)}</td></tr>"
@@ -89,7 +95,8 @@ class RunResult:
             table = self.profiles.loc[self.profiles["segmentation"] == name,
                                       [c for c in columns if c in self.profiles.columns]]
             if len(table):
-                shown = table.assign(**{c: table[c].map("{:.1%}".format) for c in ("share", "revenue_share")},
+                shown = table.assign(**{c: table[c].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
+                                        for c in ("share", "revenue_share")},
                                      revenue=table["revenue"].map("{:,.2f}".format))
                 parts.append(f"<h4>{title}</h4>" + shown.to_html(index=False, escape=True, border=0))
         if self.figures:

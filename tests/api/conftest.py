@@ -42,7 +42,7 @@ def trained(tmp_path_factory) -> Trained:
     table, _ = planted_transactions(n_customers=400, seed=7)
     pq.write_table(table, root / "tx.parquet")
     out = root / "out"
-    config = load_config(None, {"input": {"source": str(root / "tx.parquet")}, "output": {"dir": str(out)},
+    config = load_config(None, {"input": {"source": str(root / "tx.parquet")}, "output": {"dir": str(out), "dashboards": False},
                                 "validation": {"enabled": False}})
     result = run(config)
     return Trained(out=out, model=out / "model", customers=pd.read_parquet(out / "customer_segments.parquet"),

@@ -10,6 +10,7 @@ back to the driver: only customer-level rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -205,3 +206,11 @@ def test_at_scale_models_fit_on_a_sample_and_score_every_customer_in_spark(spark
     written = pd.read_parquet(tmp_path / "out" / "customer_segments.parquet")
     assert len(written) == len(everyone) and written["customer_id"].is_monotonic_increasing
     assert (tmp_path / "out" / "customer_segments.parquet").is_dir() and files
+    # the report and the Tableau extract would show the driver's sample beside every customer's
+    # profiles: not written, and said; the workbook says which of its tables is the sample
+    names = {p.name for p in files}
+    assert "customersense.xlsx" in names and not names & {"report.html", "tableau", "powerbi"}
+    notes = json.loads((tmp_path / "out" / "run.json").read_text())["notes"]
+    assert any(n.startswith("report.html and tableau/ not written at this scale: the driver holds the models' "
+                            f"sample of {len(sample):,} customers") for n in notes)
+    assert any(n.startswith("powerbi/ not written: on Spark") for n in notes)

@@ -58,7 +58,7 @@ def _cdnow_config(tmp_path: Path) -> Config:
     from customersense.datasets import dataset_path
 
     cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))},
-                             "output": {"dir": str(tmp_path / "out"), "plots": False},
+                             "output": {"dir": str(tmp_path / "out"), "plots": False, "dashboards": False},
                              "validation": {"enabled": False}, "clv": {"enabled": False}})
     return cfg
 

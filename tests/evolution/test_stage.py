@@ -21,7 +21,7 @@ def test_a_run_with_trajectories_and_embeddings(tmp_path):
                    tmp_path / "tx.parquet")
     result = run(load_config(None, {
         "input": {"source": str(tmp_path / "tx.parquet")}, "validation": {"enabled": False},
-        "clv": {"enabled": False}, "output": {"dir": str(tmp_path / "out"), "plots": False},
+        "clv": {"enabled": False}, "output": {"dir": str(tmp_path / "out"), "plots": False, "dashboards": False},
         "representations": {"trajectories": True, "embeddings": True}}))
     reps = result.representations
     customers = pd.read_parquet(tmp_path / "out" / "customer_segments.parquet").set_index("customer_id")
@@ -45,7 +45,7 @@ def test_one_product_per_basket_skips_the_embeddings_with_a_note(tmp_path):
     pq.write_table(table, tmp_path / "tx.parquet")
     result = run(load_config(None, {
         "input": {"source": str(tmp_path / "tx.parquet")}, "validation": {"enabled": False},
-        "clv": {"enabled": False}, "output": {"dir": str(tmp_path / "out"), "plots": False},
+        "clv": {"enabled": False}, "output": {"dir": str(tmp_path / "out"), "plots": False, "dashboards": False},
         "representations": {"embeddings": True}}))
     assert result.representations.embeddings is None
     assert any(n.startswith("basket embeddings skipped: ") for n in result.notes)

@@ -25,7 +25,7 @@ def planted_run(off: tuple[str, ...] = ()):
     table, _ = planted_transactions(n_customers=N_CUSTOMERS, seed=7)
     pq.write_table(table, tmp / "tx.parquet")
     overrides = {"input": {"source": str(tmp / "tx.parquet"), "currency": "EUR"},
-                 "output": {"dir": str(tmp / "out")}, "validation": QUICK_VALIDATION}
+                 "output": {"dir": str(tmp / "out"), "dashboards": False}, "validation": QUICK_VALIDATION}
     for name in off:
         overrides[name] = {**overrides.get(name, {}), "enabled": False}
     return run(load_config(None, overrides))

@@ -45,7 +45,7 @@ def run_result(tmp_path_factory):
                              pa.array([TRICKY_IDS.get(i, i) for i in ids]))
     pq.write_table(table, tmp / "tx.parquet")
     config = load_config(None, {"input": {"source": str(tmp / "tx.parquet"), "currency": "EUR"},
-                                "output": {"dir": str(tmp / "out"), "plots": False},
+                                "output": {"dir": str(tmp / "out"), "plots": False, "dashboards": False},
                                 "validation": {"enabled": True, "n_bootstrap": 4, "n_null": 9,
                                                "gap_references": 3}})
     return run(config)

@@ -240,3 +240,18 @@ def test_size_at_scale(result, tmp_path):
     assert info["customers"] == 250_000 and info["sample_size"] == 5_000
     assert info["sample"] == "sample of 5,000 of 250,000 customers"
     assert info["bytes"] < 10_000_000, info["bytes"]
+
+
+def test_script_data_cannot_end_the_script():
+    from customersense.reporting.html.report import _json_script
+
+    value = {"rows": [{"segment": "</script><!--<script>alert(1)</script> & é"}]}
+    text = _json_script(value)
+    assert not set("<>&") & set(text)
+    assert json.loads(text) == value
+
+
+def test_clv_axis_names_the_horizon(result):
+    fig = report_figures(dataclasses.replace(result, config=result.config.model_copy(
+        update={"clv": result.config.clv.model_copy(update={"horizon_months": 6})})))["churn_clv"]
+    assert "CLV, 6 months" in fig.layout.yaxis2.title.text

@@ -65,7 +65,7 @@ def project(tmp_path_factory):
     table, _ = planted_transactions(n_customers=400, seed=7)
     pq.write_table(table, tmp / "tx.parquet")
     result = run(load_config(None, {"input": {"source": str(tmp / "tx.parquet"), "currency": "EUR"},
-                                    "output": {"dir": str(tmp / "out"), "plots": False},
+                                    "output": {"dir": str(tmp / "out"), "plots": False, "dashboards": False},
                                     "validation": {"enabled": False}, "clv": {"enabled": False}}))
     out = tmp / "out"
     # The profiles as Parquet: what the integrator adds to the run's outputs (today it writes the CSV).
@@ -261,3 +261,16 @@ def test_bad_arguments_are_one_line_errors(project, tmp_path):
     with pytest.raises(ValueError, match="folder of Parquet parts"):
         write_powerbi(result, out / "bad", {"customers": "parts.parquet"})
     assert not (out / "bad").exists()
+
+
+def test_the_stacked_segments_table_is_never_summed_by_default(project):
+    # segments holds both segmentations, each customer once in each: a default sum would count
+    # every customer twice (400 planted customers -> 800), so no column of it sums by default
+    result, out, _ = project
+    tables = out / "powerbi" / "CustomerSense.SemanticModel" / "definition" / "tables"
+    segments = (tables / "segments.tmdl").read_text(encoding="utf-8")
+    assert "summarizeBy: sum" not in segments and "summarizeBy: none" in segments
+    assert result.profiles["customers"].sum() == 2 * len(result.customers)
+    customers = (tables / "customers.tmdl").read_text(encoding="utf-8")
+    monetary = customers[customers.index("column monetary"):].split("\n\tcolumn ")[0]
+    assert "summarizeBy: sum" in monetary

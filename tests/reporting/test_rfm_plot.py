@@ -27,7 +27,7 @@ def finished(tmp_path_factory):
     table, _ = planted_transactions(n_customers=400, seed=7)
     pq.write_table(table, tmp / "tx.parquet")
     result = run(load_config(None, {"input": {"source": str(tmp / "tx.parquet"), "currency": "EUR"},
-                                    "output": {"dir": str(tmp / "out")}, "validation": {"enabled": False},
+                                    "output": {"dir": str(tmp / "out"), "dashboards": False}, "validation": {"enabled": False},
                                     "segmentation": {"enabled": False}}))
     written = pd.read_parquet(tmp / "out" / "customer_segments.parquet")
     return result, written, tmp / "out"

@@ -54,7 +54,7 @@ def planted(tmp_path_factory):
     table, _ = planted_transactions(n_customers=400, seed=7)
     pq.write_table(table, tmp / "tx.parquet")
     result = run(load_config(None, {"input": {"source": str(tmp / "tx.parquet"), "currency": "EUR"},
-                                    "output": {"dir": str(tmp / "out")},
+                                    "output": {"dir": str(tmp / "out"), "dashboards": False},
                                     "validation": {"enabled": False}}))
     tx = tmp / "out" / "transactions_with_segments.parquet"
     first = write_tableau(result, tmp / "first", tx)

@@ -21,7 +21,7 @@ from customersense.pipeline import run, score
 from customersense.rfm import score_rfm
 from customersense.scoring import load_bundle
 
-SETTINGS = {"validation": {"enabled": False}, "output": {"plots": False}}
+SETTINGS = {"validation": {"enabled": False}, "output": {"plots": False, "dashboards": False}}
 
 
 def _run(source, out, **extra):

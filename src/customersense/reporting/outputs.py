@@ -11,6 +11,7 @@ from typing import Any
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
 from ..features import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
+from ..profiles.totals import customer_totals
 from ..profiles.views import rfm_grid
 from ..engine import Engine
 from ..result import RunResult
@@ -118,25 +119,37 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
 
 def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> dict[str, Any]:
     """report.html, the Excel workbook, the Tableau and Power BI files; what each wrote, for run.json."""
-    if result.customer_table is not None:  # at scale on Spark: the driver holds the models' sample
-        result.notes.append(f"report.html, customersense.xlsx and the Tableau customers table show the models' "
-                            f"sample of {len(result.customers):,} customers; customer_segments.parquet has them all")
-    report = write_report(result, out.path("report.html"))
-    written: dict[str, Any] = {"report": {k: v for k, v in report.items() if k != "file"}}
+    at_scale = result.customer_table is not None  # on Spark, beyond max_collect_customers
+    if at_scale:
+        # the driver holds the models' sample while the profiles cover every customer: a report or
+        # an extract would put the two side by side as one population
+        _note(result, f"report.html and tableau/ not written at this scale: the driver holds the models' sample of "
+                      f"{len(result.customers):,} customers, not every customer; open customer_segments.parquet "
+                      "and segment_profiles.parquet in your BI tool")
+    if not engine.writes_single_files:
+        _note(result, "powerbi/ not written: on Spark the tables are folders of Parquet parts, which the Power BI "
+                      "project does not read")
+    written: dict[str, Any] = {}
+    if not at_scale:
+        report = write_report(result, out.path("report.html"))
+        written["report"] = {k: v for k, v in report.items() if k != "file"}
     book = write_workbook(result, out.path("customersense.xlsx"))
     written["workbook"] = {k: v for k, v in book.items() if k != "path"}
-    tableau = write_tableau(result, out.path("tableau"), out.path("transactions_with_segments.parquet"))
-    written["tableau"] = {"files": [f"tableau/{Path(f).name}" for f in tableau["files"]], "rows": tableau["rows"]}
+    if not at_scale:
+        tableau = write_tableau(result, out.path("tableau"), out.path("transactions_with_segments.parquet"))
+        written["tableau"] = {"files": [f"tableau/{Path(f).name}" for f in tableau["files"]], "rows": tableau["rows"]}
     if engine.writes_single_files:
         tables = {"customers": "customer_segments.parquet", "segments": "segment_profiles.parquet",
                   "transactions": "transactions_with_segments.parquet"}
         info = write_powerbi(result, out.path("powerbi"), tables, output_folder=out.out_dir)
         written["powerbi"] = {"project": "powerbi/" + info["project"].name, "output_folder": info["output_folder"],
                               "tables": info["tables"]}
-    else:
-        result.notes.append("powerbi/ not written: on Spark the tables are folders of Parquet parts, which the "
-                            "Power BI project does not read")
     return written
+
+
+def _note(result: RunResult, text: str) -> None:
+    if text not in result.notes:
+        result.notes.append(text)
 
 
 def _csv_skipped(name: str, rows: int, cap: int) -> str:
@@ -234,14 +247,9 @@ def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | Non
 
 
 def _customer_totals(result: RunResult) -> dict[str, Any]:
-    table = result.customer_table
-    if table is None:
-        customers = result.customers
-        n, revenue, orders = len(customers), customers["monetary"].sum(), customers["frequency"].sum()
-    else:  # summed by the engine over every customer; the models' sample is described too
-        row = table.aggregate(n=table.count(), revenue=table.monetary.sum(), orders=table.frequency.sum())
-        n, revenue, orders = row.to_pandas().iloc[0]
-    out = {"customers": int(n), "net_revenue": round(float(revenue), 6), "orders": int(orders)}
+    # at scale summed by the engine over every customer; the models' sample is described too
+    totals = customer_totals(result.customers, result.customer_table)
+    out = {**totals, "net_revenue": round(totals["net_revenue"], 6)}
     if result.sample is not None:
         out["model_sample"] = result.sample.to_dict()
     return out

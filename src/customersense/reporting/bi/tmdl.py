@@ -42,6 +42,9 @@ _ADDITIVE = frozenset({
     "monetary", "gross_revenue", "returns_value", "expected_spend", "clv", "revenue", "clv_total",  # money totals
     "amount", "line_amount",
 })
+# Tables whose rows stack both segmentations (each customer counted once per segmentation): a
+# visual's default sum over them would count every customer twice, so nothing is summed by default.
+_STACKED = frozenset({"segments"})
 _SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$", "JPY": "¥", "CNY": "¥", "INR": "₹"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -90,11 +93,11 @@ def read_table(name: str, path: Path, currency: str | None) -> Table:
         if field.name.lower() in seen:  # Power BI column names are case-insensitive
             raise ValueError(f"{path.name}: two columns named {field.name!r} (Power BI ignores case)")
         seen.add(field.name.lower())
-        columns.append(_column(field.name, field.type, is_csv, currency))
+        columns.append(_column(field.name, field.type, is_csv, currency, additive=name not in _STACKED))
     return Table(name, path.name, tuple(columns))
 
 
-def _column(name: str, t: pa.DataType, is_csv: bool, currency: str | None) -> Column:
+def _column(name: str, t: pa.DataType, is_csv: bool, currency: str | None, additive: bool = True) -> Column:
     if pa.types.is_boolean(t):
         data_type, m_type = "boolean", "type logical"
     elif pa.types.is_integer(t) and not is_csv:
@@ -122,7 +125,7 @@ def _column(name: str, t: pa.DataType, is_csv: bool, currency: str | None) -> Co
         fmt = "yyyy-mm-dd"
     elif data_type == "dateTime":
         fmt = "yyyy-mm-dd hh:nn:ss"
-    summarize = "sum" if name in _ADDITIVE and data_type in ("int64", "double") else "none"
+    summarize = "sum" if additive and name in _ADDITIVE and data_type in ("int64", "double") else "none"
     return Column(name, data_type, m_type, fmt, summarize)
 
 

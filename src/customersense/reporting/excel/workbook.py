@@ -128,8 +128,9 @@ def _notes(result: RunResult, left_out: int) -> list[str]:
                      f"customer order: {left_out:,} more are left out (Excel's row limit); "
                      "customer_segments.parquet has them all.")
     if result.customer_table is not None:
-        notes.append("At scale: the Customers sheet and the segment tables describe the sample the models were "
-                     "fitted on; customer_segments.parquet has every customer.")
+        notes.append(f"At scale: the Customers sheet holds the sample of {len(result.customers):,} customers the "
+                     "models were fitted on; the run facts and the segment tables cover every customer; "
+                     "customer_segments.parquet has every customer.")
     if result.validation is not None:
         notes.append(f"Validation: {result.validation.verdict()}.")
     return [*notes, *result.notes] or ["None."]

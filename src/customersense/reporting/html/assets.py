@@ -37,17 +37,17 @@ JS = """
   var summary = document.getElementById('cs-summary');
   var fmt = function (v) { return Math.round(v).toLocaleString('en-US'); };
   function ticked(kind) {
-    var set = {};
+    var set = Object.create(null);  // no inherited keys: a segment may be called "constructor"
     document.querySelectorAll('input.cs-seg[data-segmentation="' + kind + '"]').forEach(function (box) {
       if (box.checked) { set[box.value] = true; }
     });
     return set;
   }
   function update() {
-    var sel = {};
+    var sel = Object.create(null);
     counts.kinds.forEach(function (k) { sel[k] = ticked(k); });
-    var n = 0, revenue = 0, seen = {};
-    counts.kinds.forEach(function (k) { seen[k] = {}; });
+    var n = 0, revenue = 0, seen = Object.create(null);
+    counts.kinds.forEach(function (k) { seen[k] = Object.create(null); });
     counts.rows.forEach(function (row) {
       var keep = counts.kinds.every(function (k) { return sel[k][row[k]]; });
       if (!keep) { return; }

@@ -13,7 +13,7 @@ from .style import CLASSIC, KIND_LABEL, LEARNED, Context, money, style, tag
 
 BAR_HOVER = ("<b>%{customdata[0]}</b><br>customers: %{customdata[1]:,} (%{customdata[2]:.1%})<br>"
              "net revenue: %{customdata[3]:,.2f} {cur} (%{customdata[4]:.1%})<extra></extra>")
-FEATURE_LABELS = {"recency_days": "Recency (d)", "frequency": "Frequency", "monetary": "Revenue",
+FEATURE_LABELS = {"recency_days": "Recency (d)", "frequency": "Frequency", "monetary": "Net revenue",
                   "avg_order_value": "Avg order", "tenure_days": "Tenure (d)", "engagement_score": "Engagement"}
 
 

@@ -84,7 +84,7 @@ def churn_clv_figure(ctx: Context) -> go.Figure:
     fig.update_xaxes(title="P(alive)", range=[0, 1], row=1, col=1)
     fig.update_yaxes(title="Customers", tickformat=",", row=1, col=1)
     fig.update_xaxes(categoryorder="array", categoryarray=ctx.order, row=1, col=2, tickfont={"size": 10})
-    fig.update_yaxes(title=money(ctx, "CLV, 12 months"), tickformat=",.0f", row=1, col=2)
+    fig.update_yaxes(title=money(ctx, f"CLV, {ctx.result.config.clv.horizon_months} months"), tickformat=",.0f", row=1, col=2)
     fig.update_annotations(font_size=11)
     return style(fig, ctx, f"Churn and lifetime value by {KIND_LABEL[ctx.kind]}",
                  f"all {len(ctx.customers):,} customers", legend=False, top=105)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,9 @@ PANEL_IDS = "cs-{}"
 
 def _json_script(value) -> str:
     """JSON that is safe inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True).replace("</", "<\\/")
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # no "<", ">" or "&" at all: "</script>" or "<!--" in a segment name cannot end or hide the script
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _counts(ctx: Context) -> dict:
@@ -50,8 +53,10 @@ def summary_text(counts: dict) -> str:
     for k in counts["kinds"]:
         m = len({r[k] for r in counts["rows"]})
         parts.append(f"{m} {counts['labels'][k]}{'' if m == 1 else 's'}")
+    # halves upwards, as the script's Math.round does (Python's round would take a half to even)
+    whole = int(math.floor(revenue + 0.5))
     return (f"Showing {n:,} of {counts['total']:,} customers in {' and '.join(parts)} · "
-            f"net revenue {round(revenue):,} {counts['currency']}")
+            f"net revenue {whole:,} {counts['currency']}")
 
 
 def _filter(ctx: Context, counts: dict) -> str:
