@@ -168,6 +168,8 @@ def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
 def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
     learned, caption, currency = result.learned, result.caption, result.currency
     profiles = result.profiles
+    if result.customer_table is not None:  # at scale on Spark: grids, boxes and points are the sample's
+        caption += f" · grid, boxes and points: the models' sample of {len(result.customers):,} customers"
     fig = rfm_figure(profiles[profiles["segmentation"] == "rfm"], rfm_grid(result.customers),
                      caption=caption, currency=currency)
     save_figure(fig, out.path("rfm_segments.png"))
