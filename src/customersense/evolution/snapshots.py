@@ -51,13 +51,17 @@ def snapshots_features(kept: ibis.Table, dates: list[dt.date], engine: Engine | 
     dates = sorted(set(dates))
     if not dates:
         return {}
-    query, customers = _query(kept, dates, engine)
-    frame = fetch(query, engine)
+    if engine is not None and engine.name == "duckdb":
+        frame, customers = _compiled(kept, dates, engine)
+    else:  # the portable query (Spark)
+        query, customers = _query(kept, dates, engine)
+        frame = fetch(query, engine)
     numbered = fetch(customers, engine)
     ids = pa.array(numbered[S.CUSTOMER_ID].astype("string[pyarrow]")).cast(pa.large_string())
     ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).take(np.argsort(numbered[_CODE].to_numpy()))
     snap, code = frame.pop(_SNAP).to_numpy(), frame.pop(_CODE).to_numpy()
     bounds = np.searchsorted(snap, np.arange(len(dates) + 1), side="left")
+    del snap
     out = {}
     for i, day in enumerate(dates):
         part = frame.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
@@ -72,18 +76,8 @@ def snapshots_features(kept: ibis.Table, dates: list[dt.date], engine: Engine | 
 def _query(kept: ibis.Table, dates: list[dt.date], engine: Engine | None) -> tuple[ibis.Table, ibis.Table]:
     """The features of every snapshot by (snapshot number, customer number), ordered by both; and
     the customers (id and number; numbered in the order of their ids)."""
-    cid, day = S.CUSTOMER_ID, PURCHASE_DATE
-
-    def keep(t: ibis.Table, prefix: str) -> ibis.Table:
-        return engine.materialize(t, prefix) if engine is not None else t
-
-    rows = kept.filter(kept[day] < ibis.literal(dates[-1], "date"))
-    pieces = keep(rows.group_by([cid, IS_RETURN, ORDER_KEY, day]).aggregate(amount=rows[LINE_AMOUNT].sum()),
-                  "snap_pieces")
-    # integers group, sort and travel faster than the ids; a customer of any snapshot is a buyer
-    buyers = pieces.filter(~pieces[IS_RETURN]).select(cid).distinct()
-    customers = keep(buyers.mutate(**{_CODE: ibis.row_number().over(order_by=buyers[cid])}), "snap_customers")
-    pieces = keep(pieces.join(customers, cid).select(_CODE, IS_RETURN, ORDER_KEY, day, "amount"), "snap_coded")
+    day = PURCHASE_DATE
+    pieces, customers = _coded_pieces(kept, dates, engine)
     frame = pd.DataFrame({_SNAP: np.arange(len(dates), dtype=np.int64), _ASOF: pd.to_datetime(dates).date})
     snaps = ibis.memtable(frame, schema={_SNAP: "int64", _ASOF: "date"})
     if engine is not None:
@@ -94,7 +88,7 @@ def _query(kept: ibis.Table, dates: list[dt.date], engine: Engine | None) -> tup
         value=buys.amount.sum(), first_day=buys[day].min(), last_day=buys[day].max())
     # one order per (customer, day) counts that day: distinct purchase days = a sum of flags
     first_of_day = ibis.row_number().over(group_by=[orders[_CODE], orders.first_day], order_by=orders[ORDER_KEY])
-    orders = keep(orders.mutate(opens_day=(first_of_day == 0).cast("int64")), "snap_orders")
+    orders = _keep(orders.mutate(opens_day=(first_of_day == 0).cast("int64")), "snap_orders", engine)
 
     whole = orders.cross_join(snaps).filter(lambda t: t.last_day < t[_ASOF])
     columns = [_SNAP, _CODE, "order_value", "order_day", "opens_day"]
@@ -115,3 +109,102 @@ def _query(kept: ibis.Table, dates: list[dt.date], engine: Engine | None) -> tup
     t = derived_features(t, t[_ASOF])
     features = [c for c in FEATURE_COLUMNS if c != "engagement_score"]
     return t.select(_SNAP, _CODE, *features).order_by([_SNAP, _CODE]), customers
+
+
+def _keep(t: ibis.Table, prefix: str, engine: Engine | None) -> ibis.Table:
+    return engine.materialize(t, prefix) if engine is not None else t
+
+
+def _coded_pieces(kept: ibis.Table, dates: list[dt.date], engine: Engine | None) -> tuple[ibis.Table, ibis.Table]:
+    """The cleaned lines before the last date summed per (customer number, return or not, order,
+    day): ``amount``; and the customers (id and number, numbered 0, 1, ... in the order of their
+    ids; a customer of any snapshot is a buyer)."""
+    cid, day = S.CUSTOMER_ID, PURCHASE_DATE
+    rows = kept.filter(kept[day] < ibis.literal(dates[-1], "date"))
+    pieces = _keep(rows.group_by([cid, IS_RETURN, ORDER_KEY, day]).aggregate(amount=rows[LINE_AMOUNT].sum()),
+                   "snap_pieces", engine)
+    # integers group, sort and travel faster than the ids
+    buyers = pieces.filter(~pieces[IS_RETURN]).select(cid).distinct()
+    customers = _keep(buyers.mutate(**{_CODE: ibis.row_number().over(order_by=buyers[cid])}), "snap_customers", engine)
+    coded = pieces.join(customers, cid).select(_CODE, IS_RETURN, ORDER_KEY, day, "amount")
+    return _keep(coded, "snap_coded", engine), customers
+
+
+def _arrays(expr: ibis.Table, engine: Engine) -> dict[str, np.ndarray]:
+    frame = fetch(expr, engine)
+    return {c: frame[c].to_numpy() for c in frame.columns}
+
+
+def _compiled(kept: ibis.Table, dates: list[dt.date], engine: Engine) -> tuple[pd.DataFrame, ibis.Table]:
+    """What :func:`_query` fetches, computed otherwise: the engine sums the orders once, and one
+    compiled pass over them, sorted by customer and first day, aggregates every snapshot
+    (:mod:`._snapshot_kernel`); then the run's derivation (:func:`derived_features`) in numpy,
+    with the same floating-point operations."""
+    from ._snapshot_kernel import snapshot_aggregates
+
+    day = PURCHASE_DATE
+    epoch = ibis.literal(dt.date(1970, 1, 1), "date")
+
+    def days(v: ibis.Value) -> ibis.Value:
+        return v.delta(epoch, unit="day").cast("int32")
+
+    pieces, customers = _coded_pieces(kept, dates, engine)
+    buys = pieces.filter(~pieces[IS_RETURN])
+    orders = _keep(buys.group_by([_CODE, ORDER_KEY]).aggregate(
+        value=buys.amount.sum(), first_day=buys[day].min(), last_day=buys[day].max(), pieces=buys.count()),
+        "snap_orders", engine)
+    by_day = [_CODE, "first_day", ORDER_KEY]  # orders and the pieces of those spanning midnight alike
+    o = _arrays(orders.order_by(by_day).select(_CODE, "value", "pieces", first=days(orders.first_day),
+                                               last=days(orders.last_day)), engine)
+    spanning = orders.filter(orders.first_day < orders.last_day).select(_CODE, ORDER_KEY, "first_day")
+    cut = buys.join(spanning, [_CODE, ORDER_KEY])
+    p = _arrays(cut.order_by([*by_day, day]).select(day=days(cut[day]), amount=cut.amount), engine)
+    rets = pieces.filter(pieces[IS_RETURN])
+    rets = rets.group_by([_CODE, day]).aggregate(amount=rets.amount.sum())
+    r = _arrays(rets.order_by([_CODE, day]).select(_CODE, "amount", day=days(rets[day])), engine)
+
+    n_customers = int(customers.count().to_pyarrow().as_py())
+    order_start = np.searchsorted(o[_CODE], np.arange(n_customers + 1))
+    piece_count = np.where(o["first"] < o["last"], o["pieces"], 0).astype(np.int64)
+    piece_start = np.cumsum(piece_count) - piece_count
+    assert piece_count.sum() == len(p["day"])
+    as_of = np.array(dates, dtype="datetime64[D]").astype(np.int64).astype(np.int32)
+    opened = np.sort(o["first"][order_start[:-1]])  # each customer's first order day
+    counts = np.searchsorted(opened, as_of, side="left")
+    row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    n = int(row_start[-1])
+    out = {_CODE: np.empty(n, np.int64), "frequency": np.empty(n, np.int64), "gross": np.empty(n),
+           "std": np.empty(n), "first": np.empty(n, np.int32), "last": np.empty(n, np.int32),
+           "days": np.empty(n, np.int64), "returns": np.empty(n)}
+    snapshot_aggregates(order_start, o["first"], o["last"], o["value"].astype(np.float64), piece_start, piece_count,
+                        p["day"], p["amount"].astype(np.float64), np.searchsorted(r[_CODE], np.arange(n_customers + 1)),
+                        r["day"], r["amount"].astype(np.float64), as_of, row_start, *out.values())
+    del o, p, r
+    asof = np.repeat(as_of.astype(np.int64), counts)
+    return _derived(out, asof, np.repeat(np.arange(len(dates), dtype=np.int64), counts)), customers
+
+
+def _round6(x: np.ndarray) -> np.ndarray:
+    """:func:`~customersense.features.customer.round6` in numpy: the same operations."""
+    return np.floor(x * 1e6 + 0.5) / 1e6
+
+
+def _derived(a: dict[str, np.ndarray], as_of: np.ndarray, snap: np.ndarray) -> pd.DataFrame:
+    """:func:`derived_features` of the per-(snapshot, customer) aggregates, in numpy."""
+    returns = np.where(np.isnan(a["returns"]), 0.0, a["returns"])
+    gross, frequency, purchase_days = a["gross"], a["frequency"], a["days"]
+    first, last = a["first"].astype(np.int64), a["last"].astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        interpurchase = np.where(purchase_days > 1, (last - first).astype(np.float64) / (purchase_days - 1), np.nan)
+        return_rate = returns / gross
+    gross6 = _round6(gross)
+    columns = {
+        _SNAP: snap, _CODE: a[_CODE],
+        "recency_days": as_of - last, "frequency": frequency,
+        "monetary": _round6(gross - returns), "gross_revenue": gross6, "returns_value": _round6(returns),
+        "avg_order_value": _round6(gross6 / frequency),
+        "order_value_std": _round6(np.where(np.isnan(a["std"]), 0.0, a["std"])),
+        "tenure_days": as_of - first, "mean_interpurchase_days": _round6(interpurchase),
+        "return_rate": _round6(return_rate),
+    }
+    return pd.DataFrame(columns)

@@ -1,0 +1,82 @@
+"""Compiled per-customer aggregates of every snapshot in one pass over the orders (numba),
+imported only when :mod:`customersense.evolution.snapshots` takes its DuckDB path.
+
+Input: each customer's orders sorted by first day (``order_start[c]:order_start[c + 1]``), with
+their first and last day (days since 1970-01-01) and whole value; an order whose lines span
+midnight also points to its per-day pieces (``piece_start``, ``piece_count``, sorted by day);
+each customer's returns per day (``ret_start``), sorted by day; the snapshots' dates ``as_of``
+(ascending) and where each snapshot's rows start in the outputs (``row_start``).
+
+An order is in snapshot s when its first day is before ``as_of[s]``: with the orders sorted by
+first day, a prefix of the customer's orders, longer for every later date. Its value there is its
+whole value when its last day is before the date, else the sum of its pieces before the date.
+Per (snapshot, customer), as the run's feature query aggregates them: the number of orders, the
+sum of their values, their sample standard deviation (two passes: the mean, then the squared
+deviations from it; NaN for one order), the first and last order day, the distinct order days
+and the returns before the date (NaN for none). A customer without an order before a date is not
+in that snapshot; the rows of a snapshot come in the customers' order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._numba_cache import njit  # numba.njit, its cache in a per-user folder (not the package)
+
+
+@njit(nogil=True, cache=True)
+def _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount):  # pragma: no cover
+    """The value of order i in the snapshot of date ``day`` (its first day is before it)."""
+    if last_day[i] < day:
+        return value[i]
+    total = 0.0
+    for j in range(piece_start[i], piece_start[i] + piece_count[i]):
+        if piece_day[j] < day:
+            total += piece_amount[j]
+    return total
+
+
+@njit(nogil=True, cache=True)
+def snapshot_aggregates(order_start, first_day, last_day, value, piece_start, piece_count, piece_day,
+                        piece_amount, ret_start, ret_day, ret_amount, as_of, row_start,
+                        code, frequency, gross, std, first, last, days, returns):  # pragma: no cover
+    """Fills the outputs (one row per snapshot and customer, see the module's docstring)."""
+    n_snap = as_of.shape[0]
+    written = row_start[:n_snap].copy()
+    for c in range(order_start.shape[0] - 1):
+        o0, o1 = order_start[c], order_start[c + 1]
+        r0, r1 = ret_start[c], ret_start[c + 1]
+        k, distinct, r, returned = o0, 0, r0, 0.0
+        for s in range(n_snap):
+            day = as_of[s]
+            while k < o1 and first_day[k] < day:
+                if k == o0 or first_day[k] != first_day[k - 1]:
+                    distinct += 1
+                k += 1
+            if k == o0:
+                continue
+            while r < r1 and ret_day[r] < day:
+                returned += ret_amount[r]
+                r += 1
+            n = k - o0
+            total = 0.0
+            for i in range(o0, k):
+                total += _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount)
+            std_s = np.nan
+            if n > 1:
+                mean = total / n
+                squares = 0.0
+                for i in range(o0, k):
+                    d = _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount) - mean
+                    squares += d * d
+                std_s = np.sqrt(squares / (n - 1))
+            row = written[s]
+            written[s] += 1
+            code[row] = c
+            frequency[row] = n
+            gross[row] = total
+            std[row] = std_s
+            first[row] = first_day[o0]
+            last[row] = first_day[k - 1]
+            days[row] = distinct
+            returns[row] = -returned if r > r0 else np.nan
