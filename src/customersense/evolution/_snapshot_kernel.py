@@ -12,9 +12,11 @@ first day, a prefix of the customer's orders, longer for every later date. Its v
 whole value when its last day is before the date, else the sum of its pieces before the date.
 Per (snapshot, customer), as the run's feature query aggregates them: the number of orders, the
 sum of their values, their sample standard deviation (two passes: the mean, then the squared
-deviations from it; NaN for one order), the first and last order day, the distinct order days
-and the returns before the date (NaN for none). A customer without an order before a date is not
-in that snapshot; the rows of a snapshot come in the customers' order.
+deviations from it; 0 for one order), the first and last order day, the distinct order days and
+the returns before the date (0 for none); then the feature columns derived from them as
+:func:`~customersense.features.customer.derived_features` derives them, with the same IEEE
+operations (numba does not fuse or reorder them without ``fastmath``). A customer without an
+order before a date is not in that snapshot; a snapshot's rows come in the customers' order.
 """
 
 from __future__ import annotations
@@ -37,10 +39,18 @@ def _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_a
 
 
 @njit(nogil=True, cache=True)
-def snapshot_aggregates(order_start, first_day, last_day, value, piece_start, piece_count, piece_day,
-                        piece_amount, ret_start, ret_day, ret_amount, as_of, row_start,
-                        code, frequency, gross, std, first, last, days, returns):  # pragma: no cover
-    """Fills the outputs (one row per snapshot and customer, see the module's docstring)."""
+def _round6(x):  # pragma: no cover (compiled)
+    """:func:`~customersense.features.customer.round6`: the same IEEE operations."""
+    return np.floor(x * 1e6 + 0.5) / 1e6
+
+
+@njit(nogil=True, cache=True, error_model="numpy")  # x / 0.0 is inf or NaN, as in the engine
+def snapshot_features(order_start, first_day, last_day, value, piece_start, piece_count, piece_day, piece_amount,
+                      ret_start, ret_day, ret_amount, as_of, row_start, code, recency, frequency, monetary, gross,
+                      returns, avg_value, std, tenure, interpurchase, return_rate):  # pragma: no cover (compiled)
+    """Fills the outputs, one row per (snapshot, customer): the customer's number and the feature
+    columns as :func:`~customersense.features.customer.derived_features` computes them from the
+    aggregates (see the module's docstring), with the same operations in the same order."""
     n_snap = as_of.shape[0]
     written = row_start[:n_snap].copy()
     for c in range(order_start.shape[0] - 1):
@@ -62,21 +72,26 @@ def snapshot_aggregates(order_start, first_day, last_day, value, piece_start, pi
             total = 0.0
             for i in range(o0, k):
                 total += _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount)
-            std_s = np.nan
+            sd = 0.0  # the engine's NULL for one order, filled with 0
             if n > 1:
                 mean = total / n
                 squares = 0.0
                 for i in range(o0, k):
                     d = _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount) - mean
                     squares += d * d
-                std_s = np.sqrt(squares / (n - 1))
+                sd = np.sqrt(squares / (n - 1))
+            ret = -returned if r > r0 else 0.0
+            first, last = first_day[o0], first_day[k - 1]
             row = written[s]
             written[s] += 1
             code[row] = c
+            recency[row] = day - last
             frequency[row] = n
-            gross[row] = total
-            std[row] = std_s
-            first[row] = first_day[o0]
-            last[row] = first_day[k - 1]
-            days[row] = distinct
-            returns[row] = -returned if r > r0 else np.nan
+            monetary[row] = _round6(total - ret)
+            gross[row] = _round6(total)
+            returns[row] = _round6(ret)
+            avg_value[row] = _round6(gross[row] / n)
+            std[row] = _round6(sd)
+            tenure[row] = day - first
+            interpurchase[row] = _round6(np.float64(last - first) / np.float64(distinct - 1)) if distinct > 1 else np.nan
+            return_rate[row] = _round6(ret / total)

@@ -52,20 +52,19 @@ def snapshots_features(kept: ibis.Table, dates: list[dt.date], engine: Engine | 
     if not dates:
         return {}
     if engine is not None and engine.name == "duckdb":
-        frame, customers = _compiled(kept, dates, engine)
+        parts, customers = _compiled(kept, dates, engine)
     else:  # the portable query (Spark)
         query, customers = _query(kept, dates, engine)
         frame = fetch(query, engine)
+        bounds = np.searchsorted(frame.pop(_SNAP).to_numpy(), np.arange(len(dates) + 1), side="left")
+        parts = [frame.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True) for i in range(len(dates))]
+        del frame
     numbered = fetch(customers, engine)
     ids = pa.array(numbered[S.CUSTOMER_ID].astype("string[pyarrow]")).cast(pa.large_string())
     ids = (ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).take(np.argsort(numbered[_CODE].to_numpy()))
-    snap, code = frame.pop(_SNAP).to_numpy(), frame.pop(_CODE).to_numpy()
-    bounds = np.searchsorted(snap, np.arange(len(dates) + 1), side="left")
-    del snap
     out = {}
-    for i, day in enumerate(dates):
-        part = frame.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
-        part.insert(0, S.CUSTOMER_ID, pd.arrays.ArrowStringArray(ids.take(code[bounds[i]:bounds[i + 1]])))
+    for day, part in zip(dates, parts):
+        part.insert(0, S.CUSTOMER_ID, pd.arrays.ArrowStringArray(ids.take(part.pop(_CODE).to_numpy())))
         if engagement:
             part.insert(part.columns.get_loc(FEATURE_COLUMNS[-2]) + 1, "engagement_score",
                         engagement_scores(part["recency_days"], part["frequency"], part["monetary"]))
@@ -135,12 +134,12 @@ def _arrays(expr: ibis.Table, engine: Engine) -> dict[str, np.ndarray]:
     return {c: frame[c].to_numpy() for c in frame.columns}
 
 
-def _compiled(kept: ibis.Table, dates: list[dt.date], engine: Engine) -> tuple[pd.DataFrame, ibis.Table]:
+def _compiled(kept: ibis.Table, dates: list[dt.date], engine: Engine) -> tuple[list[pd.DataFrame], ibis.Table]:
     """What :func:`_query` fetches, computed otherwise: the engine sums the orders once, and one
-    compiled pass over them, sorted by customer and first day, aggregates every snapshot
-    (:mod:`._snapshot_kernel`); then the run's derivation (:func:`derived_features`) in numpy,
-    with the same floating-point operations."""
-    from ._snapshot_kernel import snapshot_aggregates
+    compiled pass over them, sorted by customer and first day, aggregates every snapshot and
+    derives its features with the run's operations (:mod:`._snapshot_kernel`). Per date, its
+    customers' numbers (``_CODE``) and features."""
+    from ._snapshot_kernel import snapshot_features
 
     day = PURCHASE_DATE
     epoch = ibis.literal(dt.date(1970, 1, 1), "date")
@@ -173,38 +172,14 @@ def _compiled(kept: ibis.Table, dates: list[dt.date], engine: Engine) -> tuple[p
     counts = np.searchsorted(opened, as_of, side="left")
     row_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     n = int(row_start[-1])
-    out = {_CODE: np.empty(n, np.int64), "frequency": np.empty(n, np.int64), "gross": np.empty(n),
-           "std": np.empty(n), "first": np.empty(n, np.int32), "last": np.empty(n, np.int32),
-           "days": np.empty(n, np.int64), "returns": np.empty(n)}
-    snapshot_aggregates(order_start, o["first"], o["last"], o["value"].astype(np.float64), piece_start, piece_count,
-                        p["day"], p["amount"].astype(np.float64), np.searchsorted(r[_CODE], np.arange(n_customers + 1)),
-                        r["day"], r["amount"].astype(np.float64), as_of, row_start, *out.values())
+    ints = {"recency_days", "frequency", "tenure_days"}
+    names = [_CODE, *(c for c in FEATURE_COLUMNS if c != "engagement_score")]
+    out = {c: np.empty(n, np.int64 if c in ints or c == _CODE else np.float64) for c in names}
+    snapshot_features(order_start, o["first"], o["last"], o["value"].astype(np.float64), piece_start, piece_count,
+                      p["day"], p["amount"].astype(np.float64), np.searchsorted(r[_CODE], np.arange(n_customers + 1)),
+                      r["day"], r["amount"].astype(np.float64), as_of, row_start, *out.values())
     del o, p, r
-    asof = np.repeat(as_of.astype(np.int64), counts)
-    return _derived(out, asof, np.repeat(np.arange(len(dates), dtype=np.int64), counts)), customers
-
-
-def _round6(x: np.ndarray) -> np.ndarray:
-    """:func:`~customersense.features.customer.round6` in numpy: the same operations."""
-    return np.floor(x * 1e6 + 0.5) / 1e6
-
-
-def _derived(a: dict[str, np.ndarray], as_of: np.ndarray, snap: np.ndarray) -> pd.DataFrame:
-    """:func:`derived_features` of the per-(snapshot, customer) aggregates, in numpy."""
-    returns = np.where(np.isnan(a["returns"]), 0.0, a["returns"])
-    gross, frequency, purchase_days = a["gross"], a["frequency"], a["days"]
-    first, last = a["first"].astype(np.int64), a["last"].astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        interpurchase = np.where(purchase_days > 1, (last - first).astype(np.float64) / (purchase_days - 1), np.nan)
-        return_rate = returns / gross
-    gross6 = _round6(gross)
-    columns = {
-        _SNAP: snap, _CODE: a[_CODE],
-        "recency_days": as_of - last, "frequency": frequency,
-        "monetary": _round6(gross - returns), "gross_revenue": gross6, "returns_value": _round6(returns),
-        "avg_order_value": _round6(gross6 / frequency),
-        "order_value_std": _round6(np.where(np.isnan(a["std"]), 0.0, a["std"])),
-        "tenure_days": as_of - first, "mean_interpurchase_days": _round6(interpurchase),
-        "return_rate": _round6(return_rate),
-    }
-    return pd.DataFrame(columns)
+    parts = []
+    for i in range(len(dates)):
+        parts.append(pd.DataFrame({c: out[c][row_start[i]:row_start[i + 1]] for c in names}))
+    return parts, customers
