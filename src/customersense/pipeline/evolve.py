@@ -65,7 +65,7 @@ def evolve(config: Config, every: str = "month", start: dt.date | None = None, s
             model = analyse(fit_config, engine, workdir, reporter).model
         with clock.stage("activity", "Purchases per period"):
             activity = period_activity(kept, dates, engine)
-        with clock.stage("features", f"Customer features of {len(dates)} snapshots (one query)"):
+        with clock.stage("features", f"Customer features of {len(dates)} snapshots"):
             # the frozen model scores its own engagement (ranks among its training customers)
             features = snapshots_features(kept, dates, engine, engagement=False)
         snapshots = {}
