@@ -27,18 +27,6 @@ from .._numba_cache import njit  # numba.njit, its cache in a per-user folder (n
 
 
 @njit(nogil=True, cache=True)
-def _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount):  # pragma: no cover
-    """The value of order i in the snapshot of date ``day`` (its first day is before it)."""
-    if last_day[i] < day:
-        return value[i]
-    total = 0.0
-    for j in range(piece_start[i], piece_start[i] + piece_count[i]):
-        if piece_day[j] < day:
-            total += piece_amount[j]
-    return total
-
-
-@njit(nogil=True, cache=True)
 def _round6(x):  # pragma: no cover (compiled)
     """:func:`~customersense.features.customer.round6`: the same IEEE operations."""
     return np.floor(x * 1e6 + 0.5) / 1e6
@@ -53,6 +41,7 @@ def snapshot_features(order_start, first_day, last_day, value, piece_start, piec
     aggregates (see the module's docstring), with the same operations in the same order."""
     n_snap = as_of.shape[0]
     written = row_start[:n_snap].copy()
+    seen = np.empty(value.shape[0])  # each order's value in the current snapshot
     for c in range(order_start.shape[0] - 1):
         o0, o1 = order_start[c], order_start[c + 1]
         r0, r1 = ret_start[c], ret_start[c + 1]
@@ -70,14 +59,21 @@ def snapshot_features(order_start, first_day, last_day, value, piece_start, piec
                 r += 1
             n = k - o0
             total = 0.0
-            for i in range(o0, k):
-                total += _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount)
+            for i in range(o0, k):  # the orders' values in this snapshot (inline: a call costs refcounts)
+                v = value[i]
+                if last_day[i] >= day:  # spans midnight before the date: its pieces before it
+                    v = 0.0
+                    for j in range(piece_start[i], piece_start[i] + piece_count[i]):
+                        if piece_day[j] < day:
+                            v += piece_amount[j]
+                seen[i] = v
+                total += v
             sd = 0.0  # the engine's NULL for one order, filled with 0
             if n > 1:
                 mean = total / n
                 squares = 0.0
                 for i in range(o0, k):
-                    d = _value(i, day, last_day, value, piece_start, piece_count, piece_day, piece_amount) - mean
+                    d = seen[i] - mean
                     squares += d * d
                 sd = np.sqrt(squares / (n - 1))
             ret = -returned if r > r0 else 0.0

@@ -139,8 +139,11 @@ def _coded_pieces(kept: ibis.Table, dates: list[dt.date], engine: Engine | None)
 
 
 def _arrays(expr: ibis.Table, engine: Engine) -> dict[str, np.ndarray]:
+    """The columns of ``expr`` as numpy arrays of the kernel's types: days int32, the customer
+    number and counts int64, amounts float64 (one compiled version of the kernel)."""
     frame = fetch(expr, engine)
-    return {c: frame[c].to_numpy() for c in frame.columns}
+    types = {"first": np.int32, "last": np.int32, "day": np.int32, _CODE: np.int64, "pieces": np.int64}
+    return {c: np.ascontiguousarray(frame[c].to_numpy(types.get(c, np.float64))) for c in frame.columns}
 
 
 def _compiled(kept: ibis.Table, dates: list[dt.date], engine: Engine) -> tuple[list[pd.DataFrame], ibis.Table]:
@@ -184,9 +187,9 @@ def _compiled(kept: ibis.Table, dates: list[dt.date], engine: Engine) -> tuple[l
     ints = {"recency_days", "frequency", "tenure_days"}
     names = [_CODE, *(c for c in FEATURE_COLUMNS if c != "engagement_score")]
     out = {c: np.empty(n, np.int64 if c in ints or c == _CODE else np.float64) for c in names}
-    snapshot_features(order_start, o["first"], o["last"], o["value"].astype(np.float64), piece_start, piece_count,
-                      p["day"], p["amount"].astype(np.float64), np.searchsorted(r[_CODE], np.arange(n_customers + 1)),
-                      r["day"], r["amount"].astype(np.float64), as_of, row_start, *out.values())
+    snapshot_features(order_start, o["first"], o["last"], o["value"], piece_start, piece_count, p["day"], p["amount"],
+                      np.searchsorted(r[_CODE], np.arange(n_customers + 1)), r["day"], r["amount"], as_of, row_start,
+                      *out.values())
     del o, p, r
     parts = []
     for i in range(len(dates)):
