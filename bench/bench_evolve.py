@@ -5,7 +5,7 @@
 Steps (each in its own process, so peak memory is the step's own):
 
 1. ``generate``: the issue5-shaped file (about 1 customer per 10 rows, two years), if missing;
-2. ``train``: a run on it with ``--no-validate --no-clv --no-plots`` (the bundle to freeze);
+2. ``train``: a run on it with ``--no-validate --no-clv --no-plots --no-dashboards`` (the bundle to freeze);
 3. ``evolve``: ``customersense evolve FILE --model BUNDLE --every month --from 2011-01-01
    --to 2011-12-01`` (12 snapshots), timed as a whole and per stage (from evolve.json), with the
    peak resident memory of the process.
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     train_s = train_mib = float("nan")
     if not (args.reuse_model and (args.work / "train" / "model" / "manifest.json").is_file()):
         train_s, train_mib = timed([str(BIN), "run", str(data), "--out", str(args.work / "train"), "--no-validate",
-                                    "--no-clv", "--no-plots", "--quiet", "--csv-max-rows", "0"])
+                                    "--no-clv", "--no-plots", "--no-dashboards", "--quiet", "--csv-max-rows", "0"])
     evolve_s, evolve_mib = timed([str(BIN), "evolve", str(data), "--model", str(args.work / "train" / "model"),
                                   "--every", "month", "--from", "2011-01-01", "--to", "2011-12-01",
                                   "--out", str(args.work / "evolve"), "--no-plots", "--quiet"])

@@ -32,11 +32,11 @@ section "5.2 issue shape, 50M rows / 5M customers"
 peers --shape issue5 --rows 50000000 --repeats 1
 section "5.2 the whole run with DuckDB capped at 1 GB, 10M rows / 1M customers"
 /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
-    --out /tmp/customersense-capped --quiet --memory-limit 1GB \
+    --out /tmp/customersense-capped --quiet --memory-limit 1GB --no-dashboards \
     2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true  # its exit status is in the table
 section "5.2 the whole run with DuckDB capped at 3 GB, 50M rows / 5M customers"
 /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_50000000_issue5.parquet \
-    --out /tmp/customersense-capped50 --quiet --memory-limit 3GB \
+    --out /tmp/customersense-capped50 --quiet --memory-limit 3GB --no-dashboards \
     2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true
 section "5.2 from a 10M-row CSV"
 peers --rows 10000000 --csv --jobs duckdb_groupby cs_features --repeats 1
@@ -48,7 +48,7 @@ if [ "${SCALE_200M:-0}" = 1 ]; then
     section "5.5 200M rows, bounded memory"
     [ -f bench/data/synthetic_200000000.parquet ] || $PY bench/generate.py --rows 200000000
     /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_200000000.parquet \
-        --out /tmp/customersense-200m --quiet --no-clv --no-validate --no-plots --memory-limit 6GB \
+        --out /tmp/customersense-200m --quiet --no-clv --no-validate --no-plots --no-dashboards --memory-limit 6GB \
         2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT"
     $PY -c "import json; t = json.load(open('/tmp/customersense-200m/run.json'))['timings']; print(json.dumps(t))" | tee -a "$OUT"
 fi
