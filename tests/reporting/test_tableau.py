@@ -82,6 +82,8 @@ def test_the_files_written(planted):
     result, tx, first, _ = planted
     assert [p.name for p in first["files"]] == list(TABLEAU_FILES)
     assert all(p.stat().st_size > 0 for p in first["files"])
+    # the extract has the mode of the files Python writes (Hyper creates it 0640)
+    assert len({p.stat().st_mode & 0o777 for p in first["files"]}) == 1
     assert first["rows"] == {"customers": len(result.customers), "segments": len(result.profiles),
                              "transactions": pq.read_metadata(tx).num_rows}
 

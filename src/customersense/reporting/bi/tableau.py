@@ -21,6 +21,7 @@ Tableau's published schema, and its tables and columns are checked against the e
 
 from __future__ import annotations
 
+import os
 import zipfile
 from pathlib import Path
 
@@ -77,6 +78,14 @@ def _fields(table: str, schema: pa.Schema, taken: set[str] = frozenset()) -> tup
         local = f"{col.name} ({table})" if col.name in taken else col.name
         out.append(Field(table, col.name, local, datatype, role, kind))
     return tuple(out)
+
+
+def _plain_mode(path: Path) -> None:
+    """Hyper creates its files readable by their owner's group only (0640): give the extract the
+    mode of every other output (0666 less the process umask), so a shared folder can read it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o666 & ~mask)
 
 
 def _frame_table(frame) -> pa.Table:
@@ -203,6 +212,7 @@ def write_tableau(result, folder: Path, transactions_parquet: Path) -> dict:
     dataset = _transactions(Path(transactions_parquet))
     hyper = folder / HYPER_FILE
     write_extract(hyper, customers, segments, Path(transactions_parquet))
+    _plain_mode(hyper)
     schemas = (customers.schema, segments.schema, dataset.schema)
     twb = folder / TWB_FILE
     twb.write_bytes(workbook(*schemas, HYPER_FILE, result.caption))
