@@ -80,6 +80,7 @@ def holm(p: np.ndarray) -> np.ndarray:
     filled = np.where(np.isnan(p), np.inf, p)
     order = np.argsort(filled, axis=-1, kind="stable")
     ranked = np.take_along_axis(filled, order, axis=-1)
+    ranked = np.where(np.isfinite(ranked), ranked, 1.0)  # missing ones sort last, masked below
     m = np.isfinite(filled).sum(axis=-1, keepdims=True)
     factors = m - np.arange(p.shape[-1])
     adjusted = np.minimum(1.0, np.maximum.accumulate(ranked * factors, axis=-1))
