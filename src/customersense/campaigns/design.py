@@ -108,11 +108,10 @@ def power_table(customers: pd.DataFrame, mde: float = 0.1, baseline_conversion: 
 
     Conversion: from ``baseline_conversion`` to ``baseline_conversion * (1 + mde)``. Revenue per
     customer: ``mde`` times the segment's mean of ``spend``, against its standard deviation of
-    ``spend`` (the customers' past spend stands in for the campaign window's). ``warning`` says
+    ``spend`` (the customers' past spend stands in for the campaign window's; without that
+    column the revenue columns are empty). ``warning`` says
     where the segment's smaller arm is below a needed size.
     """
-    if spend not in customers.columns:
-        raise KeyError(spend)
     p0 = float(baseline_conversion)
     p1 = min(1.0, p0 * (1 + mde))
     h = cohens_h(p1, p0)
@@ -122,7 +121,7 @@ def power_table(customers: pd.DataFrame, mde: float = 0.1, baseline_conversion: 
         n = len(part)
         n_t = int(round(n * treatment_share))
         n_c = n - n_t
-        values = part[spend].astype(float).to_numpy()
+        values = part[spend].astype(float).to_numpy() if spend in part.columns else np.full(n, np.nan)
         mean = float(values.mean())
         sd = float(values.std(ddof=1)) if n > 1 else float("nan")
         d = mde * mean / sd if sd > 0 else float("nan")
@@ -133,13 +132,13 @@ def power_table(customers: pd.DataFrame, mde: float = 0.1, baseline_conversion: 
             mde_rev = mde_d(n_t, n_c / n_t, alpha, power) * sd if sd > 0 else float("nan")
         else:
             mde_conv = mde_rev = float("nan")
-        needs = [x for x in (n_conv, n_rev) if np.isfinite(x)]
+        short = [f"{name} needs {math.ceil(x)}" for name, x in (("conversion", n_conv), ("revenue", n_rev))
+                 if np.isfinite(x) and small < math.ceil(x)]
         warning = ""
         if small < 2:
             warning = f"too small to read: {n} customers"
-        elif needs and small < math.ceil(max(needs)):
-            warning = (f"too small to read a {mde:.0%} lift: {small} per arm, "
-                       f"{math.ceil(max(needs))} needed")
+        elif short:
+            warning = f"too small to read a {mde:.0%} lift: {small} per arm; " + ", ".join(short)
         rows.append({
             SEGMENT: segment, "customers": n, "n_treatment": n_t, "n_control": n_c,
             "baseline_conversion": p0, "mean_spend": mean, "sd_spend": sd,
