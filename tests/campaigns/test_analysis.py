@@ -107,3 +107,19 @@ def test_analyse_table_by_hand():
     assert out.loc["a", "p_value_holm"] == pytest.approx(holm[p_a])
     assert out.loc["b", "p_value_holm"] == pytest.approx(holm[p_b])
     assert not out["srm_mismatch"].any()
+
+
+def test_analyse_flags_an_unbalanced_assignment_only():
+    rng = np.random.default_rng(4)
+
+    def frame(n_t, n_c):
+        n = n_t + n_c
+        return pd.DataFrame({"segment": "s", "group": ["treatment"] * n_t + ["control"] * n_c,
+                             "revenue": rng.gamma(2.0, 10.0, n), "converted": rng.random(n) < 0.2,
+                             "pre_revenue": rng.gamma(2.0, 10.0, n)})
+
+    unbalanced = A.analyse(frame(5500, 4500)).set_index("segment")
+    balanced = A.analyse(frame(5000, 5000)).set_index("segment")
+    assert unbalanced.loc["s", "srm_mismatch"] and unbalanced.loc["all", "srm_mismatch"]
+    assert unbalanced.loc["s", "srm_chi2"] == pytest.approx(100.0)
+    assert not balanced["srm_mismatch"].any()

@@ -97,3 +97,12 @@ def test_one_line_errors(campaign, tmp_path):
     assert out.exit_code == 4 and "none of the 2 assigned customers" in out.output
     out = runner.invoke(cli, ["campaign", "plan", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "p")])
     assert out.exit_code == 4 and "no column segment" in out.output
+
+
+def test_plan_is_byte_identical_for_the_same_seed(campaign, tmp_path):
+    tmp = campaign[0]
+    out = CliRunner().invoke(cli, ["campaign", "plan", str(tmp / "segments.csv"), "--seed", "42", "--mde", "0.1",
+                                   "--out", str(tmp_path / "again")])
+    assert out.exit_code == 0
+    for name in ("assignments.csv", "power.csv", "plan.json"):
+        assert (tmp_path / "again" / name).read_bytes() == (tmp / "plan" / name).read_bytes()
