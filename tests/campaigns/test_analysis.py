@@ -123,3 +123,21 @@ def test_analyse_flags_an_unbalanced_assignment_only():
     assert unbalanced.loc["s", "srm_mismatch"] and unbalanced.loc["all", "srm_mismatch"]
     assert unbalanced.loc["s", "srm_chi2"] == pytest.approx(100.0)
     assert not balanced["srm_mismatch"].any()
+
+
+@pytest.mark.parametrize("method", ["raw", "cuped"])
+def test_relative_intervals_cover_the_planted_relative_uplift(method):
+    # E[y_c] = E[x] + E[noise] = 60 + 30 = 90: the planted relative uplift is 4 / 90 (CUPED's
+    # adjusted control mean has the same expectation)
+    rng = np.random.default_rng(77)
+    y_t, y_c, x_t, x_c = _planted(rng, REPS, 300, 300, uplift=4.0)
+    rel = A.relative(A.welch(y_t, y_c) if method == "raw" else A.cuped(y_t, y_c, x_t, x_c))
+    covered = ((rel["ci_low"] <= 4 / 90) & (4 / 90 <= rel["ci_high"])).mean()
+    assert 0.93 <= covered <= 0.97, covered
+
+
+def test_relative_by_hand():
+    rel = A.relative(A.welch(np.array([12.0, 8.0, 10.0]), np.array([4.0, 6.0])))
+    # m_t 10, m_c 5: r = 1; var_t/n = 4/3, var_c/n = 2/2 = 1; var r = (4/3)/25 + 100 * 1 / 625 = 0.21333
+    assert rel["relative"] == pytest.approx(1.0)
+    assert rel["ci_high"] - rel["relative"] == pytest.approx(1.959964 * np.sqrt(4 / 75 + 0.16), rel=1e-6)

@@ -4,6 +4,7 @@ Per segment, from each customer's revenue in the campaign window ``y``, conversi
 purchase in the window) and pre-period revenue ``x``:
 
 * raw uplift = mean(y | treatment) - mean(y | control), 95% CI and p-value by Welch's t test;
+  relative uplift mean_t / mean_c - 1 with a delta-method interval (``relative_uplift``);
 * CUPED uplift: y - theta (x - mean(x)) with theta = cov(y, x) / var(x) over both arms of the
   segment together (pooled), then the same Welch test; theta = 0 when x does not vary;
 * conversion uplift: the difference of the two rates with its normal (unpooled) 95% CI;
@@ -42,7 +43,19 @@ def welch(y_t: np.ndarray, y_c: np.ndarray, level: float = LEVEL) -> dict[str, n
         df = (v_t + v_c) ** 2 / (v_t ** 2 / (n_t - 1) + v_c ** 2 / (n_c - 1))
         q = stats.t.ppf(0.5 + level / 2, df)
         p = 2 * stats.t.sf(np.abs(diff / se), df)
-    return {"uplift": diff, "se": se, "ci_low": diff - q * se, "ci_high": diff + q * se, "p_value": p}
+    return {"uplift": diff, "se": se, "ci_low": diff - q * se, "ci_high": diff + q * se, "p_value": p,
+            "mean_t": y_t.mean(axis=-1), "mean_c": y_c.mean(axis=-1), "var_t": v_t, "var_c": v_c}
+
+
+def relative(out: dict[str, np.ndarray], level: float = LEVEL) -> dict[str, np.ndarray]:
+    """Relative uplift mean_t / mean_c - 1 of a :func:`welch` result, 95% CI by the delta method
+    (var = var_t / m_c^2 + m_t^2 var_c / m_c^4, the arms independent), normal quantiles."""
+    m_t, m_c = out["mean_t"], out["mean_c"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = m_t / m_c - 1
+        se = np.sqrt(out["var_t"] / m_c ** 2 + m_t ** 2 * out["var_c"] / m_c ** 4)
+    z = stats.norm.ppf(0.5 + level / 2)
+    return {"relative": r, "ci_low": r - z * se, "ci_high": r + z * se}
 
 
 def cuped_theta(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -129,7 +142,7 @@ def _segment_row(segment: str, part: pd.DataFrame, share: float, has_pre: bool) 
         "revenue_per_customer_treatment": y_t.mean(), "revenue_per_customer_control": y_c.mean(),
         "uplift": float(adj["uplift"]), "uplift_ci_low": float(adj["ci_low"]),
         "uplift_ci_high": float(adj["ci_high"]), "uplift_se": float(adj["se"]),
-        "relative_uplift": float(adj["uplift"]) / y_c.mean() if y_c.mean() else np.nan,
+        **{f"relative_uplift{k}": float(v) for k, v in zip(("", "_ci_low", "_ci_high"), relative(adj).values())},
         "p_value": float(adj["p_value"]),
         "uplift_raw": float(raw["uplift"]), "uplift_raw_ci_low": float(raw["ci_low"]),
         "uplift_raw_ci_high": float(raw["ci_high"]), "uplift_raw_se": float(raw["se"]),
@@ -156,8 +169,9 @@ def _overall(table: pd.DataFrame, frame: pd.DataFrame, share: float) -> dict:
         se = float(np.sqrt((w ** 2 * table[prefix + "_se"] ** 2).sum()))
         row.update({prefix: est, prefix + "_se": se, prefix + "_ci_low": est - z * se, prefix + "_ci_high": est + z * se})
         row["p_value" if prefix == "uplift" else "p_value_raw"] = float(2 * stats.norm.sf(abs(est / se))) if se else np.nan
-    control_mean = float((w * table["revenue_per_customer_control"]).sum())
-    row["relative_uplift"] = row["uplift"] / control_mean if control_mean else np.nan
+    control_mean = float((w * table["revenue_per_customer_control"]).sum())  # control mean fixed here
+    for suffix in ("", "_ci_low", "_ci_high"):
+        row["relative_uplift" + suffix] = row["uplift" + suffix] / control_mean if control_mean else np.nan
     conv = float((w * table["conversion_uplift"]).sum())
     conv_se = np.sqrt((w ** 2 * ((table["conversion_uplift_ci_high"] - table["conversion_uplift_ci_low"]) / (2 * z)) ** 2).sum())
     row.update({"conversion_treatment": frame.loc[treated, "converted"].mean(),
