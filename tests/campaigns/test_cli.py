@@ -79,6 +79,9 @@ def test_analyze_recovers_the_planted_uplift(campaign):
     record = json.loads((tmp / "results" / "campaign.json").read_text())
     assert record["pre_period"] == {"start": "2024-01-30", "end": "2024-03-01"}
     assert [r["segment"] for r in record["results"]] == ["A", "B", "C", "all"]
+    assert (tmp / "results" / "campaign_uplift.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(record["files"]) == ["campaign.json", "campaign_results.csv", "campaign_uplift.png"]
+    assert sorted(p.name for p in (tmp / "results").iterdir()) == sorted(record["files"])
 
 
 def test_one_line_errors(campaign, tmp_path):
@@ -106,3 +109,9 @@ def test_plan_is_byte_identical_for_the_same_seed(campaign, tmp_path):
     assert out.exit_code == 0
     for name in ("assignments.csv", "power.csv", "plan.json"):
         assert (tmp_path / "again" / name).read_bytes() == (tmp / "plan" / name).read_bytes()
+    out = CliRunner().invoke(cli, ["campaign", "analyze", "--assignments", str(tmp / "plan" / "assignments.csv"),
+                                   "--transactions", str(tmp / "tx.parquet"), "--start", str(START), "--end", str(END),
+                                   "--cost-per-contact", "2", "--margin", "0.4", "--out", str(tmp_path / "results")])
+    assert out.exit_code == 0
+    for name in ("campaign_results.csv", "campaign.json", "campaign_uplift.png"):
+        assert (tmp_path / "results" / name).read_bytes() == (tmp / "results" / name).read_bytes()

@@ -3,7 +3,8 @@
 The campaign window is ``[start, end)``; the pre-period is equally long and ends at ``start``.
 Per customer with a kept line in either: ``revenue`` (net line amounts in the window, returns
 subtracted), ``converted`` (any purchase line in the window) and ``pre_revenue`` (net line
-amounts in the pre-period). Only these per-customer sums reach pandas.
+amounts in the pre-period), summed as decimals (6 places) so that reruns give the same bits.
+Only these per-customer sums reach pandas.
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ def outcomes(engine: Engine, kept: ibis.Table, start: dt.date, end: dt.date) -> 
     ts = kept[S.TIMESTAMP]
     rows = kept.filter((ts >= lo) & (ts < hi))
     in_window = rows[S.TIMESTAMP] >= mid
-    amount = rows[LINE_AMOUNT].cast("float64")
+    # Exact decimal sums: a float sum's order (parallel threads) would move the last digits.
+    amount = rows[LINE_AMOUNT].cast("decimal(38, 6)")
+    zero = ibis.literal(0, "decimal(38, 6)")
     grouped = rows.group_by(rows[S.CUSTOMER_ID].cast("string").name(S.CUSTOMER_ID)).aggregate(
-        revenue=ibis.ifelse(in_window, amount, 0.0).sum(),
+        revenue=ibis.ifelse(in_window, amount, zero).sum().cast("float64"),
         converted=(in_window & ~rows[IS_RETURN]).cast("int64").sum() > 0,
-        pre_revenue=ibis.ifelse(in_window, 0.0, amount).sum(),
+        pre_revenue=ibis.ifelse(in_window, zero, amount).sum().cast("float64"),
     )
     frame = engine.fetch(grouped.order_by(S.CUSTOMER_ID))
     return frame.astype({S.CUSTOMER_ID: "string", "converted": bool})[list(OUTCOMES)]
