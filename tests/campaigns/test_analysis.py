@@ -141,3 +141,16 @@ def test_relative_by_hand():
     # m_t 10, m_c 5: r = 1; var_t/n = 4/3, var_c/n = 2/2 = 1; var r = (4/3)/25 + 100 * 1 / 625 = 0.21333
     assert rel["relative"] == pytest.approx(1.0)
     assert rel["ci_high"] - rel["relative"] == pytest.approx(1.959964 * np.sqrt(4 / 75 + 0.16), rel=1e-6)
+
+
+def test_a_segment_with_one_customer_in_an_arm_is_reported_empty_and_left_out_of_all():
+    frame = pd.DataFrame({
+        "segment": ["big"] * 6 + ["tiny"],
+        "group": ["treatment"] * 3 + ["control"] * 3 + ["treatment"],
+        "revenue": [3.0, 5.0, 7.0, 1.0, 2.0, 3.0, 100.0],
+        "converted": [True] * 7, "pre_revenue": [0.0] * 7,
+    })
+    out = A.analyse(frame).set_index("segment")
+    assert np.isnan(out.loc["tiny", "uplift"]) and out.loc["tiny", "n_treatment"] == 1
+    assert out.loc["all", "uplift"] == pytest.approx(5.0 - 2.0)       # "big" alone, weight 1
+    assert out.loc["all", "n_treatment"] == 4 and out.loc["big", "p_value_holm"] == pytest.approx(out.loc["big", "p_value"])

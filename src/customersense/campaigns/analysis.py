@@ -132,6 +132,11 @@ def analyse(frame: pd.DataFrame, treatment_share: float = 0.5, cost_per_contact:
 
 def _segment_row(segment: str, part: pd.DataFrame, share: float, has_pre: bool) -> dict:
     t, c = part[part["group"] == "treatment"], part[part["group"] == "control"]
+    if min(len(t), len(c)) < 2:  # no variance in an arm: nothing to estimate (and left out of "all")
+        chi, p_srm = srm(len(t), len(c), share)
+        return {"segment": segment, "n_treatment": len(t), "n_control": len(c), "uplift": np.nan,
+                "uplift_se": np.nan, "uplift_raw": np.nan, "uplift_raw_se": np.nan, "p_value": np.nan,
+                "conversion_uplift": np.nan, "srm_chi2": chi, "srm_p_value": p_srm, "srm_mismatch": p_srm < SRM_ALPHA}
     y_t, y_c = t["revenue"].to_numpy(float), c["revenue"].to_numpy(float)
     raw = welch(y_t, y_c)
     adj = cuped(y_t, y_c, t["pre_revenue"].to_numpy(float), c["pre_revenue"].to_numpy(float)) if has_pre else raw
@@ -155,12 +160,15 @@ def _segment_row(segment: str, part: pd.DataFrame, share: float, has_pre: bool) 
 
 
 def _overall(table: pd.DataFrame, frame: pd.DataFrame, share: float) -> dict:
-    """``all``: the segments' estimates weighted by their sizes (normal intervals)."""
+    """``all``: the segments' estimates weighted by their sizes (normal intervals); segments
+    with fewer than two customers in an arm are left out of the estimate (not of the counts)."""
+    counts = table
+    table = table[np.isfinite(table["uplift_se"])]
     n = table["n_treatment"] + table["n_control"]
     w = n / n.sum()
     z = stats.norm.ppf(0.5 + LEVEL / 2)
-    row: dict = {"segment": "all", "n_treatment": int(table["n_treatment"].sum()),
-                 "n_control": int(table["n_control"].sum())}
+    row: dict = {"segment": "all", "n_treatment": int(counts["n_treatment"].sum()),
+                 "n_control": int(counts["n_control"].sum())}
     treated = frame["group"] == "treatment"
     row["revenue_per_customer_treatment"] = frame.loc[treated, "revenue"].mean()
     row["revenue_per_customer_control"] = frame.loc[~treated, "revenue"].mean()
