@@ -115,3 +115,24 @@ def test_plan_is_byte_identical_for_the_same_seed(campaign, tmp_path):
     assert out.exit_code == 0
     for name in ("campaign_results.csv", "campaign.json", "campaign_uplift.png"):
         assert (tmp_path / "results" / name).read_bytes() == (tmp / "results" / name).read_bytes()
+
+
+def test_an_a_a_test_on_the_embedded_data(tmp_path):
+    """No campaign at all: the embedded Online Retail II transactions, customers split at random.
+    Their ids must meet the transactions' (the reader's text ids) and nothing may come out significant."""
+    from customersense.datasets import dataset_path
+
+    ids = pq.read_table(dataset_path(), columns=["Customer ID"]).column(0).drop_null().unique().to_pylist()
+    segments = pd.DataFrame({"customer_id": [str(int(i)) for i in ids]})
+    segments["segment"] = np.where(np.arange(len(segments)) % 3 == 0, "s1", "s2")
+    segments.to_csv(tmp_path / "segments.csv", index=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["campaign", "plan", str(tmp_path / "segments.csv"), "--out", str(tmp_path)]).exit_code == 0
+    out = runner.invoke(cli, ["campaign", "analyze", "--assignments", str(tmp_path / "assignments.csv"),
+                              "--transactions", str(dataset_path()), "--start", "2010-09-01", "--end", "2010-10-01",
+                              "--out", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    record = json.loads((tmp_path / "campaign.json").read_text())
+    results = pd.read_csv(tmp_path / "campaign_results.csv").set_index("segment")
+    assert record["customers_without_transactions"] < 0.8 * len(segments)   # the ids met
+    assert (results["p_value_holm"] > 0.05).all() and not results["srm_mismatch"].any()
