@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"cleaning"}),                                  # clean
     frozenset({"features"}),                                  # features(as_of)
     frozenset({"rfm", "evaluation", "models", "clv"}),        # models
-    frozenset({"profiles", "scoring", "evolution"}),          # profiles; frozen models; behaviour over time
+    frozenset({"profiles", "scoring", "evolution", "campaigns"}),  # profiles; frozen models; behaviour over time; A/B tests
     frozenset({"result"}),                                    # the result object
     frozenset({"reporting"}),                                 # every file written
     frozenset({"pipeline"}),                                  # run(config) -> result, writes it

@@ -242,6 +242,74 @@ def serve(model_dir, host, port, api_key_file, no_auth, max_batch, max_body_byte
     _guarded(work, debug)
 
 
+CAMPAIGN_EPILOG = """\b
+Examples:
+  customersense campaign plan outputs/customer_segments.parquet --seed 42 --out campaign
+  customersense campaign analyze --assignments campaign/assignments.csv --transactions tx.csv \\
+      --start 2011-01-01 --end 2011-02-01 --cost-per-contact 0.5 --margin 0.3 --out campaign
+"""
+
+
+@cli.group(epilog=CAMPAIGN_EPILOG)
+def campaign() -> None:
+    """Campaign A/B tests: plan a stratified assignment with its power, then measure the uplift."""
+
+
+@campaign.command("plan")
+@cloup.argument("segments_file", metavar="SEGMENTS_FILE",
+                help="customer_id and segment per customer (a run's customer_segments, Parquet or CSV).")
+@cloup.option("--treatment-share", type=float, default=0.5, show_default=True, help="Share of each segment treated.")
+@cloup.option("--seed", type=int, default=42, show_default=True, help="Seed of the assignment.")
+@cloup.option("--mde", type=float, default=0.1, show_default=True,
+              help="Minimum detectable effect, relative (0.1: a 10% lift in conversion and in revenue).")
+@cloup.option("--baseline-conversion", type=float, default=0.1, show_default=True,
+              help="Expected conversion in the control arm during the campaign window.")
+@cloup.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@cloup.option("--debug", is_flag=True, help="Show tracebacks.")
+def campaign_plan(segments_file, treatment_share, seed, mde, baseline_conversion, out_dir, debug) -> None:
+    """Assign the customers of SEGMENTS_FILE to treatment or control within each segment, and say
+    per segment how large a lift it can read: assignments.csv, power.csv, plan.json."""
+
+    def work() -> None:
+        from ..pipeline.campaign import plan
+
+        done = plan(segments_file, out_dir, treatment_share, seed, mde, baseline_conversion)
+        click.echo(f"{done['customers']:,} customers assigned; written to {out_dir}: {', '.join(done['files'])}")
+        for segment in done["too_small"]:
+            click.echo(f"warning: segment {segment} is too small to read a {mde:.0%} lift (power.csv)")
+
+    _guarded(work, debug)
+
+
+@campaign.command("analyze")
+@cloup.option("--assignments", "assignments_file", required=True, type=click.Path(dir_okay=False),
+              help="customer_id, segment, group (treatment or control) per customer.")
+@cloup.option("--transactions", required=True, help="Transactions before and during the campaign (any format `run` reads).")
+@cloup.option("--start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day of the campaign window.")
+@cloup.option("--end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Day after the campaign window.")
+@cloup.option("--cost-per-contact", type=float, help="Cost of contacting one treated customer (for ROI).")
+@cloup.option("--margin", type=float, default=1.0, show_default=True, help="Gross margin on incremental revenue.")
+@cloup.option("--treatment-share", type=float, default=0.5, show_default=True,
+              help="Planned treatment share (the sample-ratio check).")
+@cloup.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@cloup.option("--debug", is_flag=True, help="Show tracebacks.")
+def campaign_analyze(assignments_file, transactions, start, end, cost_per_contact, margin, treatment_share,
+                     out_dir, debug) -> None:
+    """Uplift per segment and overall with 95% intervals (CUPED with pre-period spend), Holm
+    correction, sample-ratio check, incremental revenue and ROI: campaign_results.csv, campaign.json."""
+
+    def work() -> None:
+        from ..pipeline.campaign import analyze
+
+        done = analyze(assignments_file, transactions, start.date(), end.date(), out_dir,
+                       cost_per_contact, margin, treatment_share)
+        overall = done["results"].set_index("segment").loc["all"]
+        click.echo(f"uplift per customer {overall['uplift']:.2f} (95% CI {overall['uplift_ci_low']:.2f} to "
+                   f"{overall['uplift_ci_high']:.2f}); written to {out_dir}: {', '.join(done['files'])}")
+
+    _guarded(work, debug)
+
+
 def _guarded(work, debug: bool) -> None:
     """Run ``work`` with the CLI's error policy: one line and a named exit code."""
     try:
