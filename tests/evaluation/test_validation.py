@@ -27,6 +27,16 @@ def test_planted_well_separated_groups_are_stable_and_significant():
     assert report.p_value < 0.05 and report.significant
     assert report.k_gap == 4
     assert report.verdict().startswith("4 segments, all stable")
+    assert report.verdict().endswith("gap statistic picks k = 4")
+
+
+def test_a_gap_still_rising_at_the_edge_is_no_optimum():
+    # 9 planted groups searched only up to k = 5: the gap keeps rising to the last k tried, which
+    # is not a pick (issue 18: "gap statistic picks k = 10" at the edge of 2..10 was unexplained)
+    X, _ = make_blobs(n_samples=1800, centers=9, n_features=5, cluster_std=0.5, random_state=1)
+    report = validate_clustering(X, _fit(X, 5), ValidationSettings(k_max=5, **FAST))
+    assert report.k_gap == 5 == max(report.gap_k)
+    assert report.verdict().endswith("gap statistic: no optimum within k = 1..5 (still rising at the edge)")
 
 
 def test_one_unimodal_blob_is_not_significant():

@@ -218,6 +218,7 @@ def test_profiles_model_selection_validation_and_cleaning_sheets(written, run_re
     facts = {r[0]: r[1] for r in wb["Validation"].iter_rows(values_only=True) if r[0] is not None}
     assert facts["Verdict"] == v.verdict() and facts["p-value"] == pytest.approx(v.p_value, rel=REL)
     assert facts["Significant"] is v.significant
+    assert facts["Gap statistic's k"] == v.k_gap and facts["Gap statistic"] in v.verdict()
     for name, jaccard, status in zip(v.segment_names, v.jaccard, v.stability):
         row = next(r for r in wb["Validation"].iter_rows(values_only=True) if r[0] == name)
         assert row[1] == pytest.approx(jaccard, rel=REL) and row[3] == status

@@ -76,11 +76,19 @@ class ValidationReport:
     def significant(self) -> bool:
         return self.p_value < ALPHA
 
+    @property
+    def gap_phrase(self) -> str:
+        """What the gap statistic says: its k, or, when that k is the last one tried (the gap still
+        within a standard error of its highest value there), that it found no optimum in the range."""
+        if len(self.gap_k) > 1 and self.k_gap == max(self.gap_k):
+            return f"gap statistic: no optimum within k = {min(self.gap_k)}..{max(self.gap_k)} (still rising at the edge)"
+        return f"gap statistic picks k = {self.k_gap}"
+
     def verdict(self) -> str:
         if not self.significant:
             return (
                 f"no segment structure beyond chance (p = {self.p_value:.2f} against a uniform null; "
-                f"gap statistic picks k = {self.k_gap}): treat the classic RFM segments as the reference"
+                f"{self.gap_phrase}): treat the classic RFM segments as the reference"
             )
         names = self.segment_names or [f"cluster {i}" for i in range(self.k)]
         weak = [n for n, s in zip(names, self.stability) if s != "stable"]
@@ -91,13 +99,14 @@ class ValidationReport:
                 f"{n} {s} (Jaccard {j:.2f})" for n, s, j in zip(names, self.stability, self.jaccard) if s != "stable"
             ) + f"; the other {self.k - len(weak)} stable"
         p = "p < 0.01" if self.p_value < 0.01 else f"p = {self.p_value:.3f}"
-        return f"{self.k} segments, {stab}, significant against the null ({p}); gap statistic picks k = {self.k_gap}"
+        return f"{self.k} segments, {stab}, significant against the null ({p}); {self.gap_phrase}"
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["silhouette"] = self.silhouette.to_dict()
         d["significant"] = self.significant
         d["verdict"] = self.verdict()
+        d["gap"] = self.gap_phrase
         d["thresholds"] = {"unstable_below": UNSTABLE_BELOW, "stable_above": STABLE_ABOVE, "alpha": ALPHA}
         d["methods"] = {
             "stability": "bootstrap of customers, K-Means re-fit with the same k, best-match Jaccard per cluster (Hennig 2007)",

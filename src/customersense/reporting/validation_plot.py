@@ -32,7 +32,9 @@ def validation_figure(report: ValidationReport, *, caption: str) -> Figure:
     ax_gap, ax_stab, ax_null = fig.subplots(1, 3)
 
     ax_gap.errorbar(report.gap_k, report.gap, yerr=report.gap_se, marker="o", capsize=3, label="gap(k) ± s(k)")
-    ax_gap.axvline(report.k_gap, color="tab:green", linestyle=":", label=f"gap rule: k = {report.k_gap}")
+    at_edge = not report.gap_phrase.endswith(f"picks k = {report.k_gap}")
+    gap_label = f"gap rule: no optimum (k = {report.k_gap} is the edge)" if at_edge else f"gap rule: k = {report.k_gap}"
+    ax_gap.axvline(report.k_gap, color="tab:green", linestyle=":", label=gap_label)
     ax_gap.axvline(report.k, color="tab:red", linestyle="--", label=f"chosen k = {report.k}")
     ax_gap.set(title=VALIDATION_TITLES[0], xlabel="number of clusters k", ylabel="gap(k)")
     ax_gap.set_xticks(report.gap_k)

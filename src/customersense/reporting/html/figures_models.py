@@ -57,7 +57,7 @@ def validation_figure(ctx: Context) -> go.Figure:
                       annotation_position="top left", annotation_font_size=10)
     fig.update_yaxes(range=[0, 1.05], title="Bootstrap Jaccard (mean ± sd)")
     fig.update_xaxes(title="Learned segment")
-    note = f"p = {v.p_value:.3f} against the null; gap statistic k = {v.k_gap}; {v.n_used:,} customers used"
+    note = f"p = {v.p_value:.3f} against the null; {v.gap_phrase}; {v.n_used:,} customers used"
     return style(fig, ctx, "Validation: stability per segment", note)
 
 
