@@ -9,11 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from plotly.offline import get_plotlyjs
-
 from ..evolution_plot import PALETTE, sankey_figure
-from .assets import CSS
-from .report import PANEL_IDS, PLOT_CONFIG
+from .report import html_page, panel_section
 from .style import FONT, GRID
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,19 +99,10 @@ def write_evolution_report(result: EvolveResult, path: Path) -> dict:
     """The page, written to ``path``; returns its panels and size for evolve.json."""
     figures = evolution_figures(result)
     caption = evolution_caption(result)
-    panels = "".join(
-        f'<section class="cs-panel wide" data-panel="{pid}">'
-        f"{fig.to_html(full_html=False, include_plotlyjs=False, div_id=PANEL_IDS.format(pid), config=PLOT_CONFIG, default_width='100%')}"
-        "</section>" for pid, fig in figures.items())
-    page = "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>CustomerSense segment migration · {html.escape(caption)}</title>", f"<style>{CSS}</style>",
-        f'<script type="text/javascript">{get_plotlyjs()}</script>', "</head>", "<body>",
-        f'<header><h1>Segment migration</h1><p class="caption" id="cs-caption">{html.escape(caption)}</p></header>',
-        f'<main class="cs-grid">{panels}</main>',
-        "<footer>CustomerSense evolve · one frozen model scores every snapshot · works offline</footer>",
-        "</body>", "</html>", ""])
+    panels = "".join(panel_section(pid, fig, wide=True) for pid, fig in figures.items())
+    page = html_page("Segment migration", f"CustomerSense segment migration · {caption}", caption,
+                     [f'<main class="cs-grid">{panels}</main>',
+                      "<footer>CustomerSense evolve · one frozen model scores every snapshot · works offline</footer>"])
     data = page.encode("utf-8")
     Path(path).write_bytes(data)
     return {"panels": list(figures), "bytes": len(data)}

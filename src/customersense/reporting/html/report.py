@@ -28,6 +28,25 @@ PLOT_CONFIG = {"responsive": True, "displaylogo": False, "scrollZoom": False,
 PANEL_IDS = "cs-{}"
 
 
+def panel_section(panel: str, fig, wide: bool = False) -> str:
+    """One panel of a page: the figure's div (fixed id ``cs-<panel>``, no plotly.js of its own)."""
+    div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=PANEL_IDS.format(panel),
+                      config=PLOT_CONFIG, default_width="100%")
+    return f'<section class="cs-panel{" wide" if wide else ""}" data-panel="{panel}">{div}</section>'
+
+
+def html_page(heading: str, title: str, caption: str, body: list[str]) -> str:
+    """A self-contained page: the house style, plotly.js inlined once, a header with the caption,
+    then ``body`` (already HTML)."""
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>",
+        f'<script type="text/javascript">{get_plotlyjs()}</script>', "</head>", "<body>",
+        f'<header><h1>{html.escape(heading)}</h1><p class="caption" id="cs-caption">{html.escape(caption)}</p>'
+        "</header>", *body, "</body>", "</html>", ""])
+
+
 def _json_script(value) -> str:
     """JSON that is safe inside a <script> element."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -93,23 +112,14 @@ def render_report(result: RunResult) -> tuple[str, dict]:
     counts = _counts(ctx)
     panels = []
     for panel, fig in figures.items():
-        div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=PANEL_IDS.format(panel),
-                          config=PLOT_CONFIG, default_width="100%")
-        wide = " wide" if panel in WIDE_PANELS else ""
-        panels.append(f'<section class="cs-panel{wide}" data-panel="{panel}">{div}</section>')
-    title = f"CustomerSense report · {result.caption}"
-    page = "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>",
-        f'<script type="text/javascript">{get_plotlyjs()}</script>', "</head>", "<body>",
-        f'<header><h1>Customer segments</h1><p class="caption" id="cs-caption">{html.escape(result.caption)}</p>'
-        "</header>",
-        _filter(ctx, counts), _notes(result, skipped), f'<main class="cs-grid">{"".join(panels)}</main>',
-        f"<footer>CustomerSense · plotly.js {plotly.__version__} inlined · works offline · "
-        f"{html.escape(ctx.sample_note)} in the point clouds</footer>",
-        f'<script type="application/json" id="cs-counts">{_json_script(counts)}</script>',
-        f"<script>{JS}</script>", "</body>", "</html>", ""])
+        panels.append(panel_section(panel, fig, wide=panel in WIDE_PANELS))
+    page = html_page(
+        "Customer segments", f"CustomerSense report · {result.caption}", result.caption,
+        [_filter(ctx, counts), _notes(result, skipped), f'<main class="cs-grid">{"".join(panels)}</main>',
+         f"<footer>CustomerSense · plotly.js {plotly.__version__} inlined · works offline · "
+         f"{html.escape(ctx.sample_note)} in the point clouds</footer>",
+         f'<script type="application/json" id="cs-counts">{_json_script(counts)}</script>',
+         f"<script>{JS}</script>"])
     info = {"file": REPORT_FILE, "panels": list(figures), "skipped": skipped, "customers": int(len(ctx.customers)),
             "sample_size": int(len(ctx.sample)), "sample": ctx.sample_note}
     result.figures = figures  # shown inline in a notebook (RunResult.figures)
