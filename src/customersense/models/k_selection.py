@@ -65,20 +65,38 @@ def sweep_k(
 
 
 def choose_k(selection: pd.DataFrame, fixed: int | None = None) -> tuple[int, str]:
-    """Apply the documented rule (or the fixed k) and mark the chosen row; returns (k, why)."""
-    elbow = int(selection.loc[selection["is_elbow"], "k"].iloc[0])
+    """Apply the documented rule (or the fixed k) and mark the chosen row; returns (k, why).
+
+    ``why`` is one sentence: the k, the rule that chose it, and what each other criterion says.
+    A criterion whose best value is at the first or last k tried has no optimum inside the range
+    and is reported as such, not as a pick (Calinski-Harabasz often falls from k = 2 on)."""
+    lo, hi = int(selection["k"].min()), int(selection["k"].max())
+    span = f"{lo}..{hi}"
+    best = _best(selection)
     if fixed is not None:
-        k, why = fixed, f"k={fixed} fixed by the user (highest silhouette would be k={_best(selection)})"
-    else:
-        k = _best(selection)
-        row = selection.set_index("k").loc[k]
-        why = (
-            f"k={k}: highest silhouette ({row['silhouette']:.3f}, {row['silhouette_method']}); "
-            f"inertia elbow at k={elbow}; Davies-Bouldin lowest at k={_arg(selection, 'davies_bouldin', min)}; "
-            f"Calinski-Harabasz highest at k={_arg(selection, 'calinski_harabasz', max)}"
-        )
+        k, why = fixed, f"k={fixed} fixed by the user (the highest silhouette in k = {span} would be k={best})"
+        selection["chosen"] = selection["k"] == k
+        return k, why
+    k = best
+    row = selection.set_index("k").loc[k]
+    edge = ", at the edge of the range (a larger k may score higher: raise --k-max)" if k == hi > lo else ""
+    agree, differ = [], []
+    for label, k_other in (("Davies-Bouldin", _arg(selection, "davies_bouldin", min)),
+                           ("Calinski-Harabasz", _arg(selection, "calinski_harabasz", max)),
+                           ("the inertia elbow", int(selection.loc[selection["is_elbow"], "k"].iloc[0]))):
+        if k_other == k:
+            agree.append(label)
+        elif label != "the inertia elbow" and k_other in (lo, hi) and lo < hi:
+            differ.append(f"{label} has no optimum within {span} (best at the edge, k={k_other})")
+        else:
+            differ.append(f"{label} points to k={k_other}")
+    parts = [f"k={k}: the highest silhouette ({row['silhouette']:.3f}, {row['silhouette_method']}) of k = {span}{edge}"]
+    if agree:
+        said = agree[0] if len(agree) == 1 else f"{', '.join(agree[:-1])} and {agree[-1]}"
+        parts.append(f"{said} agree{'s' if len(agree) == 1 else ''}")
+    parts.extend(differ)
     selection["chosen"] = selection["k"] == k
-    return k, why
+    return k, "; ".join(parts)
 
 
 def _best(selection: pd.DataFrame) -> int:

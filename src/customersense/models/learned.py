@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ from ..config import SegmentationConfig, ValidationConfig
 from ..errors import DataError
 from ..evaluation.validation import ValidationReport, ValidationSettings, validate_clustering
 from ..progress import ProgressFn, reporting
-from .naming import OUTLIERS, cluster_positions, load_name_rules, name_clusters
+from .naming import OUTLIERS, cluster_medians, cluster_positions, load_name_rules, name_clusters, name_evidence
 from .segmenter import OUTLIER_CLUSTER, CustomerSegmenter
 
 LEARNED_COLUMNS = ("cluster", "segment", "is_anomaly", "anomaly_score", "anomaly_reason")
@@ -23,8 +23,9 @@ class LearnedSegments:
     model: CustomerSegmenter
     columns: pd.DataFrame          # LEARNED_COLUMNS, indexed like the customer table
     names: dict[int, str]          # cluster -> business name
-    positions: pd.DataFrame        # cluster -> R, F, M percentile position used for naming
+    positions: pd.DataFrame        # cluster -> percentile position of its median member, per feature used
     order: list[str]               # segment names, most valuable cluster first
+    evidence: dict[int, str] = field(default_factory=dict)  # cluster -> why it has its name (one line)
 
     def summary(self) -> dict[str, Any]:
         m = self.model
@@ -40,7 +41,8 @@ class LearnedSegments:
             "inertia": m.inertia_,
             "clusters": [
                 {"cluster": int(c), "segment": self.names[c],
-                 "position": {k: round(float(v), 4) for k, v in self.positions.loc[c].items()}}
+                 "position": {k: round(float(v), 4) for k, v in self.positions.loc[c].items()},
+                 "name_evidence": self.evidence.get(c, "")}
                 for c in self.positions.index
             ],
             "model_selection": m.selection_.to_dict(orient="records"),
@@ -69,15 +71,19 @@ def learn_segments(
         raise DataError(f"learned segments: {exc}") from None
     labels = model.labels_
     members = (labels != OUTLIER_CLUSTER) & ~model.is_anomaly_
-    positions = cluster_positions(customers, labels, members)
-    names = name_clusters(positions, load_name_rules())
+    rules = load_name_rules()
+    medians = cluster_medians(customers, labels, members, list(model.feature_names_in_))
+    positions = cluster_positions(customers, medians, rules)
+    names = name_clusters(positions, rules)
+    evidence = name_evidence(positions, medians, names, rules)
     names[OUTLIER_CLUSTER] = OUTLIERS
     order = [names[c] for c in sorted(set(labels.tolist())) if c != OUTLIER_CLUSTER]
     if (labels == OUTLIER_CLUSTER).any():
         order.append(OUTLIERS)
     columns = learned_columns(labels, names, model.is_anomaly_, model.anomaly_score_, model.anomaly_reason_,
                               customers.index)
-    return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order)
+    return LearnedSegments(model=model, columns=columns, names=names, positions=positions, order=order,
+                           evidence=evidence)
 
 
 def learned_columns(labels: np.ndarray, names: dict[int, str], is_anomaly: np.ndarray, anomaly_score: np.ndarray,

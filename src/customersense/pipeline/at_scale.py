@@ -205,7 +205,7 @@ def analyse_at_scale(config, engine: Engine, tx, cleaned, clock, segment_map, no
     transactions = cleaned.table.inner_join(scored.select(S.CUSTOMER_ID, *segment_cols), S.CUSTOMER_ID)
     with clock.stage("profiles", "Segment profiles and recommendations (in Spark)"):
         books = load_playbooks()
-        descriptions = {r.name: r.description for r in load_name_rules()}
+        descriptions = load_name_rules().descriptions
         parts = [with_recommendations(engine_profiles(scored, "rfm_segment", FEATURE_COLUMNS, "rfm"),
                                       pricing_signals(transactions, "rfm_segment"), books, descriptions)]
         if learned is not None:

@@ -210,7 +210,7 @@ def _profiles(customers: pd.DataFrame, pricing: pd.DataFrame | None, learned: Le
     """Profiles of each segmentation; ``pricing``: per-customer pricing pieces by customer id."""
     features = [*FEATURE_COLUMNS, *(c for c in CLV_COLUMNS if c in customers.columns)]
     books = load_playbooks()
-    descriptions = {r.name: r.description for r in load_name_rules()}
+    descriptions = load_name_rules().descriptions
     by_id = customers.set_index(S.CUSTOMER_ID)
 
     def signals(column: str) -> pd.DataFrame:
