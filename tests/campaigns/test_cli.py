@@ -35,7 +35,8 @@ def campaign(tmp_path_factory):
     pq.write_table(table, tmp / "tx.parquet")
     analysed = runner.invoke(cli, ["campaign", "analyze", "--assignments", str(tmp / "plan" / "assignments.csv"),
                                    "--transactions", str(tmp / "tx.parquet"), "--start", str(START), "--end", str(END),
-                                   "--cost-per-contact", "2", "--margin", "0.4", "--out", str(tmp / "results")])
+                                   "--cost-per-contact", "2", "--margin", "0.4", "--out", str(tmp / "results"),
+                                   "--history", str(tmp / "history.csv")])
     assert analysed.exit_code == 0, analysed.output
     return tmp, segments, assignments, truth, table
 
@@ -90,13 +91,13 @@ def test_one_line_errors(campaign, tmp_path):
     pd.DataFrame({"customer_id": ["1"], "group": ["treatment"]}).to_csv(tmp_path / "bad.csv", index=False)
     out = runner.invoke(cli, ["campaign", "analyze", "--assignments", str(tmp_path / "bad.csv"), "--transactions",
                               str(tmp / "tx.parquet"), "--start", "2024-03-01", "--end", "2024-04-01",
-                              "--out", str(tmp_path / "o")])
+                              "--out", str(tmp_path / "o"), "--history", ""])
     assert out.exit_code == 4 and out.output.count("\n") == 1 and "no column segment" in out.output
     pd.DataFrame({"customer_id": ["Z1", "Z2"], "segment": ["A", "A"], "group": ["treatment", "control"]}).to_csv(
         tmp_path / "unknown.csv", index=False)
     out = runner.invoke(cli, ["campaign", "analyze", "--assignments", str(tmp_path / "unknown.csv"), "--transactions",
                               str(tmp / "tx.parquet"), "--start", "2024-03-01", "--end", "2024-04-01",
-                              "--out", str(tmp_path / "o")])
+                              "--out", str(tmp_path / "o"), "--history", ""])
     assert out.exit_code == 4 and "none of the 2 assigned customers" in out.output
     out = runner.invoke(cli, ["campaign", "plan", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "p")])
     assert out.exit_code == 4 and "no column segment" in out.output
@@ -109,12 +110,27 @@ def test_plan_is_byte_identical_for_the_same_seed(campaign, tmp_path):
     assert out.exit_code == 0
     for name in ("assignments.csv", "power.csv", "plan.json"):
         assert (tmp_path / "again" / name).read_bytes() == (tmp / "plan" / name).read_bytes()
+    history = (tmp / "history.csv").read_bytes()
     out = CliRunner().invoke(cli, ["campaign", "analyze", "--assignments", str(tmp / "plan" / "assignments.csv"),
                                    "--transactions", str(tmp / "tx.parquet"), "--start", str(START), "--end", str(END),
-                                   "--cost-per-contact", "2", "--margin", "0.4", "--out", str(tmp_path / "results")])
+                                   "--cost-per-contact", "2", "--margin", "0.4", "--out", str(tmp_path / "results"),
+                                   "--history", str(tmp / "history.csv")])
     assert out.exit_code == 0
     for name in ("campaign_results.csv", "campaign.json", "campaign_uplift.png"):
         assert (tmp_path / "results" / name).read_bytes() == (tmp / "results" / name).read_bytes()
+    # the same campaign analysed again replaces its rows: the history is unchanged
+    assert (tmp / "history.csv").read_bytes() == history
+
+
+def test_the_history_keeps_each_segment_result(campaign):
+    tmp = campaign[0]
+    results = pd.read_csv(tmp / "results" / "campaign_results.csv").set_index("segment")
+    history = pd.read_csv(tmp / "history.csv").set_index("segment")
+    record = json.loads((tmp / "results" / "campaign.json").read_text())
+    assert list(history.index) == ["A", "B", "C", "all"] and (history["campaign"] == record["campaign"]).all()
+    for column in ("uplift", "uplift_ci_low", "uplift_ci_high", "roi", "n_treatment"):
+        assert history[column].to_numpy() == pytest.approx(results.loc[history.index, column].to_numpy(), rel=1e-12)
+    assert (history["start"] == str(START)).all() and (history["cost_per_contact"] == 2).all()
 
 
 def test_an_a_a_test_on_the_embedded_data(tmp_path):
@@ -130,7 +146,7 @@ def test_an_a_a_test_on_the_embedded_data(tmp_path):
     assert runner.invoke(cli, ["campaign", "plan", str(tmp_path / "segments.csv"), "--out", str(tmp_path)]).exit_code == 0
     out = runner.invoke(cli, ["campaign", "analyze", "--assignments", str(tmp_path / "assignments.csv"),
                               "--transactions", str(dataset_path()), "--start", "2010-09-01", "--end", "2010-10-01",
-                              "--out", str(tmp_path)])
+                              "--out", str(tmp_path), "--history", ""])
     assert out.exit_code == 0, out.output
     record = json.loads((tmp_path / "campaign.json").read_text())
     results = pd.read_csv(tmp_path / "campaign_results.csv").set_index("segment")

@@ -292,9 +292,12 @@ def campaign_plan(segments_file, treatment_share, seed, mde, baseline_conversion
 @cloup.option("--treatment-share", type=float, default=0.5, show_default=True,
               help="Planned treatment share (the sample-ratio check).")
 @cloup.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@cloup.option("--history", default="campaign_history.csv", show_default=True, type=click.Path(dir_okay=False),
+              help="Campaign results history to add this campaign to (read by later runs: input.campaign_history); "
+                   "'' keeps none.")
 @cloup.option("--debug", is_flag=True, help="Show tracebacks.")
 def campaign_analyze(assignments_file, transactions, start, end, cost_per_contact, margin, treatment_share,
-                     out_dir, debug) -> None:
+                     out_dir, history, debug) -> None:
     """Uplift per segment and overall with 95% intervals (CUPED with pre-period spend), Holm
     correction, sample-ratio check, incremental revenue and ROI: campaign_results.csv, campaign.json."""
 
@@ -302,10 +305,12 @@ def campaign_analyze(assignments_file, transactions, start, end, cost_per_contac
         from ..pipeline.campaign import analyze
 
         done = analyze(assignments_file, transactions, start.date(), end.date(), out_dir,
-                       cost_per_contact, margin, treatment_share)
+                       cost_per_contact, margin, treatment_share, history or None)
         overall = done["results"].set_index("segment").loc["all"]
         click.echo(f"uplift per customer {overall['uplift']:.2f} (95% CI {overall['uplift_ci_low']:.2f} to "
                    f"{overall['uplift_ci_high']:.2f}); written to {out_dir}: {', '.join(done['files'])}")
+        if history:
+            click.echo(f"campaign {done['campaign']} recorded in {history}: later runs show its measured uplift")
 
     _guarded(work, debug)
 

@@ -20,6 +20,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     date_format = "%d/%m/%Y %H:%M"  # strptime format when dates are ambiguous text
     currency = "GBP"              # named in titles and money formats
     encoding = "cp1252"           # CSV text encoding; sniffed when omitted
+    campaign_history = "campaign_history.csv"  # measured campaigns (campaign analyze); "" for none
     [mapping]                     # standard name = your column name (or [input.mapping])
     customer_id = "Client No"
     [cleaning]
@@ -146,6 +147,10 @@ class InputConfig(Section):
     mapping: Mapping[str, str] = setting(help="Map a standard column to yours; repeatable.", flag="--map",
                                          metavar="STD=COLUMN", factory=dict,
                                          expected='standard_name = "your column" pairs')
+    campaign_history: PathText | None = setting(
+        "campaign_history.csv", "Measured campaign results, written by `customersense campaign analyze`; read "
+        "when the file exists, so a segment's recommendation shows its last measured uplift instead of a "
+        "prior. An empty value reads none.", metavar="FILE", path=True)
 
     @model_validator(mode="after")
     def _one_input(self) -> InputConfig:

@@ -2,7 +2,8 @@
 
 Precedence: defaults < file < overrides. File values are validated strictly (TOML has real
 integers, booleans and dates: ``k = "4"`` is an error, not 4). Relative paths in a file
-(the keys declared ``path=True``: input.source, rfm.segment_map, output.dir) are relative to
+(the keys declared ``path=True``: input.source, input.campaign_history, rfm.segment_map, output.dir,
+output.save_model) are relative to
 the file's folder; overrides are taken as given (relative to the current directory).
 """
 

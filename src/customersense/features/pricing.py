@@ -54,6 +54,14 @@ def segment_pricing(pieces: pd.DataFrame | None, segments: pd.Series) -> pd.Data
     return _ratios(agg)
 
 
+def overall_unit_price(pieces: pd.DataFrame | None) -> float:
+    """Every customer's average unit price paid (purchase value / items bought); NaN without
+    quantities. The reference a segment's ``avg_unit_price_paid`` is compared with."""
+    if pieces is None or not pieces["pricing_items"].sum():
+        return float("nan")
+    return float(pieces["pricing_value"].sum() / pieces["pricing_items"].sum())
+
+
 def _ratios(agg: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=agg.index)
     out["avg_unit_price_paid"] = agg["value"] / agg["items"]

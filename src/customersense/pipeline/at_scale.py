@@ -25,16 +25,15 @@ import numpy as np
 import pandas as pd
 
 from .. import schema as S
+from ..campaigns.history import measured_results
 from ..engine import Engine
 from ..features import FEATURE_COLUMNS, customer_features
 from ..features.pricing import pricing_signals
 from ..models.anomaly import anomaly_reasons, segment_medians
 from ..models.learned import LearnedSegments, learn_segments, learned_columns, validate_learned
-from ..models.naming import load_name_rules
 from ..models.preprocess import feature_matrix
 from ..models.segmenter import OUTLIER_CLUSTER
-from ..profiles import with_recommendations
-from ..profiles.playbooks import load_playbooks
+from ..profiles.assemble import recommended_profiles
 from ..profiles.profiles import order_profiles
 from ..result import RunResult
 from ..rfm import RFMScores, SegmentMap, score_rfm
@@ -204,14 +203,20 @@ def analyse_at_scale(config, engine: Engine, tx, cleaned, clock, segment_map, no
     segment_cols = ["rfm_segment", *(["segment"] if learned else [])]
     transactions = cleaned.table.inner_join(scored.select(S.CUSTOMER_ID, *segment_cols), S.CUSTOMER_ID)
     with clock.stage("profiles", "Segment profiles and recommendations (in Spark)"):
-        books = load_playbooks()
-        descriptions = load_name_rules().descriptions
-        parts = [with_recommendations(engine_profiles(scored, "rfm_segment", FEATURE_COLUMNS, "rfm"),
-                                      pricing_signals(transactions, "rfm_segment"), books, descriptions)]
+        everyone = pricing_signals(transactions.mutate(_all=ibis.literal("all")), "_all")["avg_unit_price_paid"]
+        overall = float(everyone.iloc[0]) if len(everyone) else float("nan")
+        measured = measured_results(config.input.campaign_history, notes)
+
+        def part(column: str, segmentation: str, order=None, basis=None) -> pd.DataFrame:
+            # the figures from the model sample (percentiles, medians); the sums in Spark
+            return recommended_profiles(engine_profiles(scored, column, FEATURE_COLUMNS, segmentation, order=order),
+                                        sample, column, pricing_signals(transactions, column), overall, measured,
+                                        basis)
+
+        parts = [part("rfm_segment", "rfm")]
         if learned is not None:
-            parts.append(with_recommendations(
-                engine_profiles(scored, "segment", FEATURE_COLUMNS, "learned", order=learned.order),
-                pricing_signals(transactions, "segment"), books, descriptions))
+            parts.append(part("segment", "learned", learned.order,
+                              {learned.names[c]: text for c, text in learned.evidence.items()}))
         profiles = pd.concat(parts, ignore_index=True)
     return RunResult(
         config=config, source=tx.info, cleaning=cleaned.report, customers=sample, profiles=profiles, rfm=rfm,

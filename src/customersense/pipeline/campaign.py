@@ -19,6 +19,7 @@ import pandas as pd
 from .. import schema as S
 from ..campaigns import analyse, assign, outcomes, power_table
 from ..campaigns.analysis import SRM_ALPHA
+from ..campaigns.history import campaign_id, update_history
 from ..campaigns.design import GROUP, SEGMENT, TREATMENT, CONTROL
 from ..campaigns.outcomes import pre_period_start
 from ..cleaning import clean
@@ -73,7 +74,9 @@ def plan(segments_file: str | Path, out_dir: str | Path, treatment_share: float 
 
 def analyze(assignments_file: str | Path, transactions: str | Path, start: dt.date, end: dt.date,
             out_dir: str | Path, cost_per_contact: float | None = None, margin: float = 1.0,
-            treatment_share: float = 0.5) -> dict[str, Any]:
+            treatment_share: float = 0.5, history: str | Path | None = None) -> dict[str, Any]:
+    """Measure the campaign; with ``history``, record its per-segment results there (replacing an
+    earlier analysis of the same assignments and window) for later runs' recommendations."""
     if not start < end:
         raise ConfigError(f"--start {start} must be before --end {end}")
     if cost_per_contact is not None and cost_per_contact <= 0:
@@ -96,7 +99,8 @@ def analyze(assignments_file: str | Path, transactions: str | Path, start: dt.da
     frame = frame.fillna({"revenue": 0.0, "pre_revenue": 0.0, "converted": False}).astype({"converted": bool})
     has_pre = bool((frame["pre_revenue"] != 0).any())
     results = analyse(frame, share, cost_per_contact, margin, has_pre_period=has_pre)
-    record = {"customersense_campaign": 1, "assignments": str(assignments_file), "transactions": str(transactions),
+    record = {"customersense_campaign": 1, "campaign": campaign_id(assignments_file, start, end),
+              "assignments": str(assignments_file), "transactions": str(transactions),
               "window": {"start": start, "end": end}, "pre_period": {"start": pre_period_start(start, end), "end": start},
               "treatment_share": share, "cost_per_contact": cost_per_contact, "margin": margin,
               "customers_without_transactions": int((~known).sum()),
@@ -104,6 +108,10 @@ def analyze(assignments_file: str | Path, transactions: str | Path, start: dt.da
                         else "raw difference of means (no pre-period revenue)",
               "interval": "95%, Welch per segment; normal for 'all' (segments weighted by size)",
               "correction": "Holm across segments (p_value_holm)",
-              "sample_ratio_check": f"chi-square against the planned share, mismatch when p < {SRM_ALPHA}"}
+              "sample_ratio_check": f"chi-square against the planned share, mismatch when p < {SRM_ALPHA}",
+              "history": str(history) if history else None}
     record["files"] = [p.name for p in write_campaign(results, record, out_dir)]
+    if history:
+        update_history(history, results, record["campaign"], start, end, cost_per_contact, margin,
+                       str(assignments_file))
     return {**record, "results": results}

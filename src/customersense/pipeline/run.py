@@ -18,6 +18,7 @@ import ibis
 import pandas as pd
 
 from .. import schema as S
+from ..campaigns.history import measured_results
 from ..cleaning import clean
 from ..clv.stage import CLVResult, run_clv
 from ..config import Config
@@ -26,12 +27,11 @@ from ..engine.base import first_line
 from ..errors import ConfigError, DataError, ResourceError
 from ..evolution.stage import learn_representations
 from ..features import FEATURE_COLUMNS, customer_frame
-from ..features.pricing import PRICING_PIECES, segment_pricing
+from ..features.pricing import PRICING_PIECES, overall_unit_price, segment_pricing
 from ..io.readers import read_transactions
 from ..models.learned import LearnedSegments, learn_segments, validate_learned
-from ..models.naming import load_name_rules
-from ..profiles import segment_profiles, with_recommendations
-from ..profiles.playbooks import load_playbooks
+from ..profiles import segment_profiles
+from ..profiles.assemble import recommended_profiles
 from ..progress import Reporter, StageClock
 from ..reporting import write_outputs
 from ..result import RunResult
@@ -171,7 +171,7 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
     # joining those skips the engine's anti-join for orphan returns, with the same rows.
     transactions = cleaned.purchases_and_returns.inner_join(segments, S.CUSTOMER_ID)
     with clock.stage("profiles", "Segment profiles and recommendations"):
-        profiles = _profiles(customers, pricing, learned)
+        profiles = _profiles(customers, pricing, learned, measured_results(config.input.campaign_history, notes))
     return RunResult(
         config=config,
         source=tx.info,
@@ -206,26 +206,20 @@ def _clv(cleaned, config: Config, notes: list[str], engine: Engine, progress=Non
     return clv
 
 
-def _profiles(customers: pd.DataFrame, pricing: pd.DataFrame | None, learned: LearnedSegments | None) -> pd.DataFrame:
+def _profiles(customers: pd.DataFrame, pricing: pd.DataFrame | None, learned: LearnedSegments | None,
+              measured: pd.DataFrame | None) -> pd.DataFrame:
     """Profiles of each segmentation; ``pricing``: per-customer pricing pieces by customer id."""
     features = [*FEATURE_COLUMNS, *(c for c in CLV_COLUMNS if c in customers.columns)]
-    books = load_playbooks()
-    descriptions = load_name_rules().descriptions
     by_id = customers.set_index(S.CUSTOMER_ID)
+    overall = overall_unit_price(pricing)
 
-    def signals(column: str) -> pd.DataFrame:
-        return segment_pricing(pricing, by_id[column].reindex(pricing.index) if pricing is not None else None)
+    def part(column: str, segmentation: str, order=None, basis=None) -> pd.DataFrame:
+        signals = segment_pricing(pricing, by_id[column].reindex(pricing.index) if pricing is not None else None)
+        return recommended_profiles(segment_profiles(customers, column, features, segmentation, order=order),
+                                    customers, column, signals, overall, measured, basis)
 
-    parts = [
-        with_recommendations(
-            segment_profiles(customers, "rfm_segment", features, "rfm"), signals("rfm_segment"), books, descriptions,
-        )
-    ]
+    parts = [part("rfm_segment", "rfm")]
     if learned is not None:
-        parts.append(
-            with_recommendations(
-                segment_profiles(customers, "segment", features, "learned", order=learned.order),
-                signals("segment"), books, descriptions,
-            )
-        )
+        basis = {learned.names[c]: text for c, text in learned.evidence.items()}
+        parts.append(part("segment", "learned", learned.order, basis))
     return pd.concat(parts, ignore_index=True)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from .recommend import RecommendationRules, figure_phrases
+
 
 def segment_profiles(
     customers: pd.DataFrame,
@@ -49,13 +51,23 @@ def order_profiles(frame: pd.DataFrame, segmentation: str, order: Sequence[str] 
 
 
 def with_recommendations(
-    profiles: pd.DataFrame, signals: pd.DataFrame, books: dict[str, dict], descriptions: dict[str, str]
+    profiles: pd.DataFrame, signals: pd.DataFrame, books: dict[str, dict], descriptions: dict[str, str],
+    figures: pd.DataFrame | None = None, rules: RecommendationRules | None = None,
+    name_basis: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Add measured pricing signals and the playbook entry (strategy and actions) per segment."""
+    """Add measured pricing signals, the computed figures (:mod:`.recommend`) and the playbook
+    entry (strategy and actions, their placeholders filled with the figures) per segment."""
     out = profiles.merge(signals, how="left", left_on="segment", right_index=True)
+    if figures is not None:
+        out = out.merge(figures, how="left", left_on="segment", right_index=True)
     default = books["default"]
     out["description"] = [descriptions.get(s, "") for s in out["segment"]]
+    if name_basis is not None:
+        out["name_basis"] = [name_basis.get(s, "") for s in out["segment"]]
+    phrases = ([figure_phrases(row, rules, int(row["customers"])) for _, row in out.iterrows()]
+               if figures is not None and rules is not None else [None] * len(out))
     for field in ("strategy", "retention", "pricing", "campaigns"):
         values = [books.get(s, default)[field] for s in out["segment"]]
-        out[field] = [v if isinstance(v, str) else " | ".join(v) for v in values]
+        texts = [v if isinstance(v, str) else " | ".join(v) for v in values]
+        out[field] = [t.format_map(p) if p is not None else t for t, p in zip(texts, phrases)]
     return out
