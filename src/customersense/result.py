@@ -51,6 +51,7 @@ class RunResult:
     sample: Any = None
     model: ScoringModel | None = None  # the fitted rules, frozen for scoring (written as model/)
     representations: Representations | None = None  # trajectories, basket embeddings, their holdout
+    campaigns: pd.DataFrame | None = None  # the latest measured campaign result per segment (campaign history)
     outputs: list[Path] = field(default_factory=list)  # the files written (set by pipeline.run)
     # The report's interactive figures by panel id (set by pipeline.run when dashboards are written);
     # in a notebook each one shows inline.

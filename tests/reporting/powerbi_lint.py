@@ -181,6 +181,12 @@ def _lint_table(t: Node, output: Path, parameter: str, data: dict[str, pa.Table]
         c = columns.get(f.name)
         if c is None:
             continue
+        if pa.types.is_null(f.type) and path.suffix == ".csv":
+            # an empty column of a CSV (e.g. revenue_at_stake without CLV) holds no type evidence:
+            # any declared type reads it, as long as it is one the model knows
+            if c.props.get("dataType") not in ("double", "string"):
+                problems.append(f"{t.name}.{f.name}: empty in {path.name}, declared {c.props.get('dataType')}")
+            continue
         dtype, mtype = expected_type(f.type, path.suffix == ".csv")
         if c.props.get("dataType") != dtype:
             problems.append(f"{t.name}.{f.name}: dataType {c.props.get('dataType')}, the file's {f.type} needs {dtype}")

@@ -46,8 +46,11 @@ def _by_segment(fig, kind="learned"):
     return out
 
 
+DRAWN = [p for p in PANEL_ORDER if p != "campaigns"]  # no campaign history in these runs
+
+
 def test_every_panel_drawn_with_caption_and_currency(result, figs):
-    assert list(figs) == list(PANEL_ORDER)
+    assert list(figs) == DRAWN
     assert result.caption == f"tx.parquet · as of {result.as_of.isoformat()} · EUR"
     for panel, fig in figs.items():
         assert result.caption in fig.layout.title.text, panel
@@ -181,14 +184,15 @@ def test_page_offline_once_and_deterministic(result, page, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]*\bsrc=", text)  # nothing loaded: every script is inline
     assert text.count("* plotly.js v") == 1 and text.count("Copyright 2012-") == 1  # the library, once
-    assert text.count("Plotly.newPlot(") == len(PANEL_ORDER)
-    for panel in PANEL_ORDER:
+    assert text.count("Plotly.newPlot(") == len(DRAWN)
+    for panel in DRAWN:
         assert f'id="cs-{panel}"' in text
     again = tmp_path / "again.html"
     write_report(result, again)
     assert again.read_bytes() == path.read_bytes()
-    assert info["bytes"] == path.stat().st_size and info["panels"] == list(PANEL_ORDER)
-    assert info["sample_size"] == N_CUSTOMERS and info["skipped"] == {}
+    assert info["bytes"] == path.stat().st_size and info["panels"] == DRAWN
+    assert info["sample_size"] == N_CUSTOMERS and list(info["skipped"]) == ["campaigns"]
+    assert "no measured campaign: `customersense campaign analyze`" in info["skipped"]["campaigns"]
 
 
 def test_filter_counts_in_the_page(result, page):
@@ -209,9 +213,10 @@ def test_filter_counts_in_the_page(result, page):
 def test_segmentation_and_clv_off():
     result = planted_run(off=("segmentation", "clv"))
     figs, skipped = report_panels(result)
-    assert list(figs) == ["both_segmentations", "rfm_grid", "rfm_3d", "frequency_monetary", "cleaning"]
+    assert list(figs) == ["both_segmentations", "rfm_grid", "rfm_3d", "frequency_monetary", "cleaning",
+                          "recommendations"]
     assert set(skipped) == {"segments", "revenue", "profiles", "engagement", "recency", "k_selection",
-                            "validation", "churn_clv"}
+                            "validation", "churn_clv", "campaigns"}
     assert "clv.enabled = false" in skipped["churn_clv"]
     c = result.customers
     assert sum(t.x[0] for t in figs["both_segmentations"].data if t.xaxis == "x") == len(c)
@@ -224,9 +229,26 @@ def test_clv_off_with_learned_segments(result):
     clv_off = dataclasses.replace(
         result, customers=result.customers.drop(columns=CLV_COLUMNS),
         profiles=result.profiles.drop(columns=[c for c in result.profiles.columns if "clv" in c or "p_alive" in c
-                                               or "expected" in c]))
+                                               or "expected_spend" in c or "expected_purchases" in c]))
     figs, skipped = report_panels(clv_off)
-    assert list(skipped) == ["churn_clv"] and "k_selection" in figs and "segments" in figs
+    assert list(skipped) == ["churn_clv", "campaigns"] and "k_selection" in figs and "segments" in figs
+
+
+def test_recommendation_and_campaign_panels_show_the_profiles_and_the_history(result):
+    p = result.profiles[result.profiles["segmentation"] == "learned"].reset_index(drop=True)
+    table = report_figures(result)["recommendations"].data[0]
+    cells = dict(zip([h.strip("<b>/") for h in table.header.values], table.cells.values))
+    assert list(cells["Segment"]) == list(p["segment"])
+    assert list(cells["Free shipping above (EUR)"]) == [f"{v:,.2f}" for v in p["free_shipping_threshold"]]
+    assert set(cells["Return basis"]) == {"prior"}
+    measured = pd.DataFrame({"segment": [p.loc[0, "segment"]], "campaign": ["abc123"], "start": ["2024-01-01"],
+                             "end": ["2024-02-01"], "uplift": [3.0], "uplift_ci_low": [1.0], "uplift_ci_high": [4.5],
+                             "roi": [0.2]})
+    figs, skipped = report_panels(dataclasses.replace(result, campaigns=measured))
+    assert "campaigns" not in skipped
+    dots = figs["campaigns"].data[0]
+    assert list(dots.x) == [3.0] and list(dots.y) == [f"{p.loc[0, 'segment']} · abc123"]
+    assert list(dots.error_x.array) == [1.5] and list(dots.error_x.arrayminus) == [2.0]
 
 
 def test_size_at_scale(result, tmp_path):

@@ -62,7 +62,7 @@ def test_report_in_chromium(tmp_path):
                 " return d && d.classList.contains('js-plotly-plot') && d.querySelector('.main-svg'); })", arg=ids)
             traces = page.evaluate("ids => ids.map(id => document.getElementById(id).data.length)", ids)
             assert all(n > 0 for n in traces), dict(zip(ids, traces))
-            assert page.locator(".cs-panel").count() == len(info["panels"]) == 13
+            assert page.locator(".cs-panel").count() == len(info["panels"]) == 14  # campaigns: no history
             assert _count_text(page).startswith(f"Showing {len(customers):,} of {len(customers):,} customers")
 
             page.locator(f'input.cs-seg[data-segmentation="learned"][value="{drop_learned}"]').uncheck()

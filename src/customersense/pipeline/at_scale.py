@@ -221,6 +221,6 @@ def analyse_at_scale(config, engine: Engine, tx, cleaned, clock, segment_map, no
     return RunResult(
         config=config, source=tx.info, cleaning=cleaned.report, customers=sample, profiles=profiles, rfm=rfm,
         segment_map=segment_map, learned=learned, crosstab=crosstab, validation=validation, clv=None,
-        transactions=transactions, clock=clock, notes=notes, customer_table=scored, sample=report,
+        transactions=transactions, clock=clock, notes=notes, customer_table=scored, sample=report, campaigns=measured,
         model=frozen_model(config, tx.info, cleaned.report, sample, rfm, segment_map, learned, None, profiles),
     )

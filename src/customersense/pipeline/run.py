@@ -171,7 +171,8 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
     # joining those skips the engine's anti-join for orphan returns, with the same rows.
     transactions = cleaned.purchases_and_returns.inner_join(segments, S.CUSTOMER_ID)
     with clock.stage("profiles", "Segment profiles and recommendations"):
-        profiles = _profiles(customers, pricing, learned, measured_results(config.input.campaign_history, notes))
+        measured = measured_results(config.input.campaign_history, notes)
+        profiles = _profiles(customers, pricing, learned, measured)
     return RunResult(
         config=config,
         source=tx.info,
@@ -188,6 +189,7 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
         clock=clock,
         notes=notes,
         representations=representations,
+        campaigns=measured,
         model=frozen_model(config, tx.info, cleaned.report, customers, rfm, segment_map, learned, clv, profiles),
     )
 

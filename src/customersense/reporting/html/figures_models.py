@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from ...profiles.report_views import histograms_by
 from .figures import LEARNED_ONLY, SEGMENT_PANELS
+from .figures_actions import campaigns_figure, recommendations_figure
 from .style import KIND_LABEL, Context, money, style, tag
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,9 +114,12 @@ MODEL_PANELS = {
     "validation": validation_figure,
     "churn_clv": churn_clv_figure,
     "cleaning": cleaning_figure,
+    "recommendations": recommendations_figure,
+    "campaigns": campaigns_figure,
 }
 PANEL_ORDER = ("segments", "revenue", "both_segmentations", "rfm_grid", "profiles", "engagement", "recency",
-               "rfm_3d", "frequency_monetary", "k_selection", "validation", "cleaning", "churn_clv")
+               "rfm_3d", "frequency_monetary", "k_selection", "validation", "cleaning", "churn_clv",
+               "recommendations", "campaigns")
 
 
 def skip_reason(panel: str, ctx: Context) -> str | None:
@@ -129,6 +133,11 @@ def skip_reason(panel: str, ctx: Context) -> str | None:
         return "validation is off (validation.enabled = false)"
     if panel == "churn_clv" and ("p_alive" not in ctx.customers.columns or "clv_total" not in result.profiles.columns):
         return "CLV and churn are off (clv.enabled = false) or were skipped"
+    if panel == "recommendations" and "expected_incremental_revenue" not in result.profiles.columns:
+        return "the segment profiles hold no recommendation figures"
+    if panel == "campaigns" and (result.campaigns is None or result.campaigns.empty):
+        return ("no measured campaign: `customersense campaign analyze` records one in the campaign history "
+                f"({result.config.input.campaign_history or 'input.campaign_history is empty'})")
     return None
 
 

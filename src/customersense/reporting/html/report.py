@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ...result import RunResult
 
 REPORT_FILE = "report.html"
-WIDE_PANELS = ("both_segmentations", "k_selection", "churn_clv")
+WIDE_PANELS = ("both_segmentations", "k_selection", "churn_clv", "recommendations")
 PLOT_CONFIG = {"responsive": True, "displaylogo": False, "scrollZoom": False,
                "toImageButtonOptions": {"format": "png", "scale": 2}}
 PANEL_IDS = "cs-{}"
