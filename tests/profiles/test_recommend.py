@@ -77,6 +77,9 @@ def test_a_measured_campaign_replaces_the_prior(tmp_path):
     assert s["uplift_basis"] == ("measured: campaign bbb (2024-03-01 to 2024-04-01), +2.00 per customer "
                                  "(95% CI 1.00 to 7.00), ROI 60%")
     assert figs.loc["T", "uplift_basis"].startswith("prior: ")
+    zero = latest.assign(uplift_ci_low=-1.0)
+    said = segment_figures(_customers(), "seg", pd.Series({"S": 2.0}), 2.5, RULES, zero).loc["S", "uplift_basis"]
+    assert said.endswith("(95% CI -1.00 to 7.00), ROI 60%; not distinguishable from zero")
 
 
 def test_every_playbook_placeholder_is_a_figure_and_a_typo_is_refused(tmp_path):

@@ -110,6 +110,8 @@ def segment_figures(customers: pd.DataFrame, column: str, unit_price: pd.Series,
             m = latest.loc[segment]
             row["uplift_per_customer"] = float(m["uplift"])
             roi = f", ROI {m['roi']:.0%}" if pd.notna(m.get("roi")) else ""
+            if m["uplift_ci_low"] <= 0 <= m["uplift_ci_high"]:
+                roi += "; not distinguishable from zero"
             row["uplift_basis"] = (f"measured: campaign {m['campaign']} ({m['start']} to {m['end']}), "
                                    f"{m['uplift']:+,.2f} per customer (95% CI {m['uplift_ci_low']:,.2f} to "
                                    f"{m['uplift_ci_high']:,.2f}){roi}")
