@@ -116,7 +116,7 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
     rows = engine.materialize(rows, "labelled")
     kept = rows.filter(rows._reason.isnull())
     grouped, last = _count_labels(rows)
-    as_of = policy.as_of or _day_after(last)
+    as_of = policy.as_of or _day_after(last, grouped, source)
     buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID).distinct()
     customers, orphans = _buyers_and_orphans(kept)
     report = _report(grouped, orphans, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
@@ -138,9 +138,13 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
     )
 
 
-def _day_after(last: dt.datetime | None) -> dt.date:
+def _day_after(last: dt.datetime | None, grouped: list[dict], source: str) -> dt.date:
     if last is None:
-        raise DataError("no row has a valid date; check the timestamp column")
+        rows = sum(g["rows"] for g in grouped)
+        if rows == 0:
+            raise DataError(f"{source}: no data rows (a header alone?); export the transactions with their rows")
+        raise DataError(f"{source}: none of the {rows:,} rows has a valid date; check the timestamp column "
+                        "(--map timestamp=COLUMN)")
     return last.date() + dt.timedelta(days=1)
 
 

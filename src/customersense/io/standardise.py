@@ -17,6 +17,7 @@ import ibis
 from .. import schema as S
 from ..engine import DuckDBEngine, Engine
 from ..errors import DataError
+from . import numbers
 
 # Tried in order; the first that parses every sampled value wins. None = ISO-8601.
 DATE_FORMATS: tuple[str | None, ...] = (
@@ -45,7 +46,7 @@ _TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
 
 def standardise(
     raw: ibis.Table, explicit: Mapping[str, str], source: str, date_format: str | None,
-    engine: Engine | None = None,
+    engine: Engine | None = None, decimal: str = "auto",
 ) -> tuple[ibis.Table, dict[str, str], dict[str, Any]]:
     """``engine`` parses the dates (backend-specific SQL); None: DuckDB's parser, for tables
     that run on Ibis' default backend (in-memory tables)."""
@@ -58,12 +59,22 @@ def standardise(
     exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
     ts_col = raw[mapping[S.TIMESTAMP]]
     candidates = _date_candidates(raw, ts_col, date_format, parser)
+    text_numbers = {std: mapping[std] for std in _NUMERIC if std in mapping and not raw[mapping[std]].type().is_numeric()}
+    decimals = numbers.decide(raw, text_numbers, decimal)
     for std in _NUMERIC:
         if std in mapping:
             col = raw[mapping[std]]
-            exprs[std] = col.cast("float64") if col.type().is_numeric() else strip(col).try_cast("float64")
-            if not col.type().is_numeric():
-                checks[std] = ("a number", col)
+            if std not in text_numbers:
+                exprs[std] = col.cast("float64")
+                continue
+            mark = decimals[std]["decimal"]
+            if mark is None:
+                raise DataError(f"{source}: column {mapping[std]!r} ({std}) mixes decimal marks: "
+                                f"{decimals[std]['evidence']}; pass --decimal , or --decimal .")
+            exprs[std] = numbers.parse(col, mark, strip(col).try_cast("float64"))
+            checks[std] = ("a number", col)
+    if decimals:
+        parse["numbers"] = decimals
     for std in _TEXT:
         if std in mapping:
             col = raw[mapping[std]].cast("string")
