@@ -98,6 +98,7 @@ def _finish(engine: Engine, cfg: InputConfig, raw: ibis.Table, source: str, fmt:
             details: dict) -> Transactions:
     raw = engine.number_rows(raw)
     table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, engine, cfg.decimal)
+    details["detection"] = parse.pop("columns")
     details["parsing"] = parse
     info = SourceInfo(
         path=source,

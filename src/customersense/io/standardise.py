@@ -1,5 +1,7 @@
 """Map raw columns to the standard names and types, once, and refuse values that do not parse.
 
+Which column is which is decided by :mod:`.detect` (names and content, with a report).
+
 Types after this step: customer_id, order_id, product_id, description, country: string;
 timestamp: timestamp; amount, quantity, unit_price: float64. ``amount`` is
 quantity x unit_price when the source has no amount column. Unmapped columns are kept
@@ -18,6 +20,7 @@ from .. import schema as S
 from ..engine import DuckDBEngine, Engine
 from ..errors import DataError
 from . import numbers
+from .detect import detect_columns
 
 # Tried in order; the first that parses every sampled value wins. None = ISO-8601.
 DATE_FORMATS: tuple[str | None, ...] = (
@@ -51,10 +54,10 @@ def standardise(
     """``engine`` parses the dates (backend-specific SQL); None: DuckDB's parser, for tables
     that run on Ibis' default backend (in-memory tables)."""
     parser = (engine or DuckDBEngine).parse_timestamp
-    mapping = S.resolve_mapping([c for c in raw.columns if c != S.ROW_ID], explicit, source)
+    mapping, detection = detect_columns(raw, explicit, source)
     exprs: dict[str, ibis.Value] = {}
     checks: dict[str, tuple[str, ibis.Value]] = {}
-    parse: dict[str, Any] = {}
+    parse: dict[str, Any] = {"columns": detection}
 
     exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
     ts_col = raw[mapping[S.TIMESTAMP]]
@@ -79,8 +82,8 @@ def standardise(
         if std in mapping:
             col = raw[mapping[std]].cast("string")
             exprs[std] = strip(col) if std in (S.ORDER_ID, S.PRODUCT_ID) else col
-    if S.AMOUNT not in mapping:
-        exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE]
+    if S.AMOUNT not in mapping:  # quantity x price, or the price alone when each row is one item
+        exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE] if S.QUANTITY in mapping else exprs[S.UNIT_PRICE]
 
     chosen = _validate(raw, ts_col, candidates, exprs, checks, mapping, source, date_format, parser)
     exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen, parser)
