@@ -212,3 +212,17 @@ def test_xlsx_named_xls_is_read_as_xlsx(run_ok, tmp_path):
     assert _input(out)["format"] == "excel"
     assert "its first bytes are an .xlsx workbook" in _input(out)["content"]
     assert {c: _monetary(out)[c] for c in GOOD_MONETARY} == GOOD_MONETARY
+
+
+def test_a_full_disk_while_staging_the_input_is_a_resource_error(fails, monkeypatch):
+    import errno
+
+    from customersense.errors import EXIT_RESOURCE
+    from customersense.io import text
+
+    def full(path, encoding, workdir):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(text, "_stage_utf8", full)
+    fails({"w.csv": GOOD_CSV.replace("c1,", "caf\xe9,").encode("cp1252")}, ["w.csv"], EXIT_RESOURCE,
+          "the disk is full (the engine's scratch folder")
