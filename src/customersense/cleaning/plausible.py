@@ -61,6 +61,21 @@ def drops_zero_value(policy: CleaningPolicy, has_unit_price: bool) -> bool:
     return policy.zero_value == "drop"
 
 
+def zero_value_policy(policy: CleaningPolicy, has_unit_price: bool, kept: int) -> dict[str, Any]:
+    """What the report says about zero-value rows: the setting, what it meant here and why, and
+    how many zero-value purchase lines were kept."""
+    drop = drops_zero_value(policy, has_unit_price)
+    if policy.zero_value != "auto":
+        why = f"cleaning.zero_value = {policy.zero_value!r}"
+    elif has_unit_price:
+        why = ("auto: the data has unit prices, where a zero price marks a free or bookkeeping line"
+               if drop else "auto: drop_non_positive_price = false keeps free lines")
+    else:
+        why = "auto: the data has amounts only, where a zero amount is a recorded purchase"
+    return {"setting": policy.zero_value, "rows_worth_zero": "dropped" if drop else "purchases", "why": why,
+            "kept_as_purchases": kept}
+
+
 def examples(rows: ibis.Table, dropped: dict[str, int], limit: int = 3) -> dict[str, list[str]]:
     """A few rows of each rule that dropped any of :data:`EXAMPLE_RULES`, in input order."""
     out: dict[str, list[str]] = {}

@@ -107,7 +107,8 @@ def _support(m: dict[str, Any], rows: int, others: int, supporting: int) -> tupl
 
 
 def summary(report: dict[str, dict[str, Any]]) -> str:
-    """``cancelled_order_id 3,012, negative_quantity 3,120`` for the printed line."""
-    parts = [f"{name} {r['rows_matched']:,}" + ("" if r["applied"] else " (not applied)")
-             for name, r in report.items() if r["rows_matched"] or not r["applied"]]
-    return ", ".join(parts)
+    """``cancelled_order_id 3,012, negative_quantity 3,120`` for the printed line; a marker that
+    matched rows but was not applied says why."""
+    parts = [f"{name} {r['rows_matched']:,}" + ("" if r["applied"] else f" ({r['evidence']})")
+             for name, r in report.items() if r["rows_matched"]]
+    return ", ".join(parts) or "none matched"

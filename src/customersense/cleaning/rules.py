@@ -42,7 +42,7 @@ from .. import schema as S
 from ..config import CleaningPolicy
 from ..engine.base import Engine
 from ..errors import DataError
-from .plausible import PlausibleBounds, drops_zero_value, examples, plausible_bounds
+from .plausible import PlausibleBounds, drops_zero_value, examples, plausible_bounds, zero_value_policy
 from .returns import decide_markers
 
 PRE_DUPLICATE_RULES = ("missing_customer_id", "missing_timestamp", "implausible_date", "after_as_of")
@@ -137,8 +137,10 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
     buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID).distinct()
     customers, orphans = _buyers_and_orphans(kept)
     report = _report(grouped, orphans, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
+    zero = zero_value_policy(policy, S.UNIT_PRICE in cols,
+                             sum(g["zero"] or 0 for g in grouped if g["_reason"] is None and not g[IS_RETURN]))
     report = dataclasses.replace(report, returns=markers.report, examples=examples(rows, report.dropped),
-                                 plausible=bounds.to_dict())
+                                 plausible={**bounds.to_dict(), "zero_value": zero})
     if report.rows_kept == 0:
         raise DataError(
             f"{source}: no rows left after cleaning ({report.rows_in:,} rows in; dropped: "
@@ -170,7 +172,8 @@ def _count_labels(rows: ibis.Table) -> tuple[list[dict], dt.datetime | None]:
     """Rows and distinct rows per (rule, is_return), and the last plausible date of any row."""
     grouped = (
         rows.group_by(["_reason", IS_RETURN])
-        .aggregate(rows=rows._n.sum(), unique=rows.count(), last=rows[S.TIMESTAMP].max())
+        .aggregate(rows=rows._n.sum(), unique=rows.count(), last=rows[S.TIMESTAMP].max(),
+                   zero=(rows[S.AMOUNT] == 0).fill_null(False).cast("int64").sum())
         .to_pyarrow()
         .to_pylist()
     )

@@ -205,16 +205,15 @@ def _integers(raw, name, ints, source, parser, bad_rows, kind, present=None, sho
     fits = got[f"r{best}"] or 0
     if n and fits < n:
         where = present & ~_integer_ok(ints, reading, parser).fill_null(False)
-        detail = f"read as {reading[0]} ({fits:,} values)" if fits else "neither YYYYMMDD nor epoch times"
+        detail = f"read as {reading[0]} ({_count(fits, 'value')})" if fits else "neither YYYYMMDD nor epoch times"
         raise DataError(
-            f"{source}: column {name!r} holds integers {detail}, but {n - fits:,} values are not "
+            f"{source}: column {name!r} holds integers {detail}, but {_count(n - fits, 'value')} {'is' if n - fits == 1 else 'are'} not "
             f"({bad_rows(where, ints if shown is None else shown)}); fix or remove those rows, or pass --date-format"
         )
     others = [f"{INTEGER_READINGS[i][0]} {got[f'r{i}']:,}" for i in range(len(INTEGER_READINGS))
               if i != best and got[f"r{i}"]]
     lo, hi = got[f"lo{best}"], got[f"hi{best}"]
-    evidence = (f"{kind}: all {n:,} values are {reading[0]} "
-                f"({lo} .. {hi})" if n else f"{kind}: no values")
+    evidence = f"{kind}: {_count(n, 'value')}, {lo} .. {hi}" if n else f"{kind}: no values"
     if others:
         evidence += f"; also readable: {', '.join(others)}"
     first = _python_date(lo, reading) if lo is not None else None
@@ -279,14 +278,14 @@ def _text(raw, name, value, present, sample, source, date_format, parser, bad_ro
 def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict, given: str | None) -> tuple[str, bool]:
     n = got["values"] or 0
     if given is not None:
-        parts = [f"given by --date-format; reads all {n:,} values"]
+        parts = [f"given by --date-format; reads {_count(n, 'value')}"]
     elif fmt == ISO:
-        parts = [f"{ISO} (year-month-day): all {n:,} values"]
+        parts = [f"{ISO} (year-month-day): {_count(n, 'value')}"]
     elif fmt == ISO_OFFSET:
-        parts = [f"{ISO} with UTC offsets (e.g. +02:00): all {n:,} values, converted to UTC; values without an "
+        parts = [f"{ISO} with UTC offsets (e.g. +02:00): {_count(n, 'value')}, converted to UTC; values without an "
                  "offset taken as UTC"]
     else:
-        parts = [f"all {n:,} values have this shape"]
+        parts = [f"{_count(n, 'value')} of this shape"]
     ambiguous = False
     partner = swapped(fmt)
     if partner is not None and not fmt.startswith("%Y") and given is None:
@@ -294,9 +293,9 @@ def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict
         other = "day" if first == "month" else "month"
         k = checked.index(partner)
         if miss[partner]:
-            example = got[f"ex{k}"]
-            parts.append(f"{first}-first: {miss[partner]:,} values have a {other} above 12 where the {first} "
-                         f"would be (e.g. {example!r})")
+            field = "first" if first == "day" else "second"
+            parts.append(f"{first}-first: {_count(miss[partner], 'value')} with a day above 12 in the {field} "
+                         f"field (e.g. {got[f'ex{k}']!r})")
         else:
             ambiguous = True
             why = "the order of '/' dates in US exports" if "/" in fmt else "the European order of '.' and '-' dates"
@@ -307,7 +306,11 @@ def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict
     return "; ".join(parts), ambiguous
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def describe(reading: dict[str, Any]) -> str:
     """One line: how a key column was read (the run prints it)."""
-    span = f"{reading['first']} .. {reading['last']}" if reading.get("first") else "no dates"
-    return f"{reading['column']!r} read as {reading['format']} ({reading['evidence']}); {span}"
+    span = f"first {reading['first']}, last {reading['last']}" if reading.get("first") else "no dates"
+    return f"column {reading['column']!r} read as {reading['format']}: {reading['evidence']}; {span}"
