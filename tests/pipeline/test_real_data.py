@@ -248,17 +248,18 @@ def test_or2_validation_and_identical_rerun(or2):
 
 def test_cdnow_master_runs_without_column_flags():
     result = _analyse(str(dataset_path("cdnow_master")))
-    # 80 rows are worth $0.00: the policy drops them (non_positive_price), and with them the
-    # 68 customers whose only purchases were free.
+    # 80 rows are worth $0.00: purchases under the zero-value policy ("auto": the file has
+    # amounts only), so the 68 customers whose only purchases were free are customers too.
     customers, days = duckdb.sql(
         f"""SELECT count(DISTINCT line[1]), count(DISTINCT (line[1], line[2])) FROM (
               SELECT string_split_regex(trim(l), '\\s+') AS line
               FROM read_csv('{dataset_path("cdnow_master")}', columns={{'l': 'VARCHAR'}}, header=true, delim='|')
-            ) WHERE CAST(line[4] AS DOUBLE) > 0"""
+            ) WHERE CAST(line[4] AS DOUBLE) >= 0"""
     ).fetchone()
     assert result.cleaning.rows_in == 69_659
-    assert result.cleaning.dropped["non_positive_price"] == 80
-    assert len(result.customers) == customers == 23_502
+    assert sum(result.cleaning.dropped.values()) == 0
+    assert result.cleaning.plausible["zero_value"]["kept_as_purchases"] == 80
+    assert len(result.customers) == customers == 23_570
     assert int(result.customers["frequency"].sum()) == days  # no order ids: purchase days
     assert result.cleaning.as_of == dt.date(1998, 7, 1)
     # learned segments on default settings, and the same on a rerun with the same seed

@@ -5,22 +5,28 @@ Rules apply in this order; a row is counted under the first rule it meets, so
 
 1. ``missing_customer_id``: no customer id (the row has no owner).
 2. ``missing_timestamp``: no date.
-3. ``after_as_of``: on or after ``as_of`` (point-in-time snapshot: later rows do not exist yet).
-4. ``duplicate_rows``: exact copies of an earlier row (every column equal); one copy is kept.
+3. ``implausible_date``: before ``date_floor`` (1970-01-01) or after the run's own day (UTC): a
+   typo such as 2204-05-02 never moves ``as_of``, which is found after this rule.
+4. ``after_as_of``: on or after ``as_of`` (point-in-time snapshot: later rows do not exist yet).
+5. ``duplicate_rows``: exact copies of an earlier row (every column equal); one copy is kept.
    By default (``drop_duplicates = "auto"``) only when the data has order ids: without them
    (daily data such as CDNOW) identical rows are separate purchases on the same day.
-5. ``non_product_code``: postage, fees, discounts, vouchers... (configurable codes and patterns).
-6. ``missing_amount``: no amount (or no quantity / unit price to compute it).
-7. ``zero_quantity``: quantity 0.
-8. ``non_positive_price``: unit price <= 0 (amount == 0 where there is no unit price); can be
-   switched off (``drop_non_positive_price = false``) to keep free items as purchases.
-9. ``returns_ignored``: return lines, only when the policy says ``returns = "ignore"``.
-10. ``orphan_returns``: return lines of a customer with no purchase kept: a return never
+6. ``non_product_code``: postage, fees, discounts, vouchers... (configurable codes and patterns).
+7. ``missing_amount``: no amount (or no quantity / unit price to compute it).
+8. ``implausible_amount``: an amount, quantity or unit price that is NaN, infinite or larger
+   than ``max_abs_amount`` (1e12) in size.
+9. ``zero_quantity``: quantity 0.
+10. ``non_positive_price``: unit price < 0, or 0 when zero-value rows are dropped; can be
+    switched off (``drop_non_positive_price = false``) to keep free items as purchases.
+11. ``zero_value``: amount 0 in data without unit prices, only with ``zero_value = "drop"``
+    (``"auto"`` keeps them there as purchases: CDNOW's published cohort counts its free CDs).
+12. ``returns_ignored``: return lines, only when the policy says ``returns = "ignore"``.
+13. ``orphan_returns``: return lines of a customer with no purchase kept: a return never
     creates a customer on its own.
 
-Return lines (an order id starting with the cancel prefix, a negative quantity, or a negative
-amount) that survive are kept with a negative ``line_amount``: they are netted against the
-customer's revenue and never counted as purchases.
+Return lines (the markers of ``data/returns.toml`` that the data supports, see returns.py)
+that survive are kept with a negative ``line_amount``: they are netted against the customer's
+revenue and never counted as purchases.
 """
 
 from __future__ import annotations
@@ -36,10 +42,13 @@ from .. import schema as S
 from ..config import CleaningPolicy
 from ..engine.base import Engine
 from ..errors import DataError
+from .plausible import PlausibleBounds, drops_zero_value, examples, plausible_bounds, zero_value_policy
+from .returns import decide_markers
 
-PRE_DUPLICATE_RULES = ("missing_customer_id", "missing_timestamp", "after_as_of")
+PRE_DUPLICATE_RULES = ("missing_customer_id", "missing_timestamp", "implausible_date", "after_as_of")
 POST_DUPLICATE_RULES = (
-    "non_product_code", "missing_amount", "zero_quantity", "non_positive_price", "returns_ignored",
+    "non_product_code", "missing_amount", "implausible_amount", "zero_quantity", "non_positive_price",
+    "zero_value", "returns_ignored",
 )
 RULES = (*PRE_DUPLICATE_RULES, "duplicate_rows", *POST_DUPLICATE_RULES, "orphan_returns")
 
@@ -61,6 +70,9 @@ class CleaningReport:
     as_of_source: str
     dropped: dict[str, int]
     duplicates_removed: bool = True
+    examples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    returns: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    plausible: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +86,9 @@ class CleaningReport:
             "as_of_source": self.as_of_source,
             "duplicates_removed": self.duplicates_removed,
             "rules_in_order": list(RULES),
+            "examples": self.examples,
+            "return_markers": self.returns,
+            "plausible": self.plausible,
         }
 
 
@@ -106,11 +121,13 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
         rows = tx.group_by(cols).aggregate(_n=tx.count(), **first)
     else:
         rows = tx.mutate(_n=ibis.literal(1, "int64"))
-    is_return = _is_return(rows, policy)
+    markers = decide_markers(tx, policy.cancel_prefix)
+    is_return = markers.flag(rows)
+    bounds = plausible_bounds(policy)
     # The default as_of (the day after the last date) is later than every row: the after_as_of
     # rule cannot apply, so the last date is found while counting, not in a pass of its own.
     rows = rows.mutate(
-        _reason=_first_reason(rows, policy.as_of, policy, is_return),
+        _reason=_first_reason(rows, policy.as_of, policy, is_return, bounds),
         **{IS_RETURN: is_return},
     )
     rows = engine.materialize(rows, "labelled")
@@ -120,6 +137,10 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
     buyers = kept.filter(~kept[IS_RETURN]).select(S.CUSTOMER_ID).distinct()
     customers, orphans = _buyers_and_orphans(kept)
     report = _report(grouped, orphans, as_of, "option" if policy.as_of else "day after the last transaction", dedupe)
+    zero = zero_value_policy(policy, S.UNIT_PRICE in cols,
+                             sum(g["zero"] or 0 for g in grouped if g["_reason"] is None and not g[IS_RETURN]))
+    report = dataclasses.replace(report, returns=markers.report, examples=examples(rows, report.dropped),
+                                 plausible={**bounds.to_dict(), "zero_value": zero})
     if report.rows_kept == 0:
         raise DataError(
             f"{source}: no rows left after cleaning ({report.rows_in:,} rows in; dropped: "
@@ -140,23 +161,25 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
 
 def _day_after(last: dt.datetime | None, grouped: list[dict], source: str) -> dt.date:
     if last is None:
-        rows = sum(g["rows"] for g in grouped)
-        if rows == 0:
+        n = sum(g["rows"] for g in grouped)
+        if n == 0:
             raise DataError(f"{source}: no data rows (a header alone?); export the transactions with their rows")
-        raise DataError(f"{source}: none of the {rows:,} rows has a valid date; check the timestamp column "
-                        "(--map timestamp=COLUMN)")
+        dropped = _summary(_report(grouped, 0, dt.date.min, "", False).dropped)
+        raise DataError(f"{source}: no row has a plausible date ({n:,} rows; dropped: {dropped}); "
+                        "check the timestamp column")
     return last.date() + dt.timedelta(days=1)
 
 
 def _count_labels(rows: ibis.Table) -> tuple[list[dict], dt.datetime | None]:
-    """Rows and distinct rows per (rule, is_return), and the last date of any row."""
+    """Rows and distinct rows per (rule, is_return), and the last plausible date of any row."""
     grouped = (
         rows.group_by(["_reason", IS_RETURN])
-        .aggregate(rows=rows._n.sum(), unique=rows.count(), last=rows[S.TIMESTAMP].max())
+        .aggregate(rows=rows._n.sum(), unique=rows.count(), last=rows[S.TIMESTAMP].max(),
+                   zero=(rows[S.AMOUNT] == 0).fill_null(False).cast("int64").sum())
         .to_pyarrow()
         .to_pylist()
     )
-    dates = [g["last"] for g in grouped if g["last"] is not None]
+    dates = [g["last"] for g in grouped if g["last"] is not None and g["_reason"] != "implausible_date"]
     return grouped, max(dates) if dates else None
 
 
@@ -185,21 +208,14 @@ def _with_derived(kept: ibis.Table, cols: list[str], has_order_id: bool) -> ibis
     )
 
 
-def _is_return(t: ibis.Table, policy: CleaningPolicy) -> ibis.Value:
-    flag = t[S.AMOUNT].fill_null(0) < 0
-    if S.QUANTITY in t.columns:
-        flag |= t[S.QUANTITY].fill_null(0) < 0
-    if S.ORDER_ID in t.columns and policy.cancel_prefix:
-        flag |= t[S.ORDER_ID].fill_null("").startswith(policy.cancel_prefix)
-    return flag
-
-
-def _first_reason(t: ibis.Table, as_of: dt.date | None, policy: CleaningPolicy, is_return) -> ibis.Value:
+def _first_reason(t: ibis.Table, as_of: dt.date | None, policy: CleaningPolicy, is_return,
+                  bounds: PlausibleBounds) -> ibis.Value:
     """The first rule a row meets (NULL when it is kept), excluding duplicates and orphans;
     no row is after ``as_of`` when it is None (the day after the last date)."""
     conds: list[tuple[ibis.Value, str]] = [
         (t[S.CUSTOMER_ID].isnull(), "missing_customer_id"),
         (t[S.TIMESTAMP].isnull(), "missing_timestamp"),
+        (bounds.implausible_date(t), "implausible_date"),
     ]
     if as_of is not None:
         limit = ibis.literal(dt.datetime.combine(as_of, dt.time()), "timestamp")
@@ -213,12 +229,18 @@ def _first_reason(t: ibis.Table, as_of: dt.date | None, policy: CleaningPolicy, 
         if hit is not None:
             conds.append((hit.fill_null(False), "non_product_code"))
     conds.append((t[S.AMOUNT].isnull(), "missing_amount"))
+    conds.append((bounds.implausible_amount(t), "implausible_amount"))
     if S.QUANTITY in t.columns:
         conds.append((t[S.QUANTITY] == 0, "zero_quantity"))
-    if policy.drop_non_positive_price and S.UNIT_PRICE in t.columns:
-        conds.append((t[S.UNIT_PRICE] <= 0, "non_positive_price"))
-    elif policy.drop_non_positive_price:
-        conds.append((t[S.AMOUNT] == 0, "non_positive_price"))
+    drop_zero = drops_zero_value(policy, S.UNIT_PRICE in t.columns)
+    if S.UNIT_PRICE in t.columns:
+        price = t[S.UNIT_PRICE]
+        if policy.drop_non_positive_price:
+            conds.append(((price < 0) | (price == 0) if drop_zero else price < 0, "non_positive_price"))
+        elif drop_zero:
+            conds.append((price == 0, "non_positive_price"))
+    elif drop_zero:
+        conds.append((t[S.AMOUNT] == 0, "zero_value"))
     if policy.returns == "ignore":
         conds.append((is_return, "returns_ignored"))
     return ibis.cases(*[(c.fill_null(False), label) for c, label in conds], else_=ibis.null("string"))

@@ -79,9 +79,12 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
         f"({rep.purchase_lines:,} purchase lines, {rep.return_lines:,} return lines); "
         f"[bold]{rep.customers:,}[/] customers as of {rep.as_of.isoformat()}"
     )
+    print_reading(console, result.source.details.get("parsing", {}), rep)
     dropped = ", ".join(f"{k} {v:,}" for k, v in rep.dropped.items() if v)
     if dropped:
         console.print(f"dropped: {dropped}")
+    for rule, rows in rep.examples.items():
+        console.print(f"{rule}, e.g.: {'; '.join(rows)}", markup=False, highlight=False)
     for kind, title in (("rfm", "Classic RFM segments"), ("learned", "Learned segments")):
         rows = result.profiles[result.profiles["segmentation"] == kind]
         if rows.empty:
@@ -123,6 +126,22 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     opened = [f"{path} ({app})" for name, path, app in DASHBOARD_FILES if any(p.name == name for p in files)]
     if opened:
         console.print(f"open: {'; '.join(opened)}; how: docs/dashboard_guide.md")
+
+
+def print_reading(console, parsing: dict, rep) -> None:
+    """How each key column was read (format, evidence, first and last date), and which return
+    markers the data supports: one line each."""
+    from ..cleaning.returns import summary
+    from ..io.dates import describe
+
+    if "timestamp" in parsing:
+        console.print(f"timestamp: {describe(parsing['timestamp'])}", markup=False, highlight=False)
+    if rep.returns:
+        console.print(f"return markers (rows matched): {summary(rep.returns)}", markup=False, highlight=False)
+    zero = rep.plausible.get("zero_value", {})
+    if zero.get("kept_as_purchases"):
+        console.print(f"zero-value rows: {zero['kept_as_purchases']:,} kept as purchases ({zero['why']}; "
+                      "--zero-value drop to drop them)", markup=False, highlight=False)
 
 
 # What the summary tells the analyst to open, and with what.

@@ -49,7 +49,10 @@ class CLVResult:
 def _fit(summary: pd.DataFrame, cfg: CLVConfig):
     name, cls = MODELS[cfg.model]
     model = cls().fit(summary["frequency"], summary["recency"], summary["T"])
-    spend = GammaGammaFitter().fit(summary["frequency"], summary["monetary_value"])
+    # Gamma-Gamma models positive spend: a repeat customer whose repeat purchases were all worth
+    # nothing (zero-value purchases, cleaning.zero_value) is left out of its fit, not of the run.
+    spends = summary["monetary_value"] > 0
+    spend = GammaGammaFitter().fit(summary["frequency"][spends], summary["monetary_value"][spends])
     return name, model, spend
 
 
@@ -164,7 +167,7 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
         "margin": cfg.margin,
         "prediction_models": {
             "transactions": _describe(name, model, cfg, last_day, len(full)),
-            "spend": _describe("Gamma-Gamma", spend, cfg, last_day, int((full["frequency"] > 0).sum())),
+            "spend": _describe("Gamma-Gamma", spend, cfg, last_day, spend.n_customers_),
         },
     }
     repeats = repeat_counts(days, cuts, last_day)
@@ -213,7 +216,7 @@ def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, la
         "calibration_end": cal_end.isoformat(),
         "holdout_end": last_day.isoformat(),
         "transactions_model": _describe(name, model, cfg, cal_end, len(cal)),
-        "spend_model": _describe("Gamma-Gamma", spend, cfg, cal_end, int((cal["frequency"] > 0).sum())),
+        "spend_model": _describe("Gamma-Gamma", spend, cfg, cal_end, spend.n_customers_),
         "holdout_purchases": holdout_accuracy(actual, predicted),
         "churn_auc": churn_auc(p_alive, actual),
         "by_calibration_frequency": table.reset_index().to_dict(orient="records"),

@@ -30,8 +30,11 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     drop_missing_customer = true  # always on: a row without a customer has no owner
     drop_duplicates = "auto"      # true, false, or "auto": only when the data has order ids
     drop_non_positive_price = true
+    zero_value = "auto"           # "purchase", "drop", or "auto": drop where unit prices exist
+    date_floor = 1970-01-01       # earlier dates (and dates after the run's day) are implausible
+    max_abs_amount = 1e12         # larger amounts, NaN and infinities are implausible
     returns = "net"               # "net": netted against revenue; "ignore": dropped
-    cancel_prefix = "C"
+    cancel_prefix = "auto"        # "auto": cleaning/data/returns.toml where the data supports it
     non_product_codes = ["POST", "M", ...]
     non_product_patterns = ["^gift_"]
     [rfm]
@@ -91,6 +94,7 @@ Dates may be TOML dates or "YYYY-MM-DD" strings. Values are not coerced: ``k = "
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import re
 import tomllib
 import typing
@@ -204,8 +208,16 @@ class CleaningPolicy(Section):
     drop_duplicates: bool | Literal["auto"] = setting("auto", "Drop identical rows; 'auto': only when the "
                                                       "data has order ids.")
     drop_non_positive_price: bool = setting(True, "Drop rows with a zero or negative unit price.")
+    zero_value: Literal["auto", "purchase", "drop"] = setting(
+        "auto", "Rows worth zero: purchases, or dropped; 'auto': dropped where the data has unit prices "
+        "(a free line), purchases where it has only amounts (CDNOW's free CDs).")
+    date_floor: Date = setting(dt.date(1970, 1, 1), "Dates before this, and after the run's own day, are "
+                               "implausible: their rows are dropped (implausible_date).")
+    max_abs_amount: float = setting(1e12, "Amounts, quantities or prices beyond this size (and NaN or "
+                                    "infinite ones) are implausible: dropped (implausible_amount).")
     returns: Literal["net", "ignore"] = setting("net", "Net returns against revenue, or drop them.")
-    cancel_prefix: str = setting("C", "Order-id prefix of cancellations.")
+    cancel_prefix: str = setting("auto", "Order-id prefix of cancellations; 'auto': the markers of "
+                                 "cleaning/data/returns.toml, each where the data supports it; '' for none.")
     non_product_codes: Names = setting(DEFAULT_NON_PRODUCT_CODES, "Stock codes that are not products.",
                                        flag=False)
     non_product_patterns: Names = setting(DEFAULT_NON_PRODUCT_PATTERNS, "Regexes of stock codes that are "

@@ -67,7 +67,10 @@ class DuckDBEngine:
         limit = cfg.memory_limit or default_memory_limit()
         if limit is not None:
             kwargs["memory_limit"] = limit
+        # Time zone: UTC, so that a time-zone-aware column becomes the same naive (UTC) time on
+        # every machine (DuckDB's default is the machine's zone); see io/dates.py.
         self.backend = ibis.duckdb.connect(**kwargs)  # extra keyword arguments become settings
+        self.backend.raw_sql("SET TimeZone = 'UTC'")
 
     # -- reading ----------------------------------------------------------------------------
     def read_parquet(self, paths: list[str]) -> ibis.Table:

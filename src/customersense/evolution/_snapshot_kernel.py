@@ -90,4 +90,5 @@ def snapshot_features(order_start, first_day, last_day, value, piece_start, piec
             std[row] = _round6(sd)
             tenure[row] = day - first
             interpurchase[row] = _round6(np.float64(last - first) / np.float64(distinct - 1)) if distinct > 1 else np.nan
-            return_rate[row] = _round6(ret / total)
+            # features.customer.derived_features: 0 or 1 where the purchases are worth nothing
+            return_rate[row] = _round6(ret / total) if total > 0 else (1.0 if ret > 0 else 0.0)

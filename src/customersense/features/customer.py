@@ -12,7 +12,8 @@ at 23:59 and one at 00:01 the next day are one day apart):
 - ``order_value_std``: sample standard deviation of the order values; 0 for one order.
 - ``mean_interpurchase_days``: (last - first purchase day) / (distinct purchase days - 1);
   empty when the customer bought on one day only.
-- ``return_rate``: returns_value / gross_revenue.
+- ``return_rate``: returns_value / gross_revenue; where the purchases are worth nothing (zero-value
+  purchases kept as purchases), 0 without returns and 1 with some.
 - ``engagement_score`` in [0, 100]: 100 x (0.4 x PR(-recency) + 0.3 x PR(frequency) +
   0.3 x PR(monetary)), where PR(x) is the percent rank of x among all customers,
   (rank - 1) / (customers - 1) with ties sharing the lowest rank. It reads "more engaged than
@@ -142,7 +143,8 @@ def derived_features(t: ibis.Table, as_of_day: ibis.Value) -> ibis.Table:
         mean_interpurchase_days=ibis.ifelse(
             t.purchase_days > 1, span.cast("float64") / (t.purchase_days - 1), ibis.null("float64")
         ),
-        return_rate=returns_value / t.gross_revenue,
+        return_rate=ibis.ifelse(t.gross_revenue > 0, returns_value / t.gross_revenue,
+                                ibis.ifelse(returns_value > 0, 1.0, 0.0)),
     )
     # Money is rounded to 1e-6 so that parallel float sums give identical outputs on every run.
     t = t.mutate(**{c: round6(t[c]) for c in _FLOAT_COLUMNS if c != "avg_order_value"})

@@ -26,7 +26,8 @@ from .. import schema as S
 from ..errors import ConfigError, SchemaError
 
 _SAMPLE = 20000
-_DATE_TEXT = r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}/\d{1,2}/\d{1,2}|\d{8})([ T]|$)"
+_DATE_TEXT = (r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}/\d{1,2}/\d{1,2}|\d{8,19}"
+              r"|\d{1,2}[ -][A-Za-z]{3,9}\.?[ -]\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{2,4})([ T]|$)")
 _NUMBER_TEXT = r"^\s*[+-]?[$£€¥]?\s*\d[\d.,]*\s*[$£€¥]?\s*$"
 _EXACT, _TOKEN, _PREFER, _WITH = 100, 60, 15, 5
 

@@ -11,7 +11,7 @@ exact-duplicate detection sees the whole row.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import ibis
@@ -21,28 +21,8 @@ from ..engine import DuckDBEngine, Engine
 from ..errors import DataError
 from . import numbers
 from .detect import detect_columns
+from .dates import read_dates
 
-# Tried in order; the first that parses every sampled value wins. None = ISO-8601.
-DATE_FORMATS: tuple[str | None, ...] = (
-    None,
-    "%Y%m%d",
-    "%m/%d/%Y %H:%M",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y",
-    "%d/%m/%Y %H:%M",
-    "%d/%m/%Y %H:%M:%S",
-    "%d/%m/%Y",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y",
-    "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M",
-    "%Y/%m/%d",
-    "%d-%m-%Y %H:%M",
-    "%d-%m-%Y",
-)
-_SAMPLE = 5000
-_NO_FORMAT = object()  # no candidate parses the whole column
 _NUMERIC = (S.AMOUNT, S.QUANTITY, S.UNIT_PRICE)
 _TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
 
@@ -60,9 +40,8 @@ def standardise(
     parse: dict[str, Any] = {"columns": detection}
 
     exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
-    ts_col = raw[mapping[S.TIMESTAMP]]
-    candidates = _date_candidates(raw, ts_col, date_format, parser)
-    text_numbers = {std: mapping[std] for std in _NUMERIC if std in mapping and not raw[mapping[std]].type().is_numeric()}
+    text_numbers = {std: mapping[std] for std in _NUMERIC
+                    if std in mapping and not raw[mapping[std]].type().is_numeric()}
     decimals = numbers.decide(raw, text_numbers, decimal)
     for std in _NUMERIC:
         if std in mapping:
@@ -85,13 +64,12 @@ def standardise(
     if S.AMOUNT not in mapping:  # quantity x price, or the price alone when each row is one item
         exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE] if S.QUANTITY in mapping else exprs[S.UNIT_PRICE]
 
-    chosen = _validate(raw, ts_col, candidates, exprs, checks, mapping, source, date_format, parser)
-    exprs[S.TIMESTAMP] = _timestamp(ts_col, chosen, parser)
-    if ts_col.type().is_string():
-        parse["timestamp_format"] = chosen or "ISO-8601"
-        others = [c for c in candidates if c != chosen]
-        if others:
-            parse["timestamp_sample_also_parses_as"] = [c or "ISO-8601" for c in others]
+    exprs[S.TIMESTAMP], parse[S.TIMESTAMP] = read_dates(
+        raw, mapping[S.TIMESTAMP], strip, source, date_format, parser,
+        lambda bad, col: _bad_rows(raw, bad, col))
+    if parse[S.TIMESTAMP]["source_type"] == "string":
+        parse["timestamp_format"] = parse[S.TIMESTAMP]["format"]
+    _check_numbers(raw, exprs, checks, mapping, source)
 
     used = set(mapping.values())
     extras = {}
@@ -127,57 +105,12 @@ def _customer_id(col: ibis.Value) -> ibis.Value:
     return ibis.ifelse(text == "", ibis.null("string"), text)
 
 
-def _timestamp(col: ibis.Value, fmt: str | None, parser: Callable) -> ibis.Value:
-    t = col.type()
-    if t.is_timestamp():
-        return col.cast("timestamp")
-    if t.is_date():
-        return col.cast("timestamp")
-    if t.is_integer():
-        return parser(col.cast("string"), "%Y%m%d")
-    return parser(strip(col.cast("string")), fmt)
-
-
-def _date_candidates(raw: ibis.Table, col: ibis.Value, date_format: str | None,
-                     parser: Callable) -> list[str | None]:
-    """Formats that parse every value of a sample of the column, best first."""
-    if not col.type().is_string():
-        return [None]
-    if date_format is not None:
-        return [date_format]
-    sample = raw.filter(col.notnull() & (col.strip() != "")).select(v=col.strip()).limit(_SAMPLE)
-    fails = sample.aggregate(
-        **{f"f{i}": parser(sample.v, f).isnull().sum() for i, f in enumerate(DATE_FORMATS)}
-    ).to_pyarrow().to_pylist()[0]
-    good = [f for i, f in enumerate(DATE_FORMATS) if (fails[f"f{i}"] or 0) == 0]
-    if good:
-        return good
-    best = min(range(len(DATE_FORMATS)), key=lambda i: fails[f"f{i}"])
-    return [DATE_FORMATS[best]]
-
-
-def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format, parser) -> str | None:
-    """One pass over the data: the timestamp format to use (the first candidate that parses the
-    whole column), or an error naming rows whose date, then rows whose number, does not parse."""
-    counts: dict[str, ibis.Value] = {}
-    present = None
-    if col.type().is_string():
-        present = col.notnull() & (strip(col) != "")
-        for i, f in enumerate(candidates):
-            counts[f"f{i}"] = (present & _timestamp(col, f, parser).isnull()).sum()
+def _check_numbers(raw, exprs, checks, mapping, source) -> None:
+    """One pass over the data: an error naming rows whose number does not parse."""
     bad = {std: (c.notnull() & (strip(c) != "") & exprs[std].isnull()) for std, (_, c) in checks.items()}
-    counts.update({f"n_{std}": b.sum() for std, b in bad.items()})
-    found = raw.aggregate(**counts).to_pyarrow().to_pylist()[0] if counts else {}
-    chosen = candidates[0]
-    if present is not None:
-        chosen = next((f for i, f in enumerate(candidates) if (found[f"f{i}"] or 0) == 0), _NO_FORMAT)
-        if chosen is _NO_FORMAT:
-            examples = _bad_rows(raw, present & _timestamp(col, candidates[0], parser).isnull(), col)
-            tried = date_format or ", ".join(f or "ISO-8601" for f in DATE_FORMATS)
-            raise DataError(
-                f"{source}: column {mapping[S.TIMESTAMP]!r} has {found['f0']:,} values that are not dates "
-                f"({examples}); fix them or pass --date-format (tried {tried})"
-            )
+    if not bad:
+        return
+    found = raw.aggregate(**{f"n_{std}": b.sum() for std, b in bad.items()}).to_pyarrow().to_pylist()[0]
     for std in bad:
         n = found[f"n_{std}"]
         if n:
@@ -185,7 +118,6 @@ def _validate(raw, col, candidates, exprs, checks, mapping, source, date_format,
                 f"{source}: column {mapping[std]!r} ({std}) has {n:,} values that are not numbers "
                 f"({_bad_rows(raw, bad[std], checks[std][1])}); fix or remove those rows"
             )
-    return chosen
 
 
 def _bad_rows(raw: ibis.Table, bad: ibis.Value, col: ibis.Value, limit: int = 3) -> str:
