@@ -9,7 +9,6 @@ engine and the run's scratch folder alive while the stages and the writers need 
 from __future__ import annotations
 
 import dataclasses
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +32,8 @@ from ..models.learned import LearnedSegments, learn_segments, validate_learned
 from ..profiles import segment_profiles
 from ..profiles.assemble import recommended_profiles
 from ..progress import Reporter, StageClock
-from ..reporting import write_outputs
+from ..reporting import claim_outputs, write_outputs
+from ..reporting.folder import scratch_folder
 from ..result import RunResult
 from ..rfm import load_segment_map, score_rfm
 from .at_scale import analyse_at_scale
@@ -49,7 +49,7 @@ def run(config: Config, reporter: Reporter | None = None) -> RunResult:
     """Run every stage on ``config``'s input and write every output into ``config.output.dir``
     (all or nothing). The result stays usable after the engine is closed: its ``transactions``
     (and, at scale on Spark, ``customer_table``) then read the Parquet files just written."""
-    with session(config) as (engine, workdir):
+    with claim_outputs(config), session(config) as (engine, workdir):  # the output folder's lock first
         result = analyse(config, engine, workdir, reporter)
         files = write_outputs(result, config.output.dir, engine)
     return _detached(result, files)
@@ -78,10 +78,10 @@ def _detached(result: RunResult, files: list[Path]) -> RunResult:
 def session(config: Config) -> Iterator[tuple[Engine, Path]]:
     """An engine and a scratch folder that live for one run (the engine spills into it)."""
     engine = connect(config.engine)
-    with tempfile.TemporaryDirectory(prefix="customersense-") as workdir:
+    with scratch_folder() as workdir:  # named with the pid: a killed run's is removed by the next
         try:
-            engine.spill_to(Path(workdir) / "spill")
-            yield engine, Path(workdir)
+            engine.spill_to(workdir / "spill")
+            yield engine, workdir
         except Exception as exc:
             if engine.is_out_of_memory(exc):
                 raise _out_of_memory(config, exc) from exc
