@@ -162,7 +162,8 @@ def recover(out: Path) -> list[Path]:
     its two renames is put in place; other staging folders of dead runs are removed."""
     removed = []
     prefix = f".{out.name}.customersense-"
-    for entry in sorted(out.parent.glob(prefix + "*")):
+    dead = []
+    for entry in sorted(out.parent.glob(prefix + "*"), key=lambda p: "-staging-" not in p.name):
         kind, _, pid_text = entry.name[len(prefix):].rpartition("-")
         if kind not in ("staging", "old") or not pid_text.isdigit():
             continue
@@ -171,6 +172,8 @@ def recover(out: Path) -> list[Path]:
         if kind == "staging" and not out.exists() and (out.parent / f"{prefix}old-{pid_text}").exists():
             os.replace(entry, out)  # killed between the two renames: the new set is complete
             continue
+        dead.append(entry)
+    for entry in dead:
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     if out.is_dir():

@@ -1,0 +1,257 @@
+"""Outputs (issue 14, items 7, 8 and 3): the set switches all or nothing, even under ``kill -9``;
+a lock; leftovers cleaned; only our own files replaced; read-only database inputs; formula
+escaping; the engine's columns never hidden by the user's."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from customersense.errors import EXIT_OUTPUT
+from customersense.reporting import folder
+
+from .conftest import FAST, GOOD_CSV, digest, invoke
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _csv(customers: int, seed: int) -> str:
+    """``customers`` customers with 1-4 purchases each over 60 days (seeded)."""
+    rng = random.Random(seed)
+    rows = ["customer_id,order_id,timestamp,amount"]
+    order = 1000
+    for c in range(customers):
+        for _ in range(rng.randint(1, 4)):
+            order += 1
+            rows.append(f"k{c},{order},2021-{rng.randint(1, 2):02d}-{rng.randint(1, 28):02d} 10:00,"
+                        f"{rng.randint(100, 9000) / 100:.2f}")
+    return "\n".join(rows) + "\n"
+
+
+def _rows(path: Path) -> int:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return sum(1 for _ in csv.reader(fh)) - 1
+
+
+def _consistent(out: Path) -> dict:
+    """run.json names exactly the outputs in ``out`` (beside the user's notes.txt) and its
+    customer count is customer_segments.csv's row count; returns run.json."""
+    record = json.loads((out / "run.json").read_text())
+    present = {p.name for p in out.iterdir()} - {"notes.txt"}
+    assert present == set(record["outputs"]), (present, record["outputs"])
+    assert _rows(out / "customer_segments.csv") == record["customers"]
+    return record
+
+
+def _leftovers(parent: Path, name: str = "out") -> list[str]:
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}.customersense-"))
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# ---- all or nothing -------------------------------------------------------------------------
+
+def test_a_run_killed_at_any_moment_leaves_the_old_set_or_the_new_one(tmp_path):
+    """SIGKILL during the write phase (when the new folder appears, then after seeded random
+    delays spread over the write phase's length measured on a first run): OUT is the complete old set (every byte) or the complete new set, never a mix; the
+    next run removes what the killed ones left (staging folders, scratch folders)."""
+    (tmp_path / "old.csv").write_text(_csv(40, 1))
+    (tmp_path / "new.csv").write_text(_csv(300, 2))
+    args = ("--quiet", "--no-validate", "--no-clv", "--no-dashboards")  # plots on: a longer write phase
+    out, ref = tmp_path / "out", tmp_path / "ref"
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+
+    def start(target: Path) -> tuple[subprocess.Popen, float]:
+        """The CLI on new.csv into ``target``, returned once its new folder appears (and when)."""
+        proc = subprocess.Popen([sys.executable, "-m", "customersense", "run", str(tmp_path / "new.csv"),
+                                 "--out", str(target), *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        staging, deadline = folder.staging_name(target, proc.pid), time.monotonic() + 120
+        while not staging.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        return proc, time.monotonic()
+
+    proc, began = start(ref)
+    assert proc.wait() == 0
+    span = time.monotonic() - began  # how long the write phase lasts here: the kills spread over it
+    assert invoke(tmp_path / "old.csv", "--out", out, *args).exit_code == 0
+    (out / "notes.txt").write_text("my notes")
+    old = digest(out)
+    assert _consistent(out)["customers"] == 40 and _consistent(ref)["customers"] == 300
+    new_tables = {n: digest(ref)[n] for n in ("customer_segments.csv", "transactions_with_segments.csv",
+                                               "segment_profiles.csv", "cleaning_report.json")}
+    rng = random.Random(14)
+    outcomes, killed = [], []
+    for delay in [0.0, *(span * rng.uniform(0.3, 1.1) for _ in range(3))]:
+        proc, _ = start(out)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed.append(proc.pid)
+        now = digest(out)
+        if now == old:
+            outcomes.append("old")
+            continue
+        record = _consistent(out)  # not the old set: then wholly the new one
+        assert record["customers"] == 300 and record["input"] == json.loads((ref / "run.json").read_text())["input"]
+        assert {n: now[n] for n in new_tables} == new_tables
+        assert (out / "notes.txt").read_text() == "my notes"
+        outcomes.append("new")
+        shutil.rmtree(out)  # back to the old set for the next trial
+        assert invoke(tmp_path / "old.csv", "--out", out, *args).exit_code == 0
+        (out / "notes.txt").write_text("my notes")
+        old = digest(out)
+    assert "old" in outcomes  # at least one kill landed inside the write phase
+    # the next run cleans what the killed runs left
+    assert invoke(tmp_path / "new.csv", "--out", out, *args).exit_code == 0
+    assert _consistent(out)["customers"] == 300 and (out / "notes.txt").read_text() == "my notes"
+    assert _leftovers(tmp_path) == []
+    scratch = [p for p in Path(tempfile.gettempdir()).glob("customersense-*")
+               if p.name.split("-")[1] in {str(pid) for pid in killed}]
+    assert scratch == []
+
+
+def test_a_switch_cut_between_its_two_renames_is_finished_by_the_next_run(tmp_path, monkeypatch):
+    """Where folders cannot be exchanged in one call: OUT moved away, the new folder not yet in
+    place, the run killed: the next run puts the complete new folder in place first."""
+    (tmp_path / "a.csv").write_text(GOOD_CSV)
+    out = tmp_path / "out"
+    assert invoke(tmp_path / "a.csv", "--out", out, *FAST).exit_code == 0
+    new = digest(out)
+    pid = _dead_pid()
+    os.replace(out, tmp_path / f".out.customersense-old-{pid}")
+    shutil.copytree(tmp_path / f".out.customersense-old-{pid}", folder.staging_name(out, pid))
+    assert folder.recover(out) == [tmp_path / f".out.customersense-old-{pid}"]
+    assert digest(out) == new and _leftovers(tmp_path) == []
+    # and the fallback itself, when exchange is not available
+    monkeypatch.setattr(folder, "exchange", lambda a, b: False)
+    (out / "notes.txt").write_text("kept")
+    assert invoke(tmp_path / "a.csv", "--out", out, *FAST).exit_code == 0
+    assert (out / "notes.txt").read_text() == "kept" and _leftovers(tmp_path) == []
+    assert {k: v for k, v in digest(out).items() if k.endswith(".csv")} == {k: v for k, v in new.items()
+                                                                              if k.endswith(".csv")}
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_old_set(fails, monkeypatch, tmp_path):
+    import customersense.reporting.writers as writers
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(writers, "write_csv_batches", full)
+    fails({"good.csv": GOOD_CSV}, ["good.csv"], EXIT_OUTPUT, "No space left on device")
+    assert _leftovers(tmp_path) == []
+
+
+# ---- lock -----------------------------------------------------------------------------------
+
+def test_a_second_run_on_the_same_folder_is_refused_while_the_first_lives(fails, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / ".out.customersense-lock").write_text(f"{holder.pid}\n")
+        fails({"good.csv": GOOD_CSV}, ["good.csv"], EXIT_OUTPUT,
+              f"another customersense run (pid {holder.pid}) is writing into")
+        assert (tmp_path / ".out.customersense-lock").read_text() == f"{holder.pid}\n"  # not ours to remove
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_lock_of_a_dead_run_is_taken_over_and_released(run_ok, tmp_path):
+    (tmp_path / ".out.customersense-lock").write_text(f"{_dead_pid()}\n")
+    out = run_ok({"good.csv": GOOD_CSV}, ["good.csv"])
+    assert _consistent(out)["customers"] == 16
+    assert _leftovers(tmp_path) == []  # the lock is gone too
+
+
+@pytest.mark.parametrize("out", ["", "  "])
+def test_an_empty_out_is_refused(tmp_path, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    (tmp_path / "validation.json").write_text("mine")
+    result = invoke("good.csv", "--out", out, *FAST)
+    assert result.exit_code == EXIT_OUTPUT
+    assert result.output.strip() == 'error: --out "" names no folder: give the output folder, e.g. --out outputs'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.csv", "validation.json"]
+
+
+def test_the_folder_the_run_is_in_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("good.csv", "--out", ".", *FAST)
+    assert result.exit_code == EXIT_OUTPUT and "run from outside it (cd ..)" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.csv"]
+
+
+# ---- ownership ------------------------------------------------------------------------------
+
+def test_the_users_own_files_survive_and_keep_their_bytes(run_ok, tmp_path):
+    out = tmp_path / "out"
+    (out / "mine" / "deep").mkdir(parents=True)
+    (out / "notes.txt").write_text("notes")
+    (out / "mine" / "deep" / "data.bin").write_bytes(b"\x00\x01")
+    inode = (out / "notes.txt").stat().st_ino
+    run_ok({"good.csv": GOOD_CSV}, ["good.csv"])
+    run_ok({"good.csv": GOOD_CSV}, ["good.csv"])
+    assert (out / "notes.txt").read_text() == "notes" and (out / "notes.txt").stat().st_ino == inode  # the same file
+    assert (out / "mine" / "deep" / "data.bin").read_bytes() == b"\x00\x01"
+    _consistent_without(out, {"notes.txt", "mine"})
+
+
+def _consistent_without(out: Path, mine: set[str]) -> None:
+    record = json.loads((out / "run.json").read_text())
+    assert {p.name for p in out.iterdir()} - mine == set(record["outputs"])
+
+
+def test_a_users_file_named_like_an_output_is_refused_not_deleted(fails, tmp_path):
+    """validation.json that no manifest lists is the user's: refused before any work."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "validation.json").write_text('{"mine": true}')
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    result = invoke(tmp_path / "good.csv", "--out", out, *FAST)
+    assert result.exit_code == EXIT_OUTPUT
+    assert result.output.strip() == (f"error: {out / 'validation.json'} was not written by customersense (no run.json "
+                                     f"or other manifest in {out} lists it); move or rename it, or choose another --out")
+    assert sorted(p.name for p in out.iterdir()) == ["validation.json"]
+    assert (out / "validation.json").read_text() == '{"mine": true}'
+
+
+def test_an_output_of_an_earlier_run_that_this_run_does_not_write_is_removed(tmp_path):
+    """Ours by run.json: validation.json of a validated run goes when the next run skips validation."""
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    out = tmp_path / "out"
+    assert invoke(tmp_path / "good.csv", "--out", out, "--quiet", "--no-plots", "--no-dashboards",
+                  "--no-clv").exit_code == 0
+    assert "validation.json" in json.loads((out / "run.json").read_text())["outputs"]
+    assert invoke(tmp_path / "good.csv", "--out", out, *FAST).exit_code == 0
+    assert not (out / "validation.json").exists()
+    _consistent(out)
+
+
+def test_leftovers_of_earlier_versions_and_dead_runs_are_removed(run_ok, tmp_path):
+    out = tmp_path / "out"
+    (out / ".customersense-staging-abc123").mkdir(parents=True)
+    dead = _dead_pid()
+    (tmp_path / f".out.customersense-staging-{dead}" / "x").mkdir(parents=True)
+    scratch = Path(tempfile.gettempdir()) / f"customersense-{dead}-leftover"
+    scratch.mkdir()
+    run_ok({"good.csv": GOOD_CSV}, ["good.csv"])
+    assert _leftovers(tmp_path) == [] and not scratch.exists()
+    assert not (out / ".customersense-staging-abc123").exists()
