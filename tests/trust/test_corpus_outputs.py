@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import hashlib
 import json
 import os
 import random
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from customersense.errors import EXIT_OUTPUT
+from customersense.errors import EXIT_INPUT, EXIT_OUTPUT
 from customersense.reporting import folder
 
 from .conftest import FAST, GOOD_CSV, digest, invoke
@@ -255,3 +256,114 @@ def test_leftovers_of_earlier_versions_and_dead_runs_are_removed(run_ok, tmp_pat
     run_ok({"good.csv": GOOD_CSV}, ["good.csv"])
     assert _leftovers(tmp_path) == [] and not scratch.exists()
     assert not (out / ".customersense-staging-abc123").exists()
+
+
+# ---- safety: database inputs read-only, base tables only ------------------------------------
+
+def _database(path: Path, view_sql: str | None) -> str:
+    """A DuckDB file with a base table ``tx`` (GOOD_CSV's rows) and, if given, a view ``v``."""
+    import duckdb
+
+    (path.parent / "good.csv").write_text(GOOD_CSV)
+    con = duckdb.connect(str(path))
+    con.execute(f"CREATE TABLE tx AS SELECT * FROM read_csv('{path.parent / 'good.csv'}', all_varchar=true)")
+    if view_sql:
+        con.execute(f"CREATE VIEW v AS {view_sql}")
+    con.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+SECRET_VIEW = ("SELECT content AS customer_id, '1' AS order_id, '2021-01-01' AS timestamp, '1' AS amount "
+               "FROM read_text('{file}')")
+
+
+@pytest.mark.parametrize("secret", ["/etc/hostname", "secret.csv"])
+def test_a_view_in_a_database_input_is_refused_and_the_file_is_not_changed(fails, tmp_path, secret):
+    """A view can read any file of the machine (its content would become a customer id)."""
+    if secret == "secret.csv":
+        (tmp_path / "secret.csv").write_text("password\nhunter2\n")
+        secret = str(tmp_path / "secret.csv")
+    elif not Path(secret).exists():
+        pytest.skip("no /etc/hostname here")
+    db = tmp_path / "shop.duckdb"
+    before = _database(db, SECRET_VIEW.format(file=secret))
+    result = fails({}, [db, "--table", "v"], EXIT_INPUT, "'v' is a view, a query stored in the file that can "
+                   "read other files of this machine; only base tables are read (--allow-views if you trust")
+    assert str(db) in result.output
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+
+
+def test_without_table_only_base_tables_are_candidates(run_ok, tmp_path):
+    db = tmp_path / "shop.duckdb"
+    before = _database(db, SECRET_VIEW.format(file=tmp_path / "good.csv"))
+    out = run_ok({}, [db])  # the view is not a candidate: the one base table is read
+    record = _consistent(out)
+    assert record["customers"] == 16 and record["input"]["table"] == "tx"
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # opened read-only
+    assert not Path(str(db) + ".wal").exists()
+
+
+def test_allow_views_reads_a_view_when_asked(run_ok, tmp_path):
+    db = tmp_path / "shop.duckdb"
+    _database(db, "SELECT * FROM tx WHERE customer_id <> 'c15'")
+    out = run_ok({}, [db, "--table", "v", "--allow-views"])
+    assert _consistent(out)["customers"] == 15
+
+
+# ---- safety: formula-like text escaped in CSV and Excel -------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://x")', "@SUM(A1)", "+1", "-x", "=1+2"]
+
+
+def _formula_csv() -> str:
+    def q(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"'
+
+    rows = ["customer_id,order_id,timestamp,amount,note"]
+    for i in range(16):
+        cid = FORMULAS[i] if i < len(FORMULAS) else f"c{i}"
+        rows.append(f"{q(cid)},{100 + i},2021-01-0{1 + i % 8} 09:00,{3 * i + 1},{q(FORMULAS[i % len(FORMULAS)])}")
+    return "\n".join(rows) + "\n"
+
+
+def test_formula_like_text_is_escaped_in_the_csv_outputs(run_ok):
+    out = run_ok({"f.csv": _formula_csv()}, ["f.csv"])
+    with (out / "customer_segments.csv").open(newline="", encoding="utf-8") as fh:
+        customers = {row["customer_id"]: row for row in csv.DictReader(fh)}
+    for text in FORMULAS:
+        assert "'" + text in customers and text not in customers
+    assert customers["c5"]["customer_id"] == "c5"  # other text as it was
+    assert customers["'+1"]["frequency"] == "1" and float(customers["'-x"]["monetary"]) == 10.0  # numbers stay numbers
+    with (out / "transactions_with_segments.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["note"] for r in rows} == {"'" + t for t in FORMULAS}
+    assert [r["customer_id"] for r in rows[:4]] == ["'" + t for t in FORMULAS[:4]]
+    import pandas as pd
+
+    parquet = pd.read_parquet(out / "customer_segments.parquet")
+    assert set(FORMULAS) <= set(parquet["customer_id"])  # the Parquet keeps the values as they are
+
+
+def test_escaping_covers_tab_and_carriage_return_and_leaves_other_text():
+    import pyarrow as pa
+
+    from customersense.reporting.writers import escape_formulas, escaped_name
+
+    values = pa.array(["\tx", "\rx", "a=b", "", None, "-5", " =x"], pa.large_string())
+    assert escape_formulas(values).to_pylist() == ["'\tx", "'\rx", "a=b", "", None, "'-5", " =x"]
+    assert escaped_name("=cmd") == "'=cmd" and escaped_name("amount") == "amount"
+
+
+def test_formula_like_text_is_quote_prefixed_text_in_the_workbook(run_ok):
+    import openpyxl
+
+    out = run_ok({"f.csv": _formula_csv()}, ["f.csv", "--no-plots", "--no-validate", "--no-clv", "--quiet"],
+                 fast=False)
+    book = openpyxl.load_workbook(out / "customersense.xlsx")
+    cells = {c.value: c for ws in book.worksheets for row in ws.iter_rows() for c in row if c.value in FORMULAS}
+    assert set(cells) == set(FORMULAS)
+    for text, cell in cells.items():
+        assert cell.data_type == "s" and cell.quotePrefix, text  # text, shown as typed after an apostrophe
+    numbers = [c for ws in book.worksheets for row in ws.iter_rows() for c in row
+               if isinstance(c.value, (int, float)) and c.value < 0]
+    assert all(not c.quotePrefix for c in numbers)

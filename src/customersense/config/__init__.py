@@ -140,6 +140,8 @@ class InputConfig(Section):
                                   "(see `customersense datasets`).", shown="online_retail_ii")
     table: str | None = setting(None, "Table in a DuckDB database file; with --engine spark and no SOURCE, "
                                 "a Spark catalog table.")
+    allow_views: bool = setting(False, "Read a view of a DuckDB database file; by default only base tables are "
+                                "read, since a view runs a query that can read other files of this machine.")
     sheet: str | None = setting(None, "Excel sheet name, or 'all' for every sheet with the same header.",
                                 shown="the first sheet")
     date_format: str | None = setting(None, "strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.",

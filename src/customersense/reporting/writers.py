@@ -17,6 +17,10 @@ through :func:`write_csv_batches`, so there is one dialect:
   a quote inside doubled (RFC 4180); numbers, booleans, dates and timestamps never
   are. So empty text (``""``) and a missing value (an empty field) stay apart.
 - Missing values (null, NaN): an empty field.
+- Formula-like text (a text value or a column name starting with ``=``, ``+``, ``-``, ``@``, a
+  tab or a carriage return) gets a single quote in front (``'=HYPERLINK(...)``), as OWASP's
+  CSV-injection guidance says, so a spreadsheet shows it instead of running it. Numbers are not
+  text: ``-5`` stays ``-5``. The Parquet files keep the values as they are.
 - Booleans: ``true`` / ``false``.
 - Dates: ``2010-12-01``. Timestamps: ``2010-12-01 08:26:00``, ISO-8601 with a space (not
   ``T``), no offset for a naive timestamp (as read), UTC with ``Z`` for a zone-aware one. A
@@ -37,6 +41,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -210,7 +215,7 @@ def write_csv_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path
     ``fractions`` names the timestamp columns that have a sub-second part somewhere (decided
     over the whole column, so every batch is written alike); the others are written to the second.
     """
-    target = pa.schema([pa.field(f.name, _csv_type(f, fractions)) for f in schema])
+    target = pa.schema([pa.field(escaped_name(f.name), _csv_type(f, fractions)) for f in schema])
     with open(path, "wb") as sink:
         if bom:
             sink.write(UTF8_BOM)
@@ -234,21 +239,42 @@ def _csv_type(field: pa.Field, fractions: set[str]) -> pa.DataType:
 
 def _prepare(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     columns = []
-    for col, field in zip(batch.columns, target):
+    for col, field, source in zip(batch.columns, target, batch.schema):
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = escape_formulas(col)
         if field.type == MONEY_TYPE and pa.types.is_floating(col.type):
             col = cents(col)
         elif pa.types.is_floating(col.type):
             col = _nan_to_null(col)
         elif pa.types.is_timestamp(col.type) and col.type != field.type:
             if _has_fractions(col):
-                raise _SubSecond(field.name)
+                raise _SubSecond(source.name)
             col = col.cast(field.type)  # to the second: exact, there is no fraction
         elif col.type != field.type:
             col = col.cast(field.type)
         columns.append(col)
     return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def escape_formulas(values: pa.Array) -> pa.Array:
+    """Text a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return) with a single quote in front, as OWASP's CSV-injection guidance says:
+    ``=HYPERLINK("http://x")`` is written ``'=HYPERLINK("http://x")``. Numbers are not text and
+    stay as they are (``-5``)."""
+    formula = pc.fill_null(pc.match_substring_regex(values, FORMULA_START), False)
+    if not pc.any(formula).as_py():
+        return values
+    return pc.if_else(formula, pc.binary_join_element_wise(pa.scalar("'", values.type), values, pa.scalar("", values.type)), values)
+
+
+def escaped_name(name: str) -> str:
+    """A column name (a header cell) escaped like text values."""
+    return "'" + name if re.match(FORMULA_START, name) else name
 
 
 def cents(values: pa.Array) -> pa.Array:
