@@ -367,3 +367,61 @@ def test_formula_like_text_is_quote_prefixed_text_in_the_workbook(run_ok):
     numbers = [c for ws in book.worksheets for row in ws.iter_rows() for c in row
                if isinstance(c.value, (int, float)) and c.value < 0]
     assert all(not c.quotePrefix for c in numbers)
+
+
+# ---- namespace: the engine's columns are never hidden by the user's --------------------------
+
+def _colliding_csv() -> str:
+    rows = ["customer_id,order_id,timestamp,amount,Segment,cluster,RFM_Segment,churn_probability,src_Segment,note"]
+    for i in range(16):
+        rows.append(f"c{i},{100 + i},2021-01-0{1 + i % 8} 09:00,{3 * i + 1},mine{i % 2},u{i % 3},r{i},0.{i},s{i},n{i}")
+    rows.append("c1,200,2021-01-08 10:00,20,mine9,u9,r99,0.9,s99,n99")
+    return "\n".join(rows) + "\n"
+
+
+RENAMED = {"Segment": "src_Segment_2", "cluster": "src_cluster", "RFM_Segment": "src_RFM_Segment",
+           "churn_probability": "src_churn_probability"}
+
+
+def test_user_columns_named_like_the_engines_are_renamed_kept_and_reported(tmp_path, monkeypatch):
+    """Segment (src_Segment is taken by the user's own column: src_Segment_2), cluster,
+    RFM_Segment and churn_probability: the engine's segment columns hold the engine's values,
+    every user column is in the transactions outputs under its reported name."""
+    import pandas as pd
+
+    (tmp_path / "tx.csv").write_text(_colliding_csv())
+    monkeypatch.chdir(tmp_path)
+    result = invoke("tx.csv", "--out", "out", "--no-plots", "--no-dashboards", "--no-validate", "--no-clv")
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    record = json.loads((out / "run.json").read_text())
+    assert record["input"]["parsing"]["renamed_columns"] == RENAMED
+    note = ("columns of yours renamed in the outputs, as their names are the engine's (case ignored): "
+            "Segment -> src_Segment_2, cluster -> src_cluster, RFM_Segment -> src_RFM_Segment, "
+            "churn_probability -> src_churn_probability")
+    assert note in record["notes"] and "Segment -> src_Segment_2" in " ".join(result.output.split())
+    customers = pd.read_parquet(out / "customer_segments.parquet").set_index("customer_id")
+    for name in ("transactions_with_segments.parquet", "transactions_with_segments.csv"):
+        tx = pd.read_parquet(out / name) if name.endswith("parquet") else pd.read_csv(out / name, dtype=str)
+        names = list(tx.columns)
+        assert len({n.casefold() for n in names}) == len(names)  # unique without regard to case
+        assert {"src_Segment", "note", *RENAMED.values()} <= set(names)
+        assert set(tx["src_Segment_2"]) == {"mine0", "mine1", "mine9"} and set(tx["src_Segment"]) >= {"s0", "s99"}
+        # the engine's columns hold the engine's values
+        assert (tx["segment"].to_numpy() == customers.loc[tx["customer_id"], "segment"].to_numpy()).all()
+        assert (tx["rfm_segment"].to_numpy() == customers.loc[tx["customer_id"], "rfm_segment"].to_numpy()).all()
+        assert not set(tx["segment"]) & {"mine0", "mine1", "mine9"}
+    user = {"Segment", "cluster", "RFM_Segment", "churn_probability", "src_Segment", "note"}
+    from customersense.schema import is_engine_name
+
+    written = set(pd.read_parquet(out / "transactions_with_segments.parquet").columns)
+    assert all(is_engine_name(c) for c in written - {RENAMED.get(u, u) for u in user})
+    assert all(is_engine_name(c) for c in customers.reset_index().columns)
+
+
+def test_user_names_rule():
+    from customersense.io.standardise import user_names
+
+    assert user_names(["Note", "SEGMENT", "Expected_Purchases_12m", "_cs_x", "src_SEGMENT", "Amount"]) == {
+        "Note": "Note", "SEGMENT": "src_SEGMENT_2", "Expected_Purchases_12m": "src_Expected_Purchases_12m",
+        "_cs_x": "src__cs_x", "src_SEGMENT": "src_SEGMENT", "Amount": "src_Amount"}

@@ -110,6 +110,10 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
     with clock.stage("clean", "Cleaning"):
         cleaned = clean(engine, tx.table, config.cleaning, source=tx.info.path)
     notes: list[str] = []
+    renamed = tx.info.details.get("parsing", {}).get("renamed_columns")
+    if renamed:  # the engine's names are kept; the user's columns are renamed, never dropped
+        notes.append("columns of yours renamed in the outputs, as their names are the engine's (case ignored): "
+                     + ", ".join(f"{a} -> {b}" for a, b in renamed.items()))
     if not engine.writes_single_files:
         notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
                      "written by the executors; no transactions CSV is written")
