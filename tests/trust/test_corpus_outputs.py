@@ -425,3 +425,34 @@ def test_user_names_rule():
     assert user_names(["Note", "SEGMENT", "Expected_Purchases_12m", "_cs_x", "src_SEGMENT", "Amount"]) == {
         "Note": "Note", "SEGMENT": "src_SEGMENT_2", "Expected_Purchases_12m": "src_Expected_Purchases_12m",
         "_cs_x": "src__cs_x", "src_SEGMENT": "src_SEGMENT", "Amount": "src_Amount"}
+
+
+def test_an_out_that_is_a_file_is_refused(tmp_path, monkeypatch):
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    (tmp_path / "out").write_text("a file of mine")
+    result = invoke(tmp_path / "good.csv", "--out", tmp_path / "out", *FAST)
+    assert result.exit_code == EXIT_OUTPUT and "is a file, not a folder" in result.output
+    assert (tmp_path / "out").read_text() == "a file of mine"
+
+
+def test_the_lock_refuses_another_thread_of_the_same_process(tmp_path):
+    import threading
+
+    from customersense.errors import OutputError
+
+    seen = []
+    with folder.locked(tmp_path / "out"):
+        assert (tmp_path / ".out.customersense-lock").read_text() == f"{os.getpid()}\n"
+
+        def other():
+            try:
+                with folder.locked(tmp_path / "out"):
+                    seen.append("entered")
+            except OutputError as exc:
+                seen.append(str(exc))
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert seen == [f"another run of this process is writing into {tmp_path / 'out'}; choose another --out"]
+    assert not (tmp_path / ".out.customersense-lock").exists()

@@ -30,6 +30,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,7 +43,7 @@ MANIFESTS = {"run.json": "outputs", "score.json": "outputs", "evolve.json": "out
 #: An output folder may hold at most this many files of the user's own (carried by hard links).
 MAX_FOREIGN = 1000
 SCRATCH_PREFIX = "customersense-"
-_HELD: dict[Path, int] = {}  # locks this process holds (a run takes it, its writer again)
+_HELD: dict[Path, int] = {}  # locks this process holds -> the thread (a run takes it, its writer again)
 
 
 def target(out_dir: str | Path) -> Path:
@@ -54,6 +55,8 @@ def target(out_dir: str | Path) -> Path:
     cwd = Path(os.path.realpath(os.getcwd()))
     if out == out.parent:
         raise OutputError(f"--out {out_dir}: a file system root cannot be an output folder; choose a folder of its own")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out_dir} is a file, not a folder; choose a folder for the outputs")
     if cwd == out or out in cwd.parents:
         raise OutputError(f"--out {out_dir}: the outputs are switched in as a whole new folder, which a shell inside "
                           "it would not see; run from outside it (cd ..) or choose a folder below this one")
@@ -73,15 +76,14 @@ def locked(out_dir: str | Path) -> Iterator[Path]:
     """Hold the output folder's lock (re-entrant within one process); leftovers of dead runs are
     removed once it is held."""
     out = target(out_dir)
-    if _HELD.get(out):
-        _HELD[out] += 1
-        try:
-            yield out
-        finally:
-            _HELD[out] -= 1
+    me = threading.get_ident()
+    if out in _HELD:
+        if _HELD[out] != me:
+            raise OutputError(f"another run of this process is writing into {out}; choose another --out")
+        yield out  # the run holds it; its writer takes it again
         return
     _acquire(out)
-    _HELD[out] = 1
+    _HELD[out] = me
     try:
         recover(out)
         yield out
@@ -142,8 +144,18 @@ def _read_pid(path: Path) -> int | None:
 
 
 def alive(pid: int) -> bool:
+    """The process ``pid`` runs (on this machine)."""
     if pid <= 0:
         return False
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C there
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        kernel32.CloseHandle(handle)
+        return code.value == 259  # STILL_ACTIVE
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
