@@ -456,3 +456,31 @@ def test_the_lock_refuses_another_thread_of_the_same_process(tmp_path):
         thread.join()
     assert seen == [f"another run of this process is writing into {tmp_path / 'out'}; choose another --out"]
     assert not (tmp_path / ".out.customersense-lock").exists()
+
+
+def test_a_file_the_user_makes_during_the_switch_is_moved_across(tmp_path):
+    out, staging = tmp_path / "out", folder.staging_name(tmp_path / "out")
+    out.mkdir()
+    staging.mkdir()
+    (out / "run.json").write_text("old")
+    (out / "notes.txt").write_text("notes")
+    (staging / "run.json").write_text("new")
+    assert folder.carry_foreign(out, staging, {"run.json"}) == ["notes.txt"]
+    (out / "late.txt").write_text("saved while the run switched")  # after the carry, before the exchange
+    folder.switch(staging, out, {"run.json"})
+    assert sorted(p.name for p in out.iterdir()) == ["late.txt", "notes.txt", "run.json"]
+    assert (out / "run.json").read_text() == "new" and (out / "late.txt").read_text() == "saved while the run switched"
+    assert not staging.exists()
+
+
+def test_a_folder_crowded_with_the_users_files_is_refused(tmp_path):
+    (tmp_path / "good.csv").write_text(GOOD_CSV)
+    out = tmp_path / "out"
+    (out / "photos").mkdir(parents=True)
+    for i in range(folder.MAX_FOREIGN + 1):
+        (out / "photos" / f"{i}.jpg").write_bytes(b"")
+    before = digest(out)
+    result = invoke(tmp_path / "good.csv", "--out", out, *FAST)
+    assert result.exit_code == EXIT_OUTPUT
+    assert "holds more than 1,000 files that are not customersense outputs" in result.output
+    assert digest(out) == before and _leftovers(tmp_path) == []

@@ -244,6 +244,15 @@ def check_ownership(out: Path, names: Iterable[str]) -> set[str]:
 def carry_foreign(out: Path, staging: Path, skip: set[str]) -> list[str]:
     """Hard-link every entry of ``out`` not in ``skip`` into ``staging`` (a copy where the file
     system has no hard links); refuse a folder that holds too many files of its own."""
+    entries = foreign(out, skip)
+    for entry in entries:
+        _link(Path(entry.path), staging / entry.name)
+    return [e.name for e in entries]
+
+
+def foreign(out: Path, skip: set[str]) -> list[os.DirEntry]:
+    """The user's entries in ``out`` (those not in ``skip``); more than :data:`MAX_FOREIGN`
+    files in all are refused."""
     if not out.is_dir():
         return []
     entries = [e for e in os.scandir(out) if e.name not in skip and not e.name.startswith(".customersense-staging-")]
@@ -253,9 +262,7 @@ def carry_foreign(out: Path, staging: Path, skip: set[str]) -> list[str]:
         if count > MAX_FOREIGN:
             raise OutputError(f"{out} holds more than {MAX_FOREIGN:,} files that are not customersense outputs; the "
                               "outputs are switched in as a whole folder, so give them a folder of their own (--out)")
-    for entry in entries:
-        _link(Path(entry.path), staging / entry.name)
-    return [e.name for e in entries]
+    return entries
 
 
 def _link(src: Path, dst: Path) -> None:

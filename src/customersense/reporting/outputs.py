@@ -26,7 +26,7 @@ from .excel import write_workbook
 from .html import write_report
 from .rfm_plot import rfm_figure
 from .validation_plot import validation_figure
-from .folder import check_ownership, locked
+from .folder import check_ownership, foreign, locked
 from .writers import AtomicOutputs
 
 OUTPUT_FILES = (
@@ -70,9 +70,11 @@ def _owned(config) -> tuple[str, ...]:
 @contextmanager
 def claim_outputs(config) -> Iterator[None]:
     """Hold the output folder's lock for a whole run and refuse, before any work, a folder
-    holding a file of the user's with an output's name (see :mod:`.folder`)."""
+    holding a file of the user's with an output's name or too many files of the user's (see
+    :mod:`.folder`)."""
     with locked(config.output.dir) as out:
         check_ownership(out, _owned(config))
+        foreign(out, set(_owned(config)))  # a folder crowded with the user's files: refused now, not at the end
         yield
 
 
