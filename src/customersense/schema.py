@@ -39,6 +39,35 @@ STANDARD_COLUMNS = (
 # written. Spark has no such position, and sorts by the columns instead.
 ROW_ID = "_cs_row_id"
 
+# The engine's namespace (issue 14, item 3; README "Outputs"). Every name the engine gives a
+# column of a transaction row (the standard columns above; cleaning: is_return, line_amount,
+# purchase_date, order_key; the customer's segments) or of a customer row (features, scores,
+# segments, anomalies, CLV, representations; the BI files join the two on customer_id). The
+# engine's columns always keep these names: a user column that would take one, compared
+# without regard to case (as Excel, Tableau, Power BI and DuckDB compare names), is renamed
+# ``src_<name>`` (see io/standardise.py), and the rename is reported. tests/trust checks that
+# every column a run writes is here or is a user column.
+ENGINE_COLUMNS = frozenset({
+    *STANDARD_COLUMNS,
+    "is_return", "line_amount", "purchase_date", "order_key",
+    "recency_days", "frequency", "monetary", "gross_revenue", "returns_value", "avg_order_value",
+    "order_value_std", "tenure_days", "mean_interpurchase_days", "return_rate", "engagement_score",
+    "r_score", "f_score", "m_score", "rfm_segment",
+    "cluster", "segment", "is_anomaly", "anomaly_score", "anomaly_reason",
+    "p_alive", "expected_spend", "clv", "churn_probability",
+    "clv_frequency", "clv_recency", "clv_t", "clv_monetary_value",
+    "trajectory_cluster", "trajectory", "embedding_cluster", "embedding_segment",
+})
+ENGINE_COLUMN_PATTERN = r"expected_purchases_\d+m|_cs_.*"  # the CLV horizon's column; internal names
+USER_PREFIX = "src_"
+
+
+def is_engine_name(name: str) -> bool:
+    """``name`` is (or, ignoring case, equals) a name of the engine's namespace."""
+    folded = name.casefold()
+    return folded in ENGINE_COLUMNS or re.fullmatch(ENGINE_COLUMN_PATTERN, folded) is not None
+
+
 # Money: amounts in the input's currency. The CSV outputs round these columns to cents (the
 # Parquet outputs keep full precision); see reporting/writers.py. Shares, rates, scores, probabilities,
 # counts and expected purchase counts are not money and are written unrounded.

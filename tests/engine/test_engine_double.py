@@ -110,6 +110,7 @@ def test_a_write_that_fails_in_the_engine_keeps_the_previous_outputs(tmp_path):
     out = Path(config.output.dir)
     out.mkdir(parents=True)
     (out / "customer_segments.csv").write_text("previous run\n")
+    (out / "run.json").write_text('{"outputs": ["customer_segments.csv", "run.json"]}')  # its manifest
     engine = FailingWriteEngine()
     try:
         result = analyse(config, engine, tmp_path)
@@ -118,7 +119,8 @@ def test_a_write_that_fails_in_the_engine_keeps_the_previous_outputs(tmp_path):
     finally:
         engine.close()
     assert (out / "customer_segments.csv").read_text() == "previous run\n"
-    assert sorted(p.name for p in out.iterdir()) == ["customer_segments.csv"]  # no staging left
+    assert sorted(p.name for p in out.iterdir()) == ["customer_segments.csv", "run.json"]  # no staging left
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.customersense-")]
 
 
 def test_the_library_result_is_usable_after_the_engine_closed(tmp_path):

@@ -16,6 +16,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     source = "transactions.csv"   # path, relative to this file; omit for the embedded data
     dataset = "cdnow_sample"      # an embedded dataset instead of source
     table = "sales"               # table name inside a DuckDB database file
+    allow_views = false           # read a view of that file too (a view can read other files)
     sheet = "Year 2009-2010"      # Excel sheet, or "all" for every sheet with the same header
     date_format = "%d/%m/%Y %H:%M"  # strptime format when dates are ambiguous text
     currency = "GBP"              # named in titles and money formats
@@ -144,6 +145,8 @@ class InputConfig(Section):
                                   "(see `customersense datasets`).", shown="online_retail_ii")
     table: str | None = setting(None, "Table in a DuckDB database file; with --engine spark and no SOURCE, "
                                 "a Spark catalog table.")
+    allow_views: bool = setting(False, "Read a view of a DuckDB database file too, not only its base tables (a "
+                                "view runs a query, which can read other files of this machine).")
     sheet: str | None = setting(None, "Excel sheet name, or 'all' for every sheet with the same header.",
                                 shown="the first sheet")
     date_format: str | None = setting(None, "strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.",

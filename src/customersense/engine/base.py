@@ -45,7 +45,8 @@ class Engine(Protocol):
     def read_lines(self, path: str, skip: int = 0) -> ibis.Table:
         """One row per line of a text file, in a column ``line``."""
 
-    def read_database_table(self, path: str, table: str | None) -> tuple[ibis.Table, str]: ...
+    def read_database_table(self, path: str, table: str | None,
+                            allow_views: bool = False) -> tuple[ibis.Table, str]: ...
 
     def read_catalog_table(self, name: str) -> ibis.Table: ...
 

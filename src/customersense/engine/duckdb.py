@@ -99,18 +99,30 @@ class DuckDBEngine:
             path, columns={"line": "VARCHAR"}, delim="\x1f", header=False, quote="", escape="", skip=skip,
         )
 
-    def read_database_table(self, path: str, table: str | None) -> tuple[ibis.Table, str]:
+    def read_database_table(self, path: str, table: str | None,
+                            allow_views: bool = False) -> tuple[ibis.Table, str]:
+        """A table of a DuckDB database file, attached read-only (the file is never written).
+        Only base tables unless ``allow_views``: a view is a query stored in the file, and a
+        query can read any file this process can (``read_text('/etc/...')``, ``read_csv``)."""
         alias = f"cs_source_{next(_ATTACHED)}"
         con = self.backend
         try:
             con.attach(path, name=alias, read_only=True)
         except Exception as exc:
             raise InputError(f"{path}: cannot open as a DuckDB database: {first_line(exc)}") from None
-        tables = con.list_tables(database=(alias, "main"))
+        kinds = dict(con.raw_sql(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            f"WHERE table_catalog = {sql_text(alias)} AND table_schema = 'main' ORDER BY table_name").fetchall())
+        tables = [t for t, kind in kinds.items() if kind == "BASE TABLE" or allow_views]
+        views = [t for t, kind in kinds.items() if kind != "BASE TABLE"]
         if table is None:
             if len(tables) != 1:
-                raise InputError(f"{path}: name the table with --table; tables: {', '.join(tables) or '(none)'}")
+                raise InputError(f"{path}: name the table with --table; tables: {', '.join(tables) or '(none)'}"
+                                 + (f" (views, not read: {', '.join(views)})" if views and not allow_views else ""))
             table = tables[0]
+        if table in views and not allow_views:
+            raise InputError(f"{path}: {table!r} is a view, a query stored in the file that can read other files of "
+                             "this machine; only base tables are read (--allow-views if you trust this database)")
         if table not in tables:
             raise InputError(f"{path}: no table {table!r}; tables: {', '.join(tables) or '(none)'}")
         try:  # a table's rowid is its storage order; a view has none (numbered by number_rows)

@@ -94,7 +94,8 @@ class SparkEngine:
             lines = lines.filter(~lines.line.isin(header))
         return lines
 
-    def read_database_table(self, path: str, table: str | None) -> tuple[ibis.Table, str]:
+    def read_database_table(self, path: str, table: str | None,
+                            allow_views: bool = False) -> tuple[ibis.Table, str]:
         raise InputError(f"{path}: a DuckDB database file needs --engine duckdb")
 
     def read_catalog_table(self, name: str) -> ibis.Table:

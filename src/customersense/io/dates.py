@@ -40,7 +40,7 @@ from ..errors import DataError
 PIVOT = "two-digit years: 69-99 -> 1969-1999, 00-68 -> 2000-2068 (Python's strptime pivot)"
 ISO = "ISO-8601"
 ISO_OFFSET = "ISO-8601 with UTC offsets"
-_SAMPLE = 5000
+_SAMPLE = 1000  # distinct values whose shapes propose formats; the whole column then decides
 _TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _ISO_RE = rf"^\d{{4}}-\d{{1,2}}-\d{{1,2}}(?:[T ]{_TIME})?$"
 _OFFSET = r"Z|UTC|[+-]\d{2}(?::?\d{2})?"
@@ -111,7 +111,7 @@ def read_dates(raw: ibis.Table, name: str, text: Callable[[ibis.Value], ibis.Val
         return _integers(raw, name, _as_int(col), source, parser, bad_rows, str(t))
     value = text(col.cast("string"))
     present = value.notnull() & (value != "")
-    sample = raw.filter(present).select(v=value).limit(_SAMPLE).to_pyarrow().column("v").to_pylist()
+    sample = raw.filter(present).select(v=value).distinct().limit(_SAMPLE).to_pyarrow().column("v").to_pylist()
     if date_format is None and sample and all(_DIGITS.match(v) for v in sample):
         ints = ibis.ifelse(value.re_search(_DIGITS.pattern), value.try_cast("int64"), ibis.null("int64"))
         return _integers(raw, name, ints, source, parser, bad_rows, "text of digits", present, value)

@@ -75,7 +75,7 @@ def read_transactions(engine: Engine, cfg: InputConfig, workdir: Path) -> Transa
     if fmt == "parquet":
         raw = _read_parquet(engine, paths)
     elif fmt == "duckdb":
-        raw, details["table"] = engine.read_database_table(paths[0], cfg.table)
+        raw, details["table"] = engine.read_database_table(paths[0], cfg.table, cfg.allow_views)
     elif fmt in ("excel", "xls"):
         raw, details["sheets"] = read_workbook(paths[0], cfg.sheet, legacy=fmt == "xls")
         raw = engine.upload(raw, "excel")  # the cells go into the engine once

@@ -5,8 +5,10 @@ Which column is which is decided by :mod:`.detect` (names and content, with a re
 Types after this step: customer_id, order_id, product_id, description, country: string;
 timestamp: timestamp; amount, quantity, unit_price: float64. ``amount`` is
 quantity x unit_price when the source has no amount column. Unmapped columns are kept
-under their own names (prefixed ``src_`` if a name collides with a standard one) so that
-exact-duplicate detection sees the whole row.
+under their own names so that exact-duplicate detection sees the whole row, and every one
+reaches the outputs; a name of the engine's namespace (:data:`customersense.schema.ENGINE_COLUMNS`:
+``Segment``, ``cluster``, ``Churn_Probability``, ... compared without regard to case) becomes
+``src_<name>``, reported in run.json (``input.parsing.renamed_columns``) and the printed notes.
 """
 
 from __future__ import annotations
@@ -71,15 +73,30 @@ def standardise(
         parse["timestamp_format"] = parse[S.TIMESTAMP]["format"]
     _check_numbers(raw, exprs, checks, mapping, source)
 
-    used = set(mapping.values())
-    extras = {}
-    for col in raw.columns:
-        if col == S.ROW_ID:
-            extras[col] = raw[col]  # carried through, not a data column (see schema.ROW_ID)
-        elif col not in used:
-            extras[f"src_{col}" if col in S.STANDARD_COLUMNS else col] = raw[col]
+    extras = {S.ROW_ID: raw[S.ROW_ID]} if S.ROW_ID in raw.columns else {}  # carried, never written
+    renamed = user_names([c for c in raw.columns if c != S.ROW_ID and c not in set(mapping.values())])
+    extras.update({new: raw[col] for col, new in renamed.items()})
+    if any(col != new for col, new in renamed.items()):
+        parse["renamed_columns"] = {col: new for col, new in renamed.items() if col != new}
     table = raw.select(**{k: exprs[k] for k in S.STANDARD_COLUMNS if k in exprs}, **extras)
     return table, mapping, parse
+
+
+def user_names(columns: list[str]) -> dict[str, str]:
+    """The output name of each unmapped user column: its own, or ``src_<name>`` when it would take
+    a name of the engine's (:data:`customersense.schema.ENGINE_COLUMNS`) or an earlier column's,
+    ignoring case (then ``src_<name>_2``, ...)."""
+    taken = set()
+    out = {}
+    for col in columns:
+        name = col
+        if S.is_engine_name(name) or name.casefold() in taken:
+            name, n = S.USER_PREFIX + col, 2
+            while S.is_engine_name(name) or name.casefold() in taken or name.casefold() in {c.casefold() for c in columns if c != col}:
+                name, n = f"{S.USER_PREFIX}{col}_{n}", n + 1
+        taken.add(name.casefold())
+        out[col] = name
+    return out
 
 
 def strip(col: ibis.Value) -> ibis.Value:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +24,7 @@ from ..clv.stage import CLVResult, run_clv
 from ..config import Config
 from ..engine import Engine, connect, default_memory_limit
 from ..engine.base import first_line
-from ..errors import ConfigError, DataError, ResourceError
+from ..errors import ConfigError, CustomerSenseError, DataError, ResourceError
 from ..evolution.stage import learn_representations
 from ..features import FEATURE_COLUMNS, customer_frame
 from ..features.pricing import PRICING_PIECES, overall_unit_price, segment_pricing
@@ -34,7 +33,8 @@ from ..models.learned import LearnedSegments, learn_segments, validate_learned
 from ..profiles import segment_profiles
 from ..profiles.assemble import recommended_profiles
 from ..progress import Reporter, StageClock
-from ..reporting import write_outputs
+from ..reporting import claim_outputs, write_outputs
+from ..reporting.folder import scratch_folder
 from ..result import RunResult
 from ..rfm import load_segment_map, score_rfm
 from .at_scale import analyse_at_scale
@@ -50,7 +50,7 @@ def run(config: Config, reporter: Reporter | None = None) -> RunResult:
     """Run every stage on ``config``'s input and write every output into ``config.output.dir``
     (all or nothing). The result stays usable after the engine is closed: its ``transactions``
     (and, at scale on Spark, ``customer_table``) then read the Parquet files just written."""
-    with session(config) as (engine, workdir):
+    with claim_outputs(config), session(config) as (engine, workdir):  # the output folder's lock first
         result = analyse(config, engine, workdir, reporter)
         files = write_outputs(result, config.output.dir, engine)
     return _detached(result, files)
@@ -79,10 +79,10 @@ def _detached(result: RunResult, files: list[Path]) -> RunResult:
 def session(config: Config) -> Iterator[tuple[Engine, Path]]:
     """An engine and a scratch folder that live for one run (the engine spills into it)."""
     engine = connect(config.engine)
-    with tempfile.TemporaryDirectory(prefix="customersense-") as workdir:
+    with scratch_folder() as workdir:  # named with the pid: a killed run's is removed by the next
         try:
-            engine.spill_to(Path(workdir) / "spill")
-            yield engine, Path(workdir)
+            engine.spill_to(workdir / "spill")
+            yield engine, workdir
         except Exception as exc:
             if engine.is_out_of_memory(exc):
                 raise _out_of_memory(config, exc) from exc
@@ -97,7 +97,9 @@ def session(config: Config) -> Iterator[tuple[Engine, Path]]:
 
 
 def _disk_full(exc: BaseException) -> bool:
-    """ENOSPC from Python, or DuckDB's own report of it."""
+    """ENOSPC from Python, or DuckDB's own report of it (not an error already told: the outputs')."""
+    if isinstance(exc, CustomerSenseError):
+        return False
     return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
 
 
@@ -121,6 +123,10 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
     with clock.stage("clean", "Cleaning"):
         cleaned = clean(engine, tx.table, config.cleaning, source=tx.info.path)
     notes: list[str] = []
+    renamed = tx.info.details.get("parsing", {}).get("renamed_columns")
+    if renamed:  # the engine's names are kept; the user's columns are renamed, never dropped
+        notes.append("columns of yours renamed in the outputs, as their names are the engine's (case ignored): "
+                     + ", ".join(f"{a} -> {b}" for a, b in renamed.items()))
     if not engine.writes_single_files:
         notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
                      "written by the executors; no transactions CSV is written")

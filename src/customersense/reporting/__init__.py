@@ -10,13 +10,14 @@ from .dashboards import (
     segmentation_dashboard,
 )
 from .figures import save_figure
-from .outputs import OUTPUT_FILES, run_record, write_outputs
+from .outputs import OUTPUT_FILES, claim_outputs, run_record, write_outputs
 
 __all__ = [
     "DASHBOARD_TITLES",
     "K_SELECTION_TITLES",
     "OUTPUT_FILES",
     "SAMPLE_CAP",
+    "claim_outputs",
     "k_selection_figure",
     "run_record",
     "save_figure",

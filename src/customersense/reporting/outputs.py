@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from .excel import write_workbook
 from .html import write_report
 from .rfm_plot import rfm_figure
 from .validation_plot import validation_figure
+from .folder import check_ownership, foreign, locked
 from .writers import AtomicOutputs
 
 OUTPUT_FILES = (
@@ -59,12 +62,27 @@ _VERSIONED = (
 )
 
 
+def _owned(config) -> tuple[str, ...]:
+    # with --save-model the bundle lives elsewhere (perhaps in out_dir/model): not this folder's to remove
+    return tuple(f for f in OUTPUT_FILES if f != "model" or config.output.save_model is None)
+
+
+@contextmanager
+def claim_outputs(config) -> Iterator[None]:
+    """Hold the output folder's lock for a whole run and refuse, before any work, a folder
+    holding a file of the user's with an output's name or too many files of the user's (see
+    :mod:`.folder`)."""
+    with locked(config.output.dir) as out:
+        check_ownership(out, _owned(config))
+        foreign(out, set(_owned(config)))  # a folder crowded with the user's files: refused now, not at the end
+        yield
+
+
 def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> list[Path]:
     """Write every output of ``result`` into ``out_dir``; all or nothing. ``engine`` is the one
     that computed ``result``: it writes the tables that still live in it."""
     clock = result.clock
-    # with --save-model the bundle lives elsewhere (perhaps in out_dir/model): not this folder's to remove
-    owned = tuple(f for f in OUTPUT_FILES if f != "model" or result.config.output.save_model is None)
+    owned = _owned(result.config)
     cap = result.config.output.csv_max_rows
     with AtomicOutputs(out_dir, replaces=owned, csv_bom=result.config.output.csv_bom) as out:
         with clock.stage("write", "Writing outputs"):

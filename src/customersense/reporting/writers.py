@@ -1,6 +1,7 @@
-"""Atomic outputs: every file is written into a staging folder beside the outputs and moved into
-place only when the whole run succeeded. A failed run leaves the previous outputs untouched,
-and no reader ever sees a half-written file.
+"""Atomic outputs: every file is written into a complete new folder beside the output folder,
+switched in as a whole only when the whole run succeeded (:mod:`.folder`). A failed or killed
+run leaves the previous outputs untouched, and no reader ever sees a half-written file or a
+mix of two runs.
 
 CSV dialect. Every CSV a run writes, from a pandas frame (:meth:`AtomicOutputs.write_csv`) or
 from an engine table (:meth:`AtomicOutputs.write_table_csv`), is written by Arrow's CSV writer
@@ -16,6 +17,10 @@ through :func:`write_csv_batches`, so there is one dialect:
   a quote inside doubled (RFC 4180); numbers, booleans, dates and timestamps never
   are. So empty text (``""``) and a missing value (an empty field) stay apart.
 - Missing values (null, NaN): an empty field.
+- Formula-like text (a text value or a column name starting with ``=``, ``+``, ``-``, ``@``, a
+  tab or a carriage return) gets a single quote in front (``'=HYPERLINK(...)``), as OWASP's
+  CSV-injection guidance says, so a spreadsheet shows it instead of running it. Numbers are not
+  text: ``-5`` stays ``-5``. The Parquet files keep the values as they are.
 - Booleans: ``true`` / ``false``.
 - Dates: ``2010-12-01``. Timestamps: ``2010-12-01 08:26:00``, ISO-8601 with a space (not
   ``T``), no offset for a naive timestamp (as read), UTC with ``Z`` for a zone-aware one. A
@@ -33,10 +38,11 @@ through :func:`write_csv_batches`, so there is one dialect:
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -48,16 +54,19 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from ..errors import OutputError
+from .folder import carry_foreign, check_ownership, locked, staging_name, switch
 from ..schema import MONEY_COLUMNS
 
 
 class AtomicOutputs:
-    """Collect output files in a staging folder; :meth:`commit` moves them all into ``out_dir``.
+    """Collect output files in a complete new folder beside ``out_dir``; :meth:`commit` switches
+    it in as a whole (see :mod:`.folder`: lock, leftovers, ownership, the one-step exchange).
 
-    Use as a context manager: on an exception nothing is moved and the staging folder is removed.
-    ``replaces`` names files of earlier runs that this run owns: those it did not write
-    (e.g. a CSV skipped as too large) are removed at commit so no stale file is left beside
-    fresh ones.
+    Use as a context manager: on an exception nothing is switched, the new folder is removed
+    and a full disk becomes an :class:`OutputError`. ``replaces`` names every file this command
+    may write: files of earlier runs with those names (listed by their manifest) that this run
+    did not write (e.g. a CSV skipped as too large) are gone after the switch, so no stale file
+    is left beside fresh ones; a file with such a name that no manifest lists is refused.
     """
 
     def __init__(self, out_dir: str | Path, replaces: tuple[str, ...] = (), csv_bom: bool = False) -> None:
@@ -65,11 +74,18 @@ class AtomicOutputs:
         self.replaces = replaces
         self.csv_bom = csv_bom
         self.written: list[str] = []
+        self._lock = locked(out_dir)
+        self.target = self._lock.__enter__()
         try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            self.staging = Path(tempfile.mkdtemp(prefix=".customersense-staging-", dir=self.out_dir))
-        except OSError as exc:
-            raise OutputError(f"cannot create the output folder {self.out_dir}: {exc.strerror or exc}") from None
+            check_ownership(self.target, replaces)
+            self.staging = staging_name(self.target)
+            shutil.rmtree(self.staging, ignore_errors=True)
+            self.staging.mkdir()
+        except BaseException as exc:
+            self._lock.__exit__(None, None, None)
+            if isinstance(exc, OSError):
+                raise OutputError(f"cannot create a folder beside {self.out_dir}: {exc.strerror or exc}") from None
+            raise
 
     def __enter__(self) -> AtomicOutputs:
         return self
@@ -77,8 +93,13 @@ class AtomicOutputs:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
-        else:
-            self.abort()
+            return
+        self.abort()
+        if isinstance(exc, OSError) and (exc.errno in _DISK_ERRORS or "No space left" in str(exc)) \
+                or "No space left on device" in str(exc):
+            what = os.strerror(exc.errno) if getattr(exc, "errno", None) else "no space left on the device"
+            raise OutputError(f"cannot write the outputs for {self.out_dir}: {what}; the previous outputs are "
+                              "untouched (free some space or choose another --out)") from None
 
     def path(self, name: str) -> Path:
         """Where to write ``name`` now; the file is recorded as an output of this run."""
@@ -104,20 +125,27 @@ class AtomicOutputs:
         frame.to_parquet(self.path(name), index=False)
 
     def commit(self) -> list[Path]:
+        """Carry the user's own files into the new folder, then switch it in (one step)."""
         try:
-            for name in self.written:
-                _replace(self.staging / name, self.out_dir / name, self.staging)
-            for name in self.replaces:
-                if name not in self.written:
-                    _remove(self.out_dir / name)
+            names = {*self.written, *self.replaces}
+            check_ownership(self.target, names)  # again: a file may have appeared during the run
+            carry_foreign(self.target, self.staging, names)
+            switch(self.staging, self.target, names)
         except OSError as exc:
-            raise OutputError(f"cannot move outputs into {self.out_dir}: {exc.strerror or exc}") from None
+            raise OutputError(f"cannot switch the new outputs into {self.out_dir}: {exc.strerror or exc}; the "
+                              "previous outputs are untouched") from None
         finally:
-            shutil.rmtree(self.staging, ignore_errors=True)
+            self.abort()
         return [self.out_dir / n for n in self.written]
 
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
+        if self._lock is not None:
+            lock, self._lock = self._lock, None
+            lock.__exit__(None, None, None)
+
+
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
 
 
 def write_parquet_parts(path: Path, frames: Iterable[pd.DataFrame]) -> None:
@@ -129,23 +157,6 @@ def write_parquet_parts(path: Path, frames: Iterable[pd.DataFrame]) -> None:
     with pq.ParquetWriter(path, schema) as writer:
         for frame in frames:
             writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
-
-
-def _replace(new: Path, target: Path, staging: Path) -> None:
-    """Move ``new`` onto ``target``; a folder (Spark's Parquet parts) replaces file or folder."""
-    if target.is_dir() and not target.is_symlink():
-        old = staging / f".old-{target.name}"
-        os.replace(target, old)  # then the new one takes its place; the old goes with staging
-    elif new.is_dir() and target.exists():
-        target.unlink()
-    os.replace(new, target)
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
 
 
 def _json_default(value: Any) -> Any:
@@ -204,7 +215,7 @@ def write_csv_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch], path
     ``fractions`` names the timestamp columns that have a sub-second part somewhere (decided
     over the whole column, so every batch is written alike); the others are written to the second.
     """
-    target = pa.schema([pa.field(f.name, _csv_type(f, fractions)) for f in schema])
+    target = pa.schema([pa.field(escaped_name(f.name), _csv_type(f, fractions)) for f in schema])
     with open(path, "wb") as sink:
         if bom:
             sink.write(UTF8_BOM)
@@ -228,21 +239,42 @@ def _csv_type(field: pa.Field, fractions: set[str]) -> pa.DataType:
 
 def _prepare(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
     columns = []
-    for col, field in zip(batch.columns, target):
+    for col, field, source in zip(batch.columns, target, batch.schema):
         if pa.types.is_dictionary(col.type):
             col = col.dictionary_decode()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = escape_formulas(col)
         if field.type == MONEY_TYPE and pa.types.is_floating(col.type):
             col = cents(col)
         elif pa.types.is_floating(col.type):
             col = _nan_to_null(col)
         elif pa.types.is_timestamp(col.type) and col.type != field.type:
             if _has_fractions(col):
-                raise _SubSecond(field.name)
+                raise _SubSecond(source.name)
             col = col.cast(field.type)  # to the second: exact, there is no fraction
         elif col.type != field.type:
             col = col.cast(field.type)
         columns.append(col)
     return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def escape_formulas(values: pa.Array) -> pa.Array:
+    """Text a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return) with a single quote in front, as OWASP's CSV-injection guidance says:
+    ``=HYPERLINK("http://x")`` is written ``'=HYPERLINK("http://x")``. Numbers are not text and
+    stay as they are (``-5``)."""
+    formula = pc.fill_null(pc.match_substring_regex(values, FORMULA_START), False)
+    if not pc.any(formula).as_py():
+        return values
+    return pc.if_else(formula, pc.binary_join_element_wise(pa.scalar("'", values.type), values, pa.scalar("", values.type)), values)
+
+
+def escaped_name(name: str) -> str:
+    """A column name (a header cell) escaped like text values."""
+    return "'" + name if re.match(FORMULA_START, name) else name
 
 
 def cents(values: pa.Array) -> pa.Array:
