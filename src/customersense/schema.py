@@ -1,15 +1,15 @@
-"""Standard column names and the aliases used to detect them in user files.
+"""Standard column names.
 
-User column names are mapped to these names once, at the reader; everything after
-the reader speaks only the standard names.
+User column names are mapped to these names once, at the reader (``io/detect.py``, with its rules
+in ``io/data/columns.toml``); everything after the reader speaks only the standard names.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from .errors import ConfigError, SchemaError
+from .errors import ConfigError
 
 CUSTOMER_ID = "customer_id"
 ORDER_ID = "order_id"
@@ -58,25 +58,6 @@ MONEY_COLUMNS = frozenset({
 # Customer features the learned segments use by default (see models/preprocess.py for why).
 DEFAULT_SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")
 
-# Aliases are compared after normalisation: lower case, only letters and digits.
-# Order matters: the first alias found in the file wins.
-ALIASES: dict[str, tuple[str, ...]] = {
-    CUSTOMER_ID: ("customerid", "customer", "custid", "clientid", "client", "userid", "memberid",
-                  "accountid", "buyerid"),
-    ORDER_ID: ("orderid", "invoice", "invoiceno", "invoicenumber", "invoiceid", "order",
-               "ordernumber", "orderno", "transactionid", "receiptid", "basketid"),
-    TIMESTAMP: ("timestamp", "invoicedate", "orderdate", "transactiondate", "purchasedate",
-                "datetime", "date", "time", "createdat"),
-    AMOUNT: ("amount", "dollarvalue", "revenue", "sales", "salesamount", "totalamount",
-             "ordervalue", "linetotal", "totalprice", "value", "spend"),
-    QUANTITY: ("quantity", "qty", "numberofcds", "units", "unitssold", "count"),
-    UNIT_PRICE: ("unitprice", "price", "itemprice"),
-    PRODUCT_ID: ("productid", "stockcode", "sku", "itemid", "productcode", "product", "item"),
-    DESCRIPTION: ("description", "productname", "itemname", "productdescription"),
-    COUNTRY: ("country", "countrycode"),
-}
-
-
 def normalise(name: str) -> str:
     """Lower-case a column name and keep only letters and digits ("Customer ID" -> "customerid")."""
     return re.sub(r"[^0-9a-z]", "", str(name).lower())
@@ -91,52 +72,3 @@ def parse_mapping_pairs(pairs: Iterable[str]) -> dict[str, str]:
             raise ConfigError(f"--map {pair!r}: expected STANDARD=COLUMN, e.g. --map customer_id='Client No'")
         mapping[std.strip()] = column.strip()
     return mapping
-
-
-def resolve_mapping(columns: Iterable[str], explicit: Mapping[str, str], source: str) -> dict[str, str]:
-    """Return ``{standard name: source column}`` for the columns of one input.
-
-    Explicit entries win; the other standard columns are detected by alias. Raises
-    :class:`SchemaError` naming the source, the missing column and the columns found.
-    """
-    columns = list(columns)
-    found = ", ".join(repr(c) for c in columns)
-    for std, col in explicit.items():
-        if std not in STANDARD_COLUMNS:
-            raise ConfigError(
-                f"mapping {std}={col!r}: unknown standard column {std!r}; "
-                f"use one of {', '.join(STANDARD_COLUMNS)}"
-            )
-        if col not in columns:
-            raise SchemaError(f"{source}: mapped column {col!r} (for {std}) not found; columns found: {found}")
-    mapping = dict(explicit)
-    taken = set(mapping.values())
-    by_norm: dict[str, str] = {}
-    for col in columns:
-        by_norm.setdefault(normalise(col), col)
-    for std in STANDARD_COLUMNS:
-        if std in mapping:
-            continue
-        for alias in (normalise(std), *ALIASES[std]):
-            col = by_norm.get(alias)
-            if col is not None and col not in taken:
-                mapping[std] = col
-                taken.add(col)
-                break
-    _check_required(mapping, source, found)
-    return mapping
-
-
-def _check_required(mapping: Mapping[str, str], source: str, found: str) -> None:
-    for std in (CUSTOMER_ID, TIMESTAMP):
-        if std not in mapping:
-            raise SchemaError(
-                f"{source}: no {std} column (looked for {', '.join(ALIASES[std][:5])}, ...); "
-                f"columns found: {found}; name it with --map {std}=COLUMN"
-            )
-    if AMOUNT not in mapping and not (QUANTITY in mapping and UNIT_PRICE in mapping):
-        raise SchemaError(
-            f"{source}: no amount column and no quantity + unit_price pair to compute it; "
-            f"columns found: {found}; name them with --map amount=COLUMN "
-            f"or --map quantity=COLUMN --map unit_price=COLUMN"
-        )

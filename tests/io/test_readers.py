@@ -10,7 +10,8 @@ import pytest
 from customersense.config import InputConfig
 from customersense.datasets import dataset_path
 from customersense.errors import DataError, InputError, SchemaError
-from customersense.io.readers import read_transactions, sniff_encoding
+from customersense.io.readers import read_transactions
+from customersense.io.sniff import sniff_encoding
 
 HEADER = "Invoice;StockCode;Description;Quantity;InvoiceDate;Price;Customer ID;Country"
 LINES = [
@@ -28,10 +29,15 @@ def _rows(tx):
 
 
 def test_sniff_encoding():
-    assert sniff_encoding("£".encode("utf-8")) == "utf-8"
-    assert sniff_encoding(b"\xef\xbb\xbfa,b") == "utf-8-sig"
-    assert sniff_encoding("a,b".encode("utf-16")) == "utf-16"
-    assert sniff_encoding("caf\xe9 au lait, un peu plus long".encode("cp1252")) == "cp1252"
+    assert sniff_encoding("£".encode("utf-8"))[0] == "utf-8"
+    assert sniff_encoding(b"\xef\xbb\xbfa,b")[0] == "utf-8-sig"
+    assert sniff_encoding("a,b".encode("utf-16"))[0] == "utf-16"
+    assert sniff_encoding("caf\xe9 au lait, un peu plus long".encode("cp1252"))[0] == "cp1252"
+    # UTF-16 without a byte-order mark: every other byte of ASCII text is NUL
+    assert sniff_encoding("customer_id,amount\n".encode("utf-16-le"))[0] == "utf-16-le"
+    assert sniff_encoding("customer_id,amount\n".encode("utf-16-be"))[0] == "utf-16-be"
+    # 0x81 is undefined in Windows-1252: Latin-1, which maps every byte
+    assert sniff_encoding(b"caf\xe9 \x81 au lait, un peu plus long")[0] == "latin-1"
 
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "utf-16"])

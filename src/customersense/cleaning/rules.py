@@ -162,6 +162,8 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
 def _day_after(last: dt.datetime | None, grouped: list[dict], source: str) -> dt.date:
     if last is None:
         n = sum(g["rows"] for g in grouped)
+        if n == 0:
+            raise DataError(f"{source}: no data rows (a header alone?); export the transactions with their rows")
         dropped = _summary(_report(grouped, 0, dt.date.min, "", False).dropped)
         raise DataError(f"{source}: no row has a plausible date ({n:,} rows; dropped: {dropped}); "
                         "check the timestamp column")

@@ -47,8 +47,32 @@ class RichReporter:
         self.progress.stop()
 
 
+def reading_lines(info) -> list[str]:
+    """How the input was read: the container and text settings, then each column found with its
+    evidence and the candidates it was preferred to (run.json's ``input`` holds the same)."""
+    d = info.details
+    how = [info.format]
+    if "csv" in d:
+        c = d["csv"]
+        how += [c["encoding"], f"delimiter {c['delimiter']!r}", *([c["compression"]] if "compression" in c else [])]
+    lines = [f"read {info.path}: {', '.join(how)}" + (f" ({d['content']})" if "content" in d else "")]
+    for std, item in d.get("detection", {}).items():
+        col = item.get("column")
+        why = item.get("evidence", "").split("; ")[0]  # the sample counts stay in run.json
+        text = f"  {std} <- {col!r} ({why})" if col else f"  {std}: {item.get('evidence', 'not found')}"
+        others = item.get("preferred_to") or item.get("candidates_refused") or []
+        if others:
+            text += "; not " + "; not ".join(f"{o['column']!r} ({o['why_not']})" for o in others[:3])
+        lines.append(text)
+    for std, n in d.get("parsing", {}).get("numbers", {}).items():
+        lines.append(f"  {std}: decimal {n['decimal']!r} ({n['evidence']})")
+    return lines
+
+
 def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     console = Console()
+    for line in reading_lines(result.source):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     rep = result.cleaning
     console.print(
         f"[bold]{rep.rows_in:,}[/] rows in, [bold]{rep.rows_kept:,}[/] kept "

@@ -136,6 +136,11 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     last_day = as_of - dt.timedelta(days=1)
     first_day = clean.purchase_date.min().to_pyarrow().as_py()
     cal_end = cfg.calibration_end or default_calibration_end(first_day, as_of)
+    if not first_day <= cal_end < last_day and cfg.calibration_end is None:  # the data's limit, not a setting's
+        raise DataError(
+            f"the purchases span {(last_day - first_day).days + 1} day(s) ({first_day} to {last_day}): too short "
+            "to hold out a period for checking the fit; give a longer history or --no-clv"
+        )
     if not first_day <= cal_end < last_day:
         raise ConfigError(
             f"clv.calibration_end={cal_end}: must be between the first purchase ({first_day}) and "

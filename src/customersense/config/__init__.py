@@ -20,6 +20,8 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     date_format = "%d/%m/%Y %H:%M"  # strptime format when dates are ambiguous text
     currency = "GBP"              # named in titles and money formats
     encoding = "cp1252"           # CSV text encoding; sniffed when omitted
+    delimiter = ";"               # CSV column delimiter (, ; tab |); sniffed when omitted
+    decimal = "auto"              # decimal mark of text numbers: "auto", "." or ","
     campaign_history = "campaign_history.csv"  # measured campaigns (campaign analyze); "" for none
     [mapping]                     # standard name = your column name (or [input.mapping])
     customer_id = "Client No"
@@ -91,6 +93,7 @@ Dates may be TOML dates or "YYYY-MM-DD" strings. Values are not coerced: ``k = "
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 import tomllib
@@ -145,7 +148,12 @@ class InputConfig(Section):
                                 shown="the first sheet")
     date_format: str | None = setting(None, "strptime format of text dates, e.g. '%d/%m/%Y %H:%M'.",
                                       shown="detected")
-    encoding: str | None = setting(None, "CSV text encoding.", shown="sniffed")
+    encoding: str | None = setting(None, "CSV text encoding (a Python codec name: utf-8, cp1252, utf-16, ...).",
+                                   shown="sniffed")
+    delimiter: str | None = setting(None, "CSV column delimiter: ',', ';', 'tab' or '|'.", shown="sniffed")
+    decimal: Literal["auto", ".", ","] = setting(
+        "auto", "Decimal mark of text numbers; 'auto': decided per column from its values (1.050,50 with a "
+        "comma, 1,050.50 with a point).")
     currency: str | None = setting(None, "Currency of the amounts (a code or symbol, e.g. GBP), named in every "
                                    "title and money format.", shown="GBP for the embedded dataset, else unnamed")
     mapping: Mapping[str, str] = setting(help="Map a standard column to yours; repeatable.", flag="--map",
@@ -155,6 +163,27 @@ class InputConfig(Section):
         "campaign_history.csv", "Measured campaign results, written by `customersense campaign analyze`; read "
         "when the file exists, so a segment's recommendation shows its last measured uplift instead of a "
         "prior. An empty value reads none.", metavar="FILE", path=True)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r}; use a Python codec name such as utf-8, "
+                                 "cp1252, latin-1 or utf-16") from None
+        return value
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_delimiter(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = {"tab": "\t", "\\t": "\t"}.get(value, value)
+        if value not in (",", ";", "\t", "|"):
+            raise ValueError(f"delimiter {value!r}: use ',', ';', 'tab' or '|'")
+        return value
 
     @model_validator(mode="after")
     def _one_input(self) -> InputConfig:

@@ -46,6 +46,9 @@ def _try_strptime(value: str, fmt: str) -> _dt.datetime:  # pragma: no cover - e
     """DuckDB's TRY_STRPTIME: NULL where the text does not match the format."""
 
 
+MAX_LINE_BYTES = 16 << 20
+
+
 class DuckDBEngine:
     """The default engine (see :class:`customersense.engine.base.Engine`)."""
 
@@ -83,8 +86,11 @@ class DuckDBEngine:
         )
 
     def read_csv(self, path: str, delimiter: str) -> ibis.Table:
+        # A field may be long (a description, a JSON blob): lines up to 16 MiB, not DuckDB's 2 MiB;
+        # the buffer is set too (DuckDB's default, 16 lines, would be 256 MiB per thread).
         raw = self.backend.read_csv(path, delim=delimiter, header=True, all_varchar=True, quote='"',
-                                    null_padding=True)
+                                    null_padding=True, max_line_size=MAX_LINE_BYTES,
+                                    buffer_size=2 * MAX_LINE_BYTES)
         # Parsed once into a (spillable) table: every later query would parse the text again.
         return self._with_rowid(self.materialize(raw, "csv"))
 

@@ -1,14 +1,14 @@
 """Open any supported source as a raw Ibis table, then map it to the standard columns.
 
-Formats: CSV/TSV (delimiter, encoding and BOM sniffed), Parquet (file, directory or glob),
-Excel (.xlsx/.xlsm), the CDNOW whitespace format (with or without header), and a table in
-a DuckDB database file. Raw transactions stay in the engine; only Excel cells pass through
-Arrow on their way in, because no embedded engine reads .xlsx without a network extension.
+Formats: CSV/TSV (delimiter, encoding, BOM and gzip decided from the bytes, see :mod:`.text`),
+Parquet (file, directory or glob), Excel (.xlsx/.xlsm, legacy .xls), the CDNOW whitespace
+format (with or without header), and a table in a DuckDB database file. The container is read
+from the file's first bytes, not its name (a mismatch is recorded and shown). Raw transactions
+stay in the engine; only workbook cells pass through Arrow on their way in (see :mod:`.excel`).
 """
 
 from __future__ import annotations
 
-import csv
 import glob
 import hashlib
 import re
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import pyarrow as pa
 
 from .. import schema as S
 from ..config import InputConfig
@@ -25,13 +24,11 @@ from ..datasets import dataset_path
 from ..engine import Engine
 from ..engine.base import first_line
 from ..errors import InputError
+from .excel import read_workbook
+from .sniff import content_kind, suffix_kind
 from .standardise import standardise
+from .text import read_delimited, read_head
 
-CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".dat", ".csv.gz", ".tsv.gz", ".txt.gz")
-PARQUET_SUFFIXES = (".parquet", ".pq")
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-DUCKDB_SUFFIXES = (".duckdb", ".ddb", ".db")
-_SNIFF_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -72,21 +69,20 @@ def read_transactions(engine: Engine, cfg: InputConfig, workdir: Path) -> Transa
     source = cfg.source if cfg.source is not None else str(dataset_path())
     remote = engine.is_remote(source)
     paths = [source] if remote else _resolve_paths(source)
-    fmt = _detect_format(source, paths, cfg)
-    details: dict[str, Any] = {}
-    if fmt in ("duckdb", "excel") and remote:
+    fmt, details = _detect_format(source, paths, cfg, remote)
+    if fmt in ("duckdb", "excel", "xls") and remote:
         raise InputError(f"{source}: the Spark engine reads Parquet and CSV from remote storage; copy it locally")
     if fmt == "parquet":
-        raw = engine.read_parquet(paths)
+        raw = _read_parquet(engine, paths)
     elif fmt == "duckdb":
         raw, details["table"] = engine.read_database_table(paths[0], cfg.table)
-    elif fmt == "excel":
-        raw, details["sheets"] = _read_excel(paths[0], cfg.sheet)
+    elif fmt in ("excel", "xls"):
+        raw, details["sheets"] = read_workbook(paths[0], cfg.sheet, legacy=fmt == "xls")
         raw = engine.upload(raw, "excel")  # the cells go into the engine once
     elif fmt == "cdnow":
         raw, details["header"] = _read_cdnow(engine, paths[0])
     else:
-        raw, details["csv"] = _read_csv(engine, paths, cfg.encoding, workdir, remote)
+        raw, details["csv"] = read_delimited(engine, paths, cfg.encoding, cfg.delimiter, workdir, remote)
     fp = {"uri": source, "hashed": False} if remote else fingerprint(paths)
     return _finish(engine, cfg, raw, source, fmt, fp, details)
 
@@ -101,7 +97,8 @@ def read_frame(engine: Engine, frame, cfg: InputConfig, source: str) -> Transact
 def _finish(engine: Engine, cfg: InputConfig, raw: ibis.Table, source: str, fmt: str, fp: dict,
             details: dict) -> Transactions:
     raw = engine.number_rows(raw)
-    table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, engine)
+    table, mapping, parse = standardise(raw, cfg.mapping, source, cfg.date_format, engine, cfg.decimal)
+    details["detection"] = parse.pop("columns")
     details["parsing"] = parse
     info = SourceInfo(
         path=source,
@@ -112,6 +109,17 @@ def _finish(engine: Engine, cfg: InputConfig, raw: ibis.Table, source: str, fmt:
         details=details,
     )
     return Transactions(table=table, info=info)
+
+
+def _read_parquet(engine: Engine, paths: list[str]) -> ibis.Table:
+    try:
+        return engine.read_parquet(paths)
+    except InputError:
+        raise
+    except Exception as exc:
+        if engine.is_out_of_memory(exc):
+            raise
+        raise InputError(f"{paths[0]}: cannot read as Parquet (corrupt or truncated?): {first_line(exc)}") from None
 
 
 def _resolve_paths(source: str) -> list[str]:
@@ -133,24 +141,47 @@ def _resolve_paths(source: str) -> list[str]:
     return [str(path)]
 
 
-def _detect_format(source: str, paths: list[str], cfg: InputConfig) -> str:
-    name = Path(paths[0]).name.lower()
-    if name.endswith(PARQUET_SUFFIXES):
-        return "parquet"
+def _detect_format(source: str, paths: list[str], cfg: InputConfig, remote: bool) -> tuple[str, dict]:
+    """The reader for the source, from the files' first bytes (the name only where the bytes say
+    nothing: text), and a note when the name says otherwise."""
+    named = suffix_kind(paths[0])
+    if remote:
+        return ("parquet" if named == "parquet" else "excel" if named in ("excel", "xls") else "csv"), {}
     if len(paths) > 1:
-        raise InputError(f"{source}: several files match; only Parquet files can be read together")
-    if name.endswith(EXCEL_SUFFIXES):
-        return "excel"
-    if name.endswith(DUCKDB_SUFFIXES) or cfg.table is not None:
-        return "duckdb"
-    if name.endswith(CSV_SUFFIXES):
-        return "cdnow" if _looks_like_cdnow(paths[0]) else "csv"
-    if name.endswith(".xls"):
-        raise InputError(f"{source}: legacy .xls is not supported; save it as .xlsx or CSV")
-    raise InputError(
-        f"{source}: unsupported format {Path(name).suffix or '(no extension)'!r}; "
-        "use .csv, .tsv, .txt, .parquet, .xlsx or a DuckDB database (.duckdb with --table)"
-    )
+        for p in paths:
+            if content_kind(p) != "parquet":
+                raise InputError(f"{p}: not a Parquet file (no PAR1 magic bytes); only Parquet files "
+                                 "can be read together (a folder or a glob)")
+        return "parquet", {}
+    kind = content_kind(paths[0])
+    fmt = _BY_CONTENT.get(kind) if kind else None
+    if fmt is None:  # text (or bytes no reader knows)
+        if cfg.table is not None:
+            raise InputError(f"{source}: --table names a table of a DuckDB database, but this file is "
+                             "not a DuckDB database")
+        if named in ("parquet", "excel", "xls", "duckdb"):
+            return "csv", {"content": f"named {_suffix(paths[0])} but holds text: read as delimited text"}
+        if named == "unknown":
+            raise InputError(
+                f"{source}: unsupported format {_suffix(paths[0])!r}; use .csv, .tsv, .txt, .parquet, .xlsx, "
+                ".xls or a DuckDB database (.duckdb with --table)"
+            )
+        return ("cdnow" if _looks_like_cdnow(paths[0]) else "csv"), {}
+    if fmt == "csv":  # gzip: compressed text
+        return ("cdnow" if _looks_like_cdnow(paths[0]) else "csv"), {}
+    if named not in (fmt, "unknown"):
+        return fmt, {"content": f"named {_suffix(paths[0])} but its first bytes are {_KIND_NAMES[kind]}: "
+                                f"read as {_KIND_NAMES[kind]}"}
+    return fmt, {}
+
+
+_BY_CONTENT = {"parquet": "parquet", "gzip": "csv", "zip": "excel", "ole2": "xls", "duckdb": "duckdb"}
+_KIND_NAMES = {"parquet": "Parquet", "gzip": "gzip", "zip": "an .xlsx workbook", "ole2": "a legacy .xls workbook",
+               "duckdb": "a DuckDB database"}
+
+
+def _suffix(path: str) -> str:
+    return Path(path).suffix or "(no extension)"
 
 
 def fingerprint(paths: list[str]) -> dict[str, Any]:
@@ -165,95 +196,6 @@ def fingerprint(paths: list[str]) -> dict[str, Any]:
     return {"sha256": digest.hexdigest(), "bytes": size, "files": len(paths)}
 
 
-# --- CSV -----------------------------------------------------------------------------------
-
-def sniff_encoding(head: bytes) -> str:
-    """Guess a text encoding from the first bytes: BOM first, then strict UTF-8, else cp1252."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut by the end of the sniffed block is still UTF-8.
-        if exc.start < len(head) - 4:
-            return "cp1252"
-    return "utf-8"
-
-
-def _read_head(path: str) -> bytes:
-    opener = _open_binary(path)
-    with opener as fh:
-        return fh.read(_SNIFF_BYTES)
-
-
-def _open_binary(path: str):
-    if path.endswith(".gz"):
-        import gzip
-
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-def _sniff_delimiter(text: str) -> str | None:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
-    if not lines:
-        return None
-    try:
-        return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
-    except csv.Error:
-        return None
-
-
-def _read_csv(engine: Engine, paths: list[str], encoding: str | None, workdir: Path,
-              remote: bool = False) -> tuple[ibis.Table, dict]:
-    path = paths[0]
-    if remote:  # only the engine can see it: sniff from its first lines, assume UTF-8
-        enc, text = encoding or "utf-8", engine.head_text(path)
-    else:
-        head = _read_head(path)
-        enc = encoding or sniff_encoding(head)
-        text = head.decode(enc if enc != "utf-16" else "utf-16", errors="replace")
-    delim = _sniff_delimiter(text)
-    if delim is None:
-        raise InputError(f"{path}: cannot find the column delimiter (tried , ; tab |) in the first lines")
-    read_path = path
-    if not remote and enc.replace("-", "").lower() not in engine.utf8_encodings:
-        read_path = str(_transcode(path, enc, workdir))
-    try:
-        raw = engine.read_csv(read_path, delim)
-    except InputError:
-        raise
-    except Exception as exc:  # the engine's own message is the most precise one
-        if engine.is_out_of_memory(exc):
-            raise  # not the file's fault: the run says so (pipeline.session)
-        raise InputError(f"{path}: cannot read as CSV: {first_line(exc)}") from None
-    return raw, {"delimiter": delim, "encoding": enc}
-
-
-def _transcode(path: str, encoding: str, workdir: Path) -> Path:
-    """Stream a non-UTF-8 file into UTF-8 in the run's work directory (bounded memory)."""
-    import codecs
-
-    target = workdir / (Path(path).name + ".utf8.csv")
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
-    try:
-        with _open_binary(path) as src, open(target, "w", encoding="utf-8", newline="") as dst:
-            while chunk := src.read(1 << 22):
-                dst.write(decoder.decode(chunk))
-                offset += len(chunk)
-            dst.write(decoder.decode(b"", final=True))
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: byte {offset + exc.start} is not valid {encoding}; pass the right --encoding"
-        ) from None
-    except LookupError:
-        raise InputError(f"{path}: unknown encoding {encoding!r}") from None
-    return target
-
-
 # --- CDNOW whitespace format -----------------------------------------------------------------
 
 _NUM = re.compile(r"^-?\d+(\.\d+)?$")
@@ -263,7 +205,7 @@ def _looks_like_cdnow(path: str) -> bool:
     """Whitespace-separated columns with no other delimiter, data rows all numeric."""
     if not Path(path).is_file():  # remote storage: CDNOW files are read locally
         return False
-    text = _read_head(path)[:65536].decode("latin-1")
+    text = read_head(path, 65536).decode("latin-1")
     lines = [ln.split() for ln in text.splitlines()[:20] if ln.strip()]
     if len(lines) < 2 or any(ch in text for ch in ",;\t|"):
         return False
@@ -274,7 +216,7 @@ def _looks_like_cdnow(path: str) -> bool:
 
 
 def _read_cdnow(engine: Engine, path: str) -> tuple[ibis.Table, bool]:
-    first = _read_head(path)[:4096].decode("latin-1").splitlines()[0].split()
+    first = read_head(path, 4096).decode("latin-1").splitlines()[0].split()
     has_header = not all(_NUM.match(t) for t in first)
     if has_header:
         names = [t.strip() for t in first]
@@ -287,58 +229,3 @@ def _read_cdnow(engine: Engine, path: str) -> tuple[ibis.Table, bool]:
     parts = lines.line.re_replace(r"^\s+|\s+$", "").re_split(r"\s+")
     raw = lines.select(**{name: parts[i] for i, name in enumerate(names)})
     return raw, has_header
-
-
-# --- Excel -------------------------------------------------------------------------------------
-
-def _read_excel(path: str, sheet: str | None) -> tuple[ibis.Table, list[str]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise InputError(f"{path}: cannot open as Excel: {first_line(exc)}") from None
-    try:
-        names = book.sheetnames
-        if sheet is None:
-            chosen = names[:1]
-        elif sheet == "all":
-            chosen = names
-        elif sheet in names:
-            chosen = [sheet]
-        else:
-            raise InputError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(names)}")
-        header: list[str] | None = None
-        columns: list[list[str | None]] = []
-        for name in chosen:
-            rows = book[name].iter_rows(values_only=True)
-            first = next(rows, None)
-            if first is None:
-                continue
-            this = [str(c).strip() if c is not None else f"column_{i + 1}" for i, c in enumerate(first)]
-            if header is None:
-                header = this
-                columns = [[] for _ in header]
-            elif this != header:
-                raise InputError(f"{path}: sheet {name!r} has other columns than sheet {chosen[0]!r}")
-            for row in rows:
-                if all(v is None for v in row):
-                    continue
-                for i in range(len(header)):
-                    columns[i].append(_cell_text(row[i] if i < len(row) else None))
-    finally:
-        book.close()
-    if header is None:
-        raise InputError(f"{path}: the workbook has no rows")
-    arrow = pa.table({name: pa.array(col, type=pa.string()) for name, col in zip(header, columns)})
-    return ibis.memtable(arrow), chosen
-
-
-def _cell_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

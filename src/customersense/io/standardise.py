@@ -1,5 +1,7 @@
 """Map raw columns to the standard names and types, once, and refuse values that do not parse.
 
+Which column is which is decided by :mod:`.detect` (names and content, with a report).
+
 Types after this step: customer_id, order_id, product_id, description, country: string;
 timestamp: timestamp; amount, quantity, unit_price: float64. ``amount`` is
 quantity x unit_price when the source has no amount column. Unmapped columns are kept
@@ -17,6 +19,8 @@ import ibis
 from .. import schema as S
 from ..engine import DuckDBEngine, Engine
 from ..errors import DataError
+from . import numbers
+from .detect import detect_columns
 from .dates import read_dates
 
 _NUMERIC = (S.AMOUNT, S.QUANTITY, S.UNIT_PRICE)
@@ -25,29 +29,40 @@ _TEXT = (S.ORDER_ID, S.PRODUCT_ID, S.DESCRIPTION, S.COUNTRY)
 
 def standardise(
     raw: ibis.Table, explicit: Mapping[str, str], source: str, date_format: str | None,
-    engine: Engine | None = None,
+    engine: Engine | None = None, decimal: str = "auto",
 ) -> tuple[ibis.Table, dict[str, str], dict[str, Any]]:
     """``engine`` parses the dates (backend-specific SQL); None: DuckDB's parser, for tables
     that run on Ibis' default backend (in-memory tables)."""
     parser = (engine or DuckDBEngine).parse_timestamp
-    mapping = S.resolve_mapping([c for c in raw.columns if c != S.ROW_ID], explicit, source)
+    mapping, detection = detect_columns(raw, explicit, source)
     exprs: dict[str, ibis.Value] = {}
     checks: dict[str, tuple[str, ibis.Value]] = {}
-    parse: dict[str, Any] = {}
+    parse: dict[str, Any] = {"columns": detection}
 
     exprs[S.CUSTOMER_ID] = _customer_id(raw[mapping[S.CUSTOMER_ID]])
+    text_numbers = {std: mapping[std] for std in _NUMERIC
+                    if std in mapping and not raw[mapping[std]].type().is_numeric()}
+    decimals = numbers.decide(raw, text_numbers, decimal)
     for std in _NUMERIC:
         if std in mapping:
             col = raw[mapping[std]]
-            exprs[std] = col.cast("float64") if col.type().is_numeric() else strip(col).try_cast("float64")
-            if not col.type().is_numeric():
-                checks[std] = ("a number", col)
+            if std not in text_numbers:
+                exprs[std] = col.cast("float64")
+                continue
+            mark = decimals[std]["decimal"]
+            if mark is None:
+                raise DataError(f"{source}: column {mapping[std]!r} ({std}) mixes decimal marks: "
+                                f"{decimals[std]['evidence']}; pass --decimal , or --decimal .")
+            exprs[std] = numbers.parse(col, mark, strip(col).try_cast("float64"))
+            checks[std] = ("a number", col)
+    if decimals:
+        parse["numbers"] = decimals
     for std in _TEXT:
         if std in mapping:
             col = raw[mapping[std]].cast("string")
             exprs[std] = strip(col) if std in (S.ORDER_ID, S.PRODUCT_ID) else col
-    if S.AMOUNT not in mapping:
-        exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE]
+    if S.AMOUNT not in mapping:  # quantity x price, or the price alone when each row is one item
+        exprs[S.AMOUNT] = exprs[S.QUANTITY] * exprs[S.UNIT_PRICE] if S.QUANTITY in mapping else exprs[S.UNIT_PRICE]
 
     exprs[S.TIMESTAMP], parse[S.TIMESTAMP] = read_dates(
         raw, mapping[S.TIMESTAMP], strip, source, date_format, parser,

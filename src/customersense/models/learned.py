@@ -68,7 +68,7 @@ def learn_segments(
         with reporting(progress):
             model.fit(customers)
     except ValueError as exc:
-        raise DataError(f"learned segments: {exc}") from None
+        raise DataError(f"learned segments: {exc}; the classic RFM segments alone: --no-segments") from None
     labels = model.labels_
     members = (labels != OUTLIER_CLUSTER) & ~model.is_anomaly_
     rules = load_name_rules()

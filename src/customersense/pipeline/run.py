@@ -9,6 +9,7 @@ engine and the run's scratch folder alive while the stages and the writers need 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,9 +86,19 @@ def session(config: Config) -> Iterator[tuple[Engine, Path]]:
         except Exception as exc:
             if engine.is_out_of_memory(exc):
                 raise _out_of_memory(config, exc) from exc
+            if _disk_full(exc):
+                raise ResourceError(
+                    f"the disk is full (the engine's scratch folder {workdir} or the input's staging copy): free "
+                    f"space there, or point TMPDIR at a larger disk ({first_line(exc)})"
+                ) from exc
             raise
         finally:
             engine.close()
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC from Python, or DuckDB's own report of it."""
+    return (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in str(exc)
 
 
 def _out_of_memory(config: Config, exc: Exception) -> ResourceError:
