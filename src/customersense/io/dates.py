@@ -220,10 +220,14 @@ def _integers(raw, name, ints, source, parser, bad_rows, kind, present=None, sho
     fits = got[f"r{best}"] or 0
     if n and fits < n:
         where = present & ~_integer_ok(ints, reading, parser).fill_null(False)
-        detail = f"read as {reading[0]} ({_count(fits, 'value')})" if fits else "neither YYYYMMDD nor epoch times"
+        rows = bad_rows(where, ints if shown is None else shown)
+        if not fits:
+            raise DataError(f"{source}: column {name!r} holds integers that are neither YYYYMMDD dates nor epoch "
+                            f"times ({rows}); map the date column with --map timestamp=COLUMN")
         raise DataError(
-            f"{source}: column {name!r} holds integers {detail}, but {_count(n - fits, 'value')} {'is' if n - fits == 1 else 'are'} not "
-            f"({bad_rows(where, ints if shown is None else shown)}); fix or remove those rows, or pass --date-format"
+            f"{source}: column {name!r} holds integers read as {reading[0]} ({_count(fits, 'value')}), but "
+            f"{_count(n - fits, 'value')} {'is' if n - fits == 1 else 'are'} not ({rows}); fix or remove those "
+            "rows, or pass --date-format"
         )
     others = [f"{INTEGER_READINGS[i][0]} {got[f'r{i}']:,}" for i in range(len(INTEGER_READINGS))
               if i != best and got[f"r{i}"]]
@@ -266,7 +270,8 @@ def _text(raw, name, value, present, candidates, source, date_format, parser, ba
     return parsed[chosen], reading
 
 
-def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict, given: str | None) -> tuple[str, bool]:
+def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict,
+                   given: str | None) -> tuple[str, bool]:
     n = got["values"] or 0
     if given is not None:
         parts = [f"given by --date-format; reads {_count(n, 'value')}"]
