@@ -264,7 +264,8 @@ def test_implausible_amount_is_a_counted_rule(run_ok, bad):
 
 
 def test_price_times_quantity_overflow_is_implausible(run_ok):
-    rows = [(f"c{i % 5}", 100 + i, f"2021-01-{1 + i:02d}", 2, 1.5) for i in range(20)] + [("c1", 999, "2021-01-05", "1e200", "1e200")]
+    rows = [(f"c{i % 5}", 100 + i, f"2021-01-{1 + i:02d}", 2, 1.5) for i in range(20)]
+    rows.append(("c1", 999, "2021-01-05", "1e200", "1e200"))
     out = run_ok({"q.csv": csv("customer_id,order_id,timestamp,quantity,unit_price", rows)}, ["q.csv", *NO_SEG])
     assert report(out)["dropped"]["implausible_amount"] == 1
     assert customers(out).loc["c1", "monetary"] == pytest.approx(4 * 3.0)
@@ -306,7 +307,8 @@ def test_online_retail_cancellations_are_returns(run_ok):
 
 
 def test_c_prefix_with_positive_quantity_is_a_return_only_with_support(run_ok):
-    rows = [(536365 + i, 2, f"2010-12-0{1 + i % 9}", 2.5, f"u{i % 4}") for i in range(20)] + [("C536400", 1, "2010-12-09", 2.5, "u0")]
+    rows = [(536365 + i, 2, f"2010-12-0{1 + i % 9}", 2.5, f"u{i % 4}") for i in range(20)]
+    rows.append(("C536400", 1, "2010-12-09", 2.5, "u0"))
     out = run_ok({"c.csv": csv("Invoice,Quantity,InvoiceDate,Price,Customer ID", rows)}, ["c.csv", *NO_SEG])
     assert report(out)["kept"]["return_lines"] == 1
     assert customers(out).loc["u0", "monetary"] == pytest.approx(5 * 5.0 - 2.5)
@@ -356,3 +358,9 @@ def test_zero_unit_price_dropped_by_default_and_kept_on_request(run_ok):
     assert report(out)["dropped"]["non_positive_price"] == 2 and report(out)["customers"] == 2
     kept = run_ok(files, ["u.csv", "--zero-value", "purchase", *NO_SEG])
     assert report(kept)["customers"] == 3 and customers(kept).loc["a", "frequency"] == 2
+
+
+def test_small_integers_are_not_dates(fails):
+    # 43831 would be 1970-01-01 12:10 as epoch seconds: refused, not read as a plausible-looking date
+    fails({"e.csv": csv("customer_id,timestamp,amount", [("a", 43831, 1), ("b", 43832, 2)])}, ["e.csv"], EXIT_DATA,
+          "column 'timestamp' holds integers that are neither YYYYMMDD dates nor epoch times (data row 1: '43831'")

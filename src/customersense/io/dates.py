@@ -5,10 +5,10 @@ The policy (README "Reading policy"):
 * **Typed columns** (Parquet, Excel, DuckDB): a timestamp without a time zone is taken as
   written; a timestamp *with* a time zone is converted to UTC (the DuckDB session runs in UTC,
   Spark's too, so the result does not depend on the machine); a date is midnight of that day.
-* **Text**: the formats of :data:`TEXT_FORMATS` are tried on a sample; those that fit every
-  sampled value are checked on the whole column and the first that reads every value wins. A
-  value only counts as read when it has the format's shape: ``%Y`` is four digits, ``%y`` two,
-  so ``03/01/19`` is never year 19.
+* **Text**: the shapes of ISO-8601 and :data:`TEXT_FORMATS` are counted on a sample (in the
+  engine: only counts come back); the formats every sampled value fits are checked on the whole
+  column and the first that reads every value wins. A value only counts as read when it has the
+  format's shape: ``%Y`` is four digits, ``%y`` two, so ``03/01/19`` is never year 19.
   - Two-digit years follow Python's ``strptime`` pivot: 69-99 -> 1969-1999, 00-68 -> 2000-2068.
   - Day-first or month-first: decided by values with a field above 12 (counted over the whole
     column and shown). When no value decides, ``/`` dates are read month-first (the order of US
@@ -40,7 +40,7 @@ from ..errors import DataError
 PIVOT = "two-digit years: 69-99 -> 1969-1999, 00-68 -> 2000-2068 (Python's strptime pivot)"
 ISO = "ISO-8601"
 ISO_OFFSET = "ISO-8601 with UTC offsets"
-_SAMPLE = 1000  # distinct values whose shapes propose formats; the whole column then decides
+_SAMPLE = 5000
 _TIME = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _ISO_RE = rf"^\d{{4}}-\d{{1,2}}-\d{{1,2}}(?:[T ]{_TIME})?$"
 _OFFSET = r"Z|UTC|[+-]\d{2}(?::?\d{2})?"
@@ -65,7 +65,7 @@ INTEGER_READINGS = (
     ("epoch nanoseconds", (10**17, 2**63 - 1), "ns"),
 )
 _EPOCH = dt.datetime(1970, 1, 1)
-_DIGITS = re.compile(r"^\d{1,18}$")
+_DIGITS = r"^\d{1,18}$"
 
 
 def format_regex(fmt: str) -> str | None:
@@ -111,11 +111,26 @@ def read_dates(raw: ibis.Table, name: str, text: Callable[[ibis.Value], ibis.Val
         return _integers(raw, name, _as_int(col), source, parser, bad_rows, str(t))
     value = text(col.cast("string"))
     present = value.notnull() & (value != "")
-    sample = raw.filter(present).select(v=value).distinct().limit(_SAMPLE).to_pyarrow().column("v").to_pylist()
-    if date_format is None and sample and all(_DIGITS.match(v) for v in sample):
-        ints = ibis.ifelse(value.re_search(_DIGITS.pattern), value.try_cast("int64"), ibis.null("int64"))
+    if date_format is not None:
+        return _text(raw, name, value, present, [date_format], source, date_format, parser, bad_rows)
+    n, fits = _screen(raw, present, value)
+    if n and fits[_DIGITS] == n:
+        ints = ibis.ifelse(value.re_search(_DIGITS), value.try_cast("int64"), ibis.null("int64"))
         return _integers(raw, name, ints, source, parser, bad_rows, "text of digits", present, value)
-    return _text(raw, name, value, present, sample, source, date_format, parser, bad_rows)
+    formats = [f for f in fits if f != _DIGITS]
+    candidates = [f for f in formats if fits[f] == n] or [max(formats, key=lambda f: (fits[f], -formats.index(f)))]
+    return _text(raw, name, value, present, candidates if n else [ISO], source, None, parser, bad_rows)
+
+
+def _screen(raw: ibis.Table, present: ibis.Value, value: ibis.Value) -> tuple[int, dict[str, int]]:
+    """In the engine, on a sample of the column: how many values have each format's shape (and
+    how many are digits only). Only counts leave the engine."""
+    shapes = {_DIGITS: _DIGITS, ISO: _ISO_RE, ISO_OFFSET: _ISO_OFFSET_RE,
+              **{f: format_regex(f) for f in TEXT_FORMATS}}
+    sample = raw.filter(present).select(v=value).limit(_SAMPLE)
+    got = sample.aggregate(n=sample.count(), **{f"s{i}": sample.v.re_search(rx).cast("int64").sum()
+                                                for i, rx in enumerate(shapes.values())}).to_pyarrow().to_pylist()[0]
+    return got["n"] or 0, {f: got[f"s{i}"] or 0 for i, f in enumerate(shapes)}
 
 
 def parse_text(value: ibis.Value, fmt: str, parser: Callable) -> ibis.Value:
@@ -205,10 +220,14 @@ def _integers(raw, name, ints, source, parser, bad_rows, kind, present=None, sho
     fits = got[f"r{best}"] or 0
     if n and fits < n:
         where = present & ~_integer_ok(ints, reading, parser).fill_null(False)
-        detail = f"read as {reading[0]} ({_count(fits, 'value')})" if fits else "neither YYYYMMDD nor epoch times"
+        rows = bad_rows(where, ints if shown is None else shown)
+        if not fits:
+            raise DataError(f"{source}: column {name!r} holds integers that are neither YYYYMMDD dates nor epoch "
+                            f"times ({rows}); map the date column with --map timestamp=COLUMN")
         raise DataError(
-            f"{source}: column {name!r} holds integers {detail}, but {_count(n - fits, 'value')} {'is' if n - fits == 1 else 'are'} not "
-            f"({bad_rows(where, ints if shown is None else shown)}); fix or remove those rows, or pass --date-format"
+            f"{source}: column {name!r} holds integers read as {reading[0]} ({_count(fits, 'value')}), but "
+            f"{_count(n - fits, 'value')} {'is' if n - fits == 1 else 'are'} not ({rows}); fix or remove those "
+            "rows, or pass --date-format"
         )
     others = [f"{INTEGER_READINGS[i][0]} {got[f'r{i}']:,}" for i in range(len(INTEGER_READINGS))
               if i != best and got[f"r{i}"]]
@@ -223,34 +242,10 @@ def _integers(raw, name, ints, source, parser, bad_rows, kind, present=None, sho
 
 # --- text ---------------------------------------------------------------------------------------
 
-def _sample_fits(values: list[str], fmt: str) -> int:
-    """How many sampled values ``fmt`` reads (shape and Python's strptime)."""
-    if fmt in (ISO, ISO_OFFSET):
-        shape = re.compile(_ISO_RE if fmt == ISO else _ISO_OFFSET_RE)
-        return sum(1 for v in values if shape.match(v))
-    shape = re.compile(format_regex(fmt) or ".*")
-    n = 0
-    for v in values:
-        if shape.match(v):
-            try:
-                dt.datetime.strptime(re.sub(r"\s+", " ", v), fmt)
-                n += 1
-            except ValueError:
-                pass
-    return n
-
-
-def _text(raw, name, value, present, sample, source, date_format, parser, bad_rows
+def _text(raw, name, value, present, candidates, source, date_format, parser, bad_rows
           ) -> tuple[ibis.Value, dict[str, Any]]:
-    if date_format is not None:
-        candidates = [date_format]
-    elif not sample:
-        candidates = [ISO]
-    else:
-        fits = {f: _sample_fits(sample, f) for f in (ISO, ISO_OFFSET, *TEXT_FORMATS)}
-        candidates = [f for f, k in fits.items() if k == len(sample)]
-        if not candidates:
-            candidates = [max(fits, key=lambda f: (fits[f], -list(fits).index(f)))]
+    """The first of ``candidates`` that reads every value of the column (checked in one pass,
+    with each candidate's day/month partner counted for the evidence)."""
     partners = [p for f in candidates if (p := swapped(f)) and p not in candidates]
     checked = [*candidates, *partners]
     parsed = {f: parse_text(value, f, parser) for f in checked}
@@ -275,7 +270,8 @@ def _text(raw, name, value, present, sample, source, date_format, parser, bad_ro
     return parsed[chosen], reading
 
 
-def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict, given: str | None) -> tuple[str, bool]:
+def _text_evidence(fmt: str, checked: list[str], miss: dict[str, int], got: dict,
+                   given: str | None) -> tuple[str, bool]:
     n = got["values"] or 0
     if given is not None:
         parts = [f"given by --date-format; reads {_count(n, 'value')}"]
