@@ -364,3 +364,15 @@ def test_small_integers_are_not_dates(fails):
     # 43831 would be 1970-01-01 12:10 as epoch seconds: refused, not read as a plausible-looking date
     fails({"e.csv": csv("customer_id,timestamp,amount", [("a", 43831, 1), ("b", 43832, 2)])}, ["e.csv"], EXIT_DATA,
           "column 'timestamp' holds integers that are neither YYYYMMDD dates nor epoch times (data row 1: '43831'")
+
+
+def test_a_fractional_float_epoch_is_named_not_dropped(fails, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from customersense.errors import EXIT_DATA
+
+    table = pa.table({"customer_id": ["a", "b", "c"], "timestamp": [1609459200.5, 1609459300.0, 1609545600.0],
+                      "amount": [1.0, 2.0, 3.0]})
+    pq.write_table(table, tmp_path / "f.parquet")
+    fails({}, ["f.parquet"], EXIT_DATA, "data row 1")

@@ -111,9 +111,16 @@ def test_currency_symbols_and_comma_thousands(run_ok):
     assert _input(out)["parsing"]["numbers"]["amount"]["decimal"] == "."
 
 
-def test_point_thousands_alone_decide_a_comma_decimal(run_ok):
-    out = run_ok({"t.csv": _semicolons(["1.050", "2.000", "3", "4", "5", "6"])}, ["t.csv"])
-    assert _monetary(out)["c1"] == pytest.approx(2000 + 6, abs=1e-9)
+def test_three_decimals_after_a_zero_are_decimals_not_thousands(run_ok):
+    # 0.250 can never be a group of thousands (a group does not start with a lone 0)
+    out = run_ok({"t.csv": _semicolons(["0.250", "1.500", "2.000", "3", "0.125", "5"])}, ["t.csv"])
+    # c0: rows 0 and 4 (0.250 + 0.125); c1: rows 1 and 5 (1.500 + 5)
+    assert _monetary(out)["c0"] == pytest.approx(0.375, abs=1e-9)
+    assert _monetary(out)["c1"] == pytest.approx(6.5, abs=1e-9)
+    assert _input(out)["parsing"]["numbers"]["amount"]["decimal"] == "."
+    out = run_ok({"u.csv": _semicolons(["0,250", "1,500", "2", "3", "4", "5"])}, ["u.csv"])
+    assert _monetary(out)["c0"] == pytest.approx(0.25 + 4, abs=1e-9)
+    assert _monetary(out)["c1"] == pytest.approx(1.5 + 5, abs=1e-9)
 
 
 def test_forced_decimal_and_delimiter(run_ok):
@@ -131,8 +138,11 @@ def test_forced_decimal_and_delimiter(run_ok):
     "files, args, code, fragment",
     [
         ({"m.csv": _semicolons(["1,5", "2,5", "1.5", "3,5"])}, ["m.csv"], EXIT_DATA,
-         "column 'amount' (amount) mixes decimal marks: 3 values read only with a decimal comma and 1 only "
+         "column 'amount' (amount) has no clear decimal mark: 3 values read only with a decimal comma and 1 only "
          "with a decimal point; pass --decimal , or --decimal ."),
+        ({"k.csv": _semicolons(["1.050", "2.000", "3", "4"])}, ["k.csv"], EXIT_DATA,
+         "column 'amount' (amount) has no clear decimal mark: 2 sampled values such as 1.050 or 1,050 read as "
+         "thousands or as three decimals, and no value decides; pass --decimal , or --decimal ."),
         ({"p.csv": _semicolons(["1,5", "2,5", "12 EUR"])}, ["p.csv"], EXIT_DATA,
          "has 1 values that are not numbers (data row 3: '12 EUR')"),
         ({"h.csv": "customer_id,order_id,timestamp,amount\n"}, ["h.csv"], EXIT_DATA,
@@ -226,3 +236,19 @@ def test_a_full_disk_while_staging_the_input_is_a_resource_error(fails, monkeypa
     monkeypatch.setattr(text, "_stage_utf8", full)
     fails({"w.csv": GOOD_CSV.replace("c1,", "caf\xe9,").encode("cp1252")}, ["w.csv"], EXIT_RESOURCE,
           "the disk is full (the engine's scratch folder")
+
+
+def test_workbook_number_cells_stay_numbers_and_repeated_headers_stay_apart(run_ok, tmp_path):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["customer_id", "timestamp", "amount", "note", "note"])
+    for i, amount in enumerate([0.125, 1.375, 2.625, 0.875, 3.0, 1.5]):
+        sheet.append([f"c{i % 2}", f"2021-01-0{1 + i}", amount, "first", f"second {i}"])
+    book.save(tmp_path / "typed.xlsx")
+    out = run_ok({}, ["typed.xlsx"])
+    # c1: 1.375 + 0.875 + 1.5, read as numbers (no decimal mark guessed from 3-decimal text)
+    assert _monetary(out)["c1"] == pytest.approx(3.75, abs=1e-9)
+    tx = pd.read_parquet(out / "transactions_with_segments.parquet")
+    assert set(tx["note"]) == {"first"} and tx["note_2"].str.startswith("second").all()

@@ -484,3 +484,13 @@ def test_a_folder_crowded_with_the_users_files_is_refused(tmp_path):
     assert result.exit_code == EXIT_OUTPUT
     assert "holds more than 1,000 files that are not customersense outputs" in result.output
     assert digest(out) == before and _leftovers(tmp_path) == []
+
+
+def test_a_mount_point_as_out_is_refused_before_any_work(fails, monkeypatch, tmp_path):
+    import os.path
+
+    from customersense.errors import EXIT_OUTPUT
+
+    real = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(tmp_path / "out") or real(p))
+    fails({"x.csv": GOOD_CSV}, ["x.csv"], EXIT_OUTPUT, "is a mount point")

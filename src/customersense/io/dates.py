@@ -108,7 +108,9 @@ def read_dates(raw: ibis.Table, name: str, text: Callable[[ibis.Value], ibis.Val
     if t.is_date():
         return _typed(raw, name, col.cast("timestamp"), "date", "dates: midnight of each day")
     if t.is_integer() or t.is_floating():
-        return _integers(raw, name, _as_int(col), source, parser, bad_rows, str(t))
+        # A float that is not a whole number must still be a date: named as a bad row, never missing.
+        present = col.notnull() & ~col.isnan() if t.is_floating() else None
+        return _integers(raw, name, _as_int(col), source, parser, bad_rows, str(t), present, col)
     value = text(col.cast("string"))
     present = value.notnull() & (value != "")
     if date_format is not None:

@@ -37,13 +37,13 @@ def read_workbook(path: str, sheet: str | None, legacy: bool) -> tuple[ibis.Tabl
         else:
             raise InputError(f"{path}: no sheet {sheet!r}; sheets: {', '.join(names)}")
         header: list[str] | None = None
-        columns: list[list[str | None]] = []
+        columns: list[list[Any]] = []
         for name in chosen:
             rows = book.rows(name)
             first = next(rows, None)
             if first is None:
                 continue
-            this = [_header(c, i) for i, c in enumerate(first)]
+            this = _unique([_header(c, i) for i, c in enumerate(first)])
             if header is None:
                 header = this
                 columns = [[] for _ in header]
@@ -53,13 +53,38 @@ def read_workbook(path: str, sheet: str | None, legacy: bool) -> tuple[ibis.Tabl
                 if all(v is None or v == "" for v in row):
                     continue
                 for i in range(len(header)):
-                    columns[i].append(cell_text(row[i] if i < len(row) else None))
+                    columns[i].append(row[i] if i < len(row) else None)
     finally:
         book.close()
     if header is None:
         raise InputError(f"{path}: the workbook has no rows")
-    arrow = pa.table({name: pa.array(col, type=pa.string()) for name, col in zip(header, columns)})
+    arrow = pa.table({name: _column(col) for name, col in zip(header, columns)})
     return ibis.memtable(arrow), chosen
+
+
+def _column(values: list[Any]) -> pa.Array:
+    """A column of number cells stays a number (int64 when every one is whole, else float64): a typed
+    number has no decimal mark to guess. Anything else becomes text (see :func:`cell_text`)."""
+    present = [v for v in values if v is not None and v != ""]
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        if all(float(v).is_integer() and abs(v) < 2**63 for v in present):
+            return pa.array([None if v is None or v == "" else int(v) for v in values], type=pa.int64())
+        return pa.array([None if v is None or v == "" else float(v) for v in values], type=pa.float64())
+    return pa.array([cell_text(v) for v in values], type=pa.string())
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Repeated header names get a suffix (Sales, Sales_2), as DuckDB does for CSV headers."""
+    seen: set[str] = set()
+    out = []
+    for name in names:
+        new, n = name, 1
+        while new in seen:
+            n += 1
+            new = f"{name}_{n}"
+        seen.add(new)
+        out.append(new)
+    return out
 
 
 def _header(cell: Any, i: int) -> str:

@@ -14,10 +14,10 @@ import ibis
 
 _CURRENCY = r"^[\s$£€¥]+|[\s$£€¥]+$"
 # Unambiguous evidence, on the value with currency symbols and spaces removed.
-_COMMA_DECIMAL = r"^[+-]?(\d{1,3}(\.\d{3})+,\d*|\d*,(\d{1,2}|\d{4,}))$"
-_POINT_DECIMAL = r"^[+-]?(\d{1,3}(,\d{3})+\.\d*|\d*\.(\d{1,2}|\d{4,}))$"
-_POINT_THOUSANDS = r"^[+-]?\d{1,3}(\.\d{3})+(,\d*)?$"
-_COMMA_THOUSANDS = r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$"
+_COMMA_DECIMAL = r"^[+-]?([1-9]\d{0,2}(\.\d{3})+,\d*|\d*,(\d{1,2}|\d{4,})|0?,\d{3})$"
+_POINT_DECIMAL = r"^[+-]?([1-9]\d{0,2}(,\d{3})+\.\d*|\d*\.(\d{1,2}|\d{4,})|0?\.\d{3})$"
+_POINT_THOUSANDS = r"^[+-]?[1-9]\d{0,2}(\.\d{3})+(,\d*)?$"  # a group never starts with a lone 0
+_COMMA_THOUSANDS = r"^[+-]?[1-9]\d{0,2}(,\d{3})+(\.\d*)?$"
 _SAMPLE = 20000
 
 
@@ -51,12 +51,11 @@ def decide(raw: ibis.Table, columns: Mapping[str, str], forced: str) -> dict[str
         elif p:
             decided[std] = {"decimal": ".", "evidence": f"{p:,} sampled values have a decimal point"
                             + (f"; {ct:,} group thousands with a comma" if ct else "")}
-        elif pt:
-            decided[std] = {"decimal": ",", "evidence": f"{pt:,} sampled values group thousands with a point "
-                            "(e.g. 1.050) and none has a decimal point"}
+        elif pt or ct:  # 1.050 is 1050 with a decimal comma, 1.05 with a point: the user decides
+            decided[std] = {"decimal": None, "evidence": f"{pt + ct:,} sampled values such as 1.050 or 1,050 read "
+                            "as thousands or as three decimals, and no value decides"}
         else:
-            decided[std] = {"decimal": ".", "evidence": "no sampled value decides (whole numbers"
-                            + (", or 1,050-style groups" if ct else "") + "): read with a decimal point"}
+            decided[std] = {"decimal": ".", "evidence": "whole numbers: read with a decimal point"}
     return decided
 
 

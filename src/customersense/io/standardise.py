@@ -53,7 +53,7 @@ def standardise(
                 continue
             mark = decimals[std]["decimal"]
             if mark is None:
-                raise DataError(f"{source}: column {mapping[std]!r} ({std}) mixes decimal marks: "
+                raise DataError(f"{source}: column {mapping[std]!r} ({std}) has no clear decimal mark: "
                                 f"{decimals[std]['evidence']}; pass --decimal , or --decimal .")
             exprs[std] = numbers.parse(col, mark, strip(col).try_cast("float64"))
             checks[std] = ("a number", col)

@@ -57,6 +57,10 @@ def target(out_dir: str | Path) -> Path:
         raise OutputError(f"--out {out_dir}: a file system root cannot be an output folder; choose a folder of its own")
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out_dir} is a file, not a folder; choose a folder for the outputs")
+    if out.is_dir() and os.path.ismount(out):  # told before any work, not after it
+        raise OutputError(f"--out {out_dir} is a mount point: the outputs are switched in by renaming a new folder "
+                          "beside it, which cannot cross file systems; use a folder inside it, e.g. "
+                          f"--out {Path(str(out_dir)) / 'outputs'}")
     if cwd == out or out in cwd.parents:
         raise OutputError(f"--out {out_dir}: the outputs are switched in as a whole new folder, which a shell inside "
                           "it would not see; run from outside it (cd ..) or choose a folder below this one")
