@@ -85,6 +85,12 @@ def format_regex(fmt: str) -> str | None:
     return "".join(out) + "$"
 
 
+# Any value one of the readings could take (a YYYYMMDD or epoch integer as text included): the
+# column detector's test of whether a column holds dates, from the same shapes the reader uses.
+DATE_SHAPE = "|".join(f"(?:{rx})" for rx in (r"^\d{8,19}$", _ISO_RE, _ISO_OFFSET_RE,
+                                             *filter(None, map(format_regex, TEXT_FORMATS))))
+
+
 def swapped(fmt: str) -> str | None:
     """The same format with day and month exchanged (None when it has no numeric day and month)."""
     if "%m" not in fmt or "%d" not in fmt:

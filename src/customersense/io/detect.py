@@ -24,10 +24,9 @@ import ibis
 
 from .. import schema as S
 from ..errors import ConfigError, SchemaError
+from .dates import DATE_SHAPE
 
 _SAMPLE = 20000
-_DATE_TEXT = (r"^\s*(\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{4}/\d{1,2}/\d{1,2}|\d{8,19}"
-              r"|\d{1,2}[ -][A-Za-z]{3,9}\.?[ -]\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2},? \d{2,4})([ T]|$)")
 _NUMBER_TEXT = r"^\s*[+-]?[$£€¥]?\s*\d[\d.,]*\s*[$£€¥]?\s*$"
 _EXACT, _TOKEN, _PREFER, _WITH = 100, 60, 15, 5
 
@@ -155,7 +154,7 @@ def _content(raw: ibis.Table, cols: Iterable[str]) -> dict[str, dict[str, Any]]:
         aggs[f"p{i}"] = present.sum()
         aggs[f"d{i}"] = v.nunique()
         if t.is_string():
-            aggs[f"dt{i}"] = (present & text.re_search(_DATE_TEXT)).sum()
+            aggs[f"dt{i}"] = (present & text.re_search(DATE_SHAPE)).sum()
             aggs[f"nu{i}"] = (present & text.re_search(_NUMBER_TEXT)).sum()
         elif t.is_integer():
             aggs[f"lo{i}"], aggs[f"hi{i}"] = v.min(), v.max()
