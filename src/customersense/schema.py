@@ -54,11 +54,12 @@ ENGINE_COLUMNS = frozenset({
     "order_value_std", "tenure_days", "mean_interpurchase_days", "return_rate", "engagement_score",
     "r_score", "f_score", "m_score", "rfm_segment",
     "cluster", "segment", "is_anomaly", "anomaly_score", "anomaly_reason",
-    "p_alive", "expected_spend", "clv", "churn_probability",
+    "p_alive", "expected_spend", "clv", "churn_probability", "clv_model", "clv_status",
     "clv_frequency", "clv_recency", "clv_t", "clv_monetary_value",
     "trajectory_cluster", "trajectory", "embedding_cluster", "embedding_segment",
 })
-ENGINE_COLUMN_PATTERN = r"expected_purchases_\d+m|_cs_.*"  # the CLV horizon's column; internal names
+# the churn horizon's columns (issue 15: expected_purchases_90d ...); internal names
+ENGINE_COLUMN_PATTERN = r"expected_purchases_\d+[md]|expected_spend_\d+d|spend_last_\d+d|_cs_.*"
 USER_PREFIX = "src_"
 
 
@@ -83,6 +84,13 @@ MONEY_COLUMNS = frozenset({
     "period_revenue", "revenue_new", "revenue_retained", "revenue_reactivated",  # evolve: migration tables
     *(f"{stat}_{col}" for stat in ("mean", "median") for col in MONEY_FEATURES),  # profiles of money features
 })
+# Money columns named by the churn horizon H: expected_spend_90d, spend_last_90d (and their profiles).
+MONEY_PATTERN = re.compile(r"((mean|median)_)?(expected_spend|spend_last)_\d+d")
+
+
+def is_money(name: str) -> bool:
+    """``name`` holds amounts in the input's currency (:data:`MONEY_COLUMNS`, :data:`MONEY_PATTERN`)."""
+    return name in MONEY_COLUMNS or MONEY_PATTERN.fullmatch(name) is not None
 
 # Customer features the learned segments use by default (see models/preprocess.py for why).
 DEFAULT_SEGMENT_FEATURES = ("recency_days", "frequency", "monetary", "avg_order_value", "tenure_days")

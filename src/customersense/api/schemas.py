@@ -88,8 +88,10 @@ class CustomerScore(BaseModel):
     anomaly_reason: str | None
     engagement_score: float
     p_alive: float | None
-    churn_probability: float | None = Field(description="1 - p_alive.")
-    expected_spend: float | None
+    churn_probability: float | None = Field(
+        description="P(no purchase in the next horizon_days days) (GET /v1/model: churn_horizon_days).")
+    expected_purchases: float | None = Field(description="Expected purchase days in the next horizon_days days.")
+    expected_spend: float | None = Field(description="Expected spend in the next horizon_days days.")
     clv: float | None
 
 
@@ -121,7 +123,8 @@ class ModelInfo(BaseModel):
     k: int | None = Field(description="Number of learned segments (null without learned segments).")
     features: list[str] = Field(description="Features the learned segments use.")
     required_columns: list[str] = Field(description="Features every customer of POST /v1/score must carry.")
-    clv: bool
+    clv: bool = Field(description="Whether churn and CLV are scored (false: those fields are null).")
+    churn_horizon_days: int | None = Field(description="The churn horizon H in days (null without CLV).")
     segments: list[SegmentInfo]
 
 

@@ -145,8 +145,10 @@ def answer(model: ScoringModel, customers: Customers) -> list[dict[str, Any]]:
     (:meth:`ScoringModel.score_arrays`: no pandas per request)."""
     ids, columns = customers
     scored = {S.CUSTOMER_ID: np.asarray(ids, dtype=object), **model.score_arrays(columns)}
-    if "p_alive" in scored:
-        scored["churn_probability"] = 1.0 - scored["p_alive"]
+    if spec_clv := model.spec.get("clv"):  # the horizon's columns under the answer's plain names
+        h = spec_clv["horizon_days"]
+        scored["expected_purchases"] = scored.pop(f"expected_purchases_{h}d")
+        scored["expected_spend"] = scored.pop(f"expected_spend_{h}d")
     values = [_json_values(scored[c]) if c in scored else [None] * len(ids) for c in ANSWER]
     return [dict(zip(ANSWER, row)) for row in zip(*values)]
 
@@ -163,7 +165,8 @@ def model_info(model: ScoringModel) -> ModelInfo:
     return ModelInfo(
         model_version=spec["model_version"], customersense_version=spec.get("customersense_version"),
         trained_on=spec.get("trained_on") or {}, k=learned.get("k"), features=list(learned.get("features", [])),
-        required_columns=model.required_columns, clv=bool(spec.get("clv")),
+        required_columns=model.required_columns, clv=bool(spec.get("clv")) and spec["clv"]["scorable"],
+        churn_horizon_days=spec["clv"]["horizon_days"] if spec.get("clv") else None,
         segments=[_segment(p) for p in spec.get("profiles", [])],
     )
 

@@ -109,15 +109,7 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
         if b.empty_scores:
             console.print(f"[yellow]note[/]: {b.score}: {b.note()}")
     if result.clv is not None:
-        rec = result.clv.record
-        ev = rec["evaluation"]
-        line = (f"CLV ({rec['prediction_models']['transactions']['model']} + Gamma-Gamma, "
-                f"{rec['horizon_months']} months): total {result.customers['clv'].sum():,.0f}")
-        if "holdout_purchases" in ev:
-            h = ev["holdout_purchases"]
-            line += (f"; holdout after {ev['calibration_end']}: {h['predicted_total']:,.0f} purchases predicted, "
-                     f"{h['actual_total']:,.0f} actual, churn AUC {ev['churn_auc']:.2f}")
-        console.print(line)
+        print_clv(console, result)
     if result.representations is not None:
         print_representations(console, result.representations)
     for note in result.notes:
@@ -126,6 +118,29 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
     opened = [f"{path} ({app})" for name, path, app in DASHBOARD_FILES if any(p.name == name for p in files)]
     if opened:
         console.print(f"open: {'; '.join(opened)}; how: docs/dashboard_guide.md")
+
+
+def print_clv(console, result) -> None:
+    """The churn and CLV candidates on the holdout, one row each, and the choice."""
+    rec, holdout = result.clv.record, result.clv.holdout
+    h = rec["holdout"]
+    table = Table(title=f"Churn and spend in the holdout ({h['calibration_end']} to {h['holdout_end']}, "
+                        f"{h['days']} days, {h['customers']:,} customers, {h['churn_rate']:.0%} churned)")
+    for col in ("candidate", "churn AUC", "Brier", "spend predicted", "spend actual", "error/customer"):
+        table.add_column(col, justify="left" if col == "candidate" else "right")
+
+    def cell(value, fmt: str) -> str:
+        return "-" if value is None or value != value else format(value, fmt)
+
+    for row in holdout.itertuples(index=False):
+        name = f"{row.candidate} (chosen)" if row.chosen else row.candidate
+        table.add_row(name, cell(row.churn_auc, ".3f"), cell(row.brier, ".4f"), cell(row.spend_predicted, ",.0f"),
+                      cell(row.spend_actual, ",.0f"), cell(row.spend_mae, ",.2f"))
+    console.print(table)
+    colour = "green" if rec["status"]["label"] == "supported" else "yellow"
+    console.print(f"[{colour}]churn and CLV[/]: {rec['selection']['chosen']} ({rec['selection']['rule']}); "
+                  f"{rec['horizon_months']}-month CLV total {result.customers['clv'].sum():,.0f}; "
+                  f"status: {rec['status']['label']}")
 
 
 def print_reading(console, parsing: dict, rep) -> None:

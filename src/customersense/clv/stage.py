@@ -1,18 +1,26 @@
-"""The CLV stage of a run: fit on all data for the predictions, and on a calibration period for
-a measured holdout evaluation.
+"""The CLV stage of a run: every candidate scored on a holdout, the best one refitted on all data.
 
-- **Predictions** (added to every customer): the transaction model (Pareto/NBD by default) and
-  Gamma-Gamma are fitted on all purchases up to the day before ``as_of``; each customer gets
-  ``p_alive``, ``expected_purchases_<h>m`` (the next h months, 30 days each), ``expected_spend``
-  and ``clv`` (discounted, times the margin).
-- **Evaluation**: the same models fitted on the calibration period only (to ``calibration_end``;
-  by default the last third of the observed period is the holdout) and compared with what the
-  customers really did afterwards: total and per-customer error, purchases by calibration
-  frequency, and how well P(alive) separates customers who bought again (ROC AUC).
+Time line (days; ``last_day = as_of - 1``; ``H = clv.holdout_days``, or the days after
+``clv.calibration_end`` when that is set)::
 
-Pareto/NBD is the default because BG/NBD gives P(alive) = 1 to every customer without a repeat
-purchase, which makes it a poor churn score (on the CDNOW sample's holdout: churn AUC 0.73 for
-Pareto/NBD, 0.32 for BG/NBD), while both predict purchases about equally well.
+    training_end = calibration_end - H     calibration_end = last_day - H     last_day
+    |---- history ----|---- training labels ----|----------- holdout -----------|
+
+1. The candidates (:mod:`.candidates`): BG/NBD, MBG/NBD and Pareto/NBD with Gamma-Gamma,
+   fitted up to ``calibration_end``, and the supervised model trained on features as of
+   ``training_end`` with labels from ``(training_end, calibration_end]``, each predict for the
+   customers known at ``calibration_end``: the probability of no purchase in the holdout, its
+   purchase days and its spend. The naive baselines (recency only, frequency only, last-period
+   spend) are scored beside them (:mod:`.holdout`).
+2. The chosen model (``clv.model``, by default the lowest holdout Brier score of churn; ties by
+   AUC) is refitted on all data and predicts every customer from ``last_day``:
+   ``churn_probability`` (no purchase in the next H days), ``expected_purchases_<H>d``,
+   ``expected_spend_<H>d``, ``clv`` (discounted over ``clv.horizon_months``, times the margin),
+   ``p_alive`` (BTYD models only), ``clv_model`` and ``clv_status``.
+3. ``clv_status`` says whether the chosen model beat the baselines on the holdout: churn AUC
+   above recency alone and frequency alone, spend error below last-period spend. A model that
+   does not is still published, with that status in every row, in clv_models.json and in the
+   run's notes with what the user can do.
 """
 
 from __future__ import annotations
@@ -29,159 +37,202 @@ from ..config import CLVConfig
 from ..engine.base import Engine
 from ..errors import ConfigError, DataError
 from ..progress import ProgressFn
-from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
-from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, lifetime_values
+from .candidates import BASELINES, BTYD, SUPERVISED, Candidate, baselines, btyd_candidate, fit_spend, PENALIZERS
+from .choice import MONTH_DAYS, SUMMARY_COLUMNS, choose, columns_for, statuses
+from .evaluation import tracking_data
+from .holdout import Outcome, deciles, gains, scores
 from .summary import TIME_UNITS, customer_periods, purchase_days, repeat_counts, summary_frame, tracking_frames
+from .supervised_candidate import supervised_candidate
 
-MODELS = {"pareto": ("Pareto/NBD", ParetoNBDFitter), "bgnbd": ("BG/NBD", BetaGeoFitter)}
-MONTH_DAYS = 30.0
 WHOLE, CALIBRATION = 0, 1  # the two period ends, in the order given to customer_periods
+HOLDOUT, BEFORE = 0, 1      # the two windows: the holdout, and the H days before it
+
+# The stage's steps, counted for progress.
+STEPS = ("purchase days", "customer periods", "BTYD candidates", "supervised candidate",
+         "holdout scores", "refit on all data")
 
 
 @dataclass(frozen=True)
 class CLVResult:
     columns: pd.DataFrame          # indexed by customer_id
     record: dict[str, Any]         # clv_models.json
-    tracking: pd.DataFrame
-    calibration_table: pd.DataFrame
+    tracking: pd.DataFrame | None  # cumulative repeat purchases, the best BTYD candidate
+    deciles: pd.DataFrame          # the chosen model's holdout by decile of predicted churn
+    gains: pd.DataFrame            # churners caught by share targeted, every churn candidate
+    holdout: pd.DataFrame          # one row per candidate and baseline: the holdout table
+    fitted: tuple = ()             # the chosen model's refitted estimators (for a saved model)
+
+    @property
+    def horizon_days(self) -> int:
+        return int(self.record["holdout"]["days"])
 
 
-def _fit(summary: pd.DataFrame, cfg: CLVConfig):
-    name, cls = MODELS[cfg.model]
-    model = cls().fit(summary["frequency"], summary["recency"], summary["T"])
-    # Gamma-Gamma models positive spend: a repeat customer whose repeat purchases were all worth
-    # nothing (zero-value purchases, cleaning.zero_value) is left out of its fit, not of the run.
-    spends = summary["monetary_value"] > 0
-    spend = GammaGammaFitter().fit(summary["frequency"][spends], summary["monetary_value"][spends])
-    return name, model, spend
-
-
-def _describe(name: str, model, cfg: CLVConfig, calibration_end: dt.date, n: int) -> dict[str, Any]:
-    return {
-        "model": name,
-        "params": model.params_,
-        "standard_errors": model.standard_errors_,
-        "log_likelihood": model.log_likelihood_,
-        "converged": bool(model.converged_),
-        "customers": n,
-        "time_unit": cfg.time_unit,
-        "calibration_end": calibration_end.isoformat(),
-    }
-
-
-def default_calibration_end(first_day: dt.date, as_of: dt.date) -> dt.date:
-    """Leave the last third of the observed period for the holdout."""
-    span = (as_of - first_day).days
-    return as_of - dt.timedelta(days=max(1, span // 3)) - dt.timedelta(days=1)
-
-
-# The CLV models' inputs, kept in the customer table so that a saved model can score it again
-# (customersense.scoring): summary column -> customer-table column.
-SUMMARY_COLUMNS = {"frequency": "clv_frequency", "recency": "clv_recency", "T": "clv_T",
-                   "monetary_value": "clv_monetary_value"}
-
-
-def prediction_columns(model, spend, summary: pd.DataFrame, cfg: CLVConfig) -> pd.DataFrame:
-    """Per customer of ``summary`` (:func:`summary_frame` rows): the models' inputs
-    (:data:`SUMMARY_COLUMNS`), ``p_alive``, ``expected_purchases_<h>m``, ``expected_spend`` and
-    ``clv``, indexed by customer id. One definition for the run and for a saved model."""
-    inputs = {name: summary[name].to_numpy() for name in SUMMARY_COLUMNS}
-    return pd.DataFrame(
-        {**prediction_arrays(model, spend, inputs, cfg),
-         **{column: inputs[name] for name, column in SUMMARY_COLUMNS.items()}},
-        index=pd.Index(summary["customer_id"].astype("string"), name="customer_id"),
-    )
-
-
-def prediction_arrays(model, spend, inputs: dict[str, np.ndarray], cfg: CLVConfig) -> dict[str, np.ndarray]:
-    """The predictions of :func:`prediction_columns` from the summary's arrays (``frequency``,
-    ``recency``, ``T``, ``monetary_value``), rounded to 1e-6."""
-    horizon = cfg.horizon_months * MONTH_DAYS / TIME_UNITS[cfg.time_unit]
-    x, m = inputs["frequency"], inputs["monetary_value"]
-    cols = (x, inputs["recency"], inputs["T"])
-    p_alive = model.probability_alive(*cols)  # computed once, reused by the predictions
-    return {
-        "p_alive": np.round(p_alive, 6),
-        f"expected_purchases_{cfg.horizon_months}m": np.round(model.expected_purchases(horizon, *cols, p_alive=p_alive), 6),
-        "expected_spend": np.round(spend.expected_average_spend(x, m), 6),
-        "clv": np.round(lifetime_values(model, spend, *cols, m, horizon=cfg.horizon_months,
-                                        discount_rate=cfg.discount_rate, margin=cfg.margin, time_unit=cfg.time_unit,
-                                        period_days=MONTH_DAYS, p_alive=p_alive), 6),
-    }
-
-
-def fitted_models(record: dict[str, Any]):
-    """The transaction and spend models of ``record["prediction_models"]`` (clv_models.json),
-    rebuilt from their parameters, ready to predict."""
-    models = record["prediction_models"]
-    name = models["transactions"]["model"]
-    cls = next(c for n, c in MODELS.values() if n == name)
-    model, spend = cls(), GammaGammaFitter()
-    model.params_ = {k: float(v) for k, v in models["transactions"]["params"].items()}
-    spend.params_ = {k: float(v) for k, v in models["spend"]["params"].items()}
-    return model, spend
-
-
-# The stage's steps, counted for progress: the two engine summaries, then each period's fits.
-STEPS = ("purchase days", "customer periods", "fits on all data", "predictions",
-         "fits on the calibration period", "holdout evaluation")
+def periods_of(first_day: dt.date, as_of: dt.date, cfg: CLVConfig) -> tuple[dt.date, dt.date, int]:
+    """(calibration_end, last_day, H) of a run; a DataError when the history is too short."""
+    last_day = as_of - dt.timedelta(days=1)
+    if cfg.calibration_end is not None:
+        cal_end = cfg.calibration_end
+        if not first_day <= cal_end < last_day:
+            raise ConfigError(f"clv.calibration_end={cal_end}: must be between the first purchase ({first_day}) "
+                              f"and the day before as_of ({last_day})")
+    else:
+        cal_end = last_day - dt.timedelta(days=cfg.holdout_days)
+        if cal_end <= first_day:
+            raise DataError(
+                f"the purchases span {(last_day - first_day).days + 1} day(s) ({first_day} to {last_day}): too short "
+                f"to hold out the last {cfg.holdout_days} days for checking the models; give a longer history, a "
+                "shorter --holdout-days, or --no-clv")
+    return cal_end, last_day, (last_day - cal_end).days
 
 
 def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | None = None,
-            progress: ProgressFn | None = None) -> CLVResult:
-    """The CLV stage on cleaned transactions; with the ``engine`` the purchase
-    days are materialised once and every summary is read from them. ``progress`` hears each
-    of :data:`STEPS` done: ``progress(done, len(STEPS), "CLV steps")``."""
+            progress: ProgressFn | None = None, random_state: int = 0) -> CLVResult:
+    """The CLV stage on cleaned transactions. ``progress`` hears each of :data:`STEPS` done."""
     step = _Steps(progress)
-    last_day = as_of - dt.timedelta(days=1)
     first_day = clean.purchase_date.min().to_pyarrow().as_py()
-    cal_end = cfg.calibration_end or default_calibration_end(first_day, as_of)
-    if not first_day <= cal_end < last_day and cfg.calibration_end is None:  # the data's limit, not a setting's
-        raise DataError(
-            f"the purchases span {(last_day - first_day).days + 1} day(s) ({first_day} to {last_day}): too short "
-            "to hold out a period for checking the fit; give a longer history or --no-clv"
-        )
-    if not first_day <= cal_end < last_day:
-        raise ConfigError(
-            f"clv.calibration_end={cal_end}: must be between the first purchase ({first_day}) and "
-            f"the day before as_of ({last_day})"
-        )
+    cal_end, last_day, H = periods_of(first_day, as_of, cfg)
+    train_end = cal_end - dt.timedelta(days=H)
+    unit = TIME_UNITS[cfg.time_unit]
     days = purchase_days(clean)
     if engine is not None:
         days = engine.materialize(days, "clv_days")
     step()
-    # Both periods in one query: cut 0 (WHOLE) is the whole period, cut 1 (CALIBRATION) the calibration period.
-    cuts = [last_day, cal_end]
-    periods = customer_periods(days, cuts, holdout=(cal_end, last_day), engine=engine)
+    periods = customer_periods(days, [last_day, cal_end], engine=engine,
+                               windows=[(cal_end, last_day), (train_end, cal_end)])
     full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)
+    cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit)
+    known = periods[periods[f"n_{CALIBRATION}"].to_numpy() > 0]
+    outcome = Outcome.from_counts(known[f"w{HOLDOUT}_n"].to_numpy(), known[f"w{HOLDOUT}_value"].to_numpy())
+    if outcome.churned.min() == outcome.churned.max():
+        raise DataError(f"in the holdout ({cal_end} to {last_day}) {'no' if outcome.churned.min() else 'every'} "
+                        "customer bought again: churn cannot be checked; give another --holdout-days or a longer history")
     step()
-    # Predictions from all data.
-    name, model, spend = _fit(full, cfg)
+    failures: dict[str, str] = {}
+    candidates: list[Candidate] = []
+    spend = fit_spend(cal)
+    penalizers = PENALIZERS if cfg.penalizer is None else (cfg.penalizer,)
+    for key in BTYD:
+        try:
+            candidates.append(btyd_candidate(key, cal, spend, H / unit, outcome.churned, penalizers))
+        except DataError as exc:
+            failures[BTYD[key][0]] = str(exc)
     step()
-    columns = prediction_columns(model, spend, full, cfg)
-    record = {
-        "purchases_counted": full.attrs.get("purchases_counted", "distinct purchase days; returns excluded"),
-        "spend": "mean value of the repeat purchase days, the first purchase excluded (Fader & Hardie)",
+    try:
+        candidates.append(supervised_candidate(days, train_end, cal_end, H, cal["customer_id"], engine, random_state))
+    except DataError as exc:
+        failures[SUPERVISED[1]] = str(exc)
+    step()
+    if not candidates:
+        raise DataError("no churn model could be fitted: " + "; ".join(f"{k}: {v}" for k, v in failures.items()))
+    base = baselines(cal, known[f"w{BEFORE}_value"].to_numpy())
+    table = {c.name: scores(c.prediction, outcome) for c in [*candidates, *base]}
+    chosen = choose(candidates, table, cfg.model, failures)
+    status = statuses(chosen, table)
+    step()
+    refit = columns_for(chosen, full, days, cal_end, last_day, H, cfg, engine, random_state)
+    columns = refit.columns
+    columns[f"spend_last_{H}d"] = known_spend(periods, columns.index)
+    columns["clv_status"] = pd.Series(status["label"], index=columns.index, dtype="string")
+    step()
+    record = _record(cfg, cal_end, last_day, train_end, H, outcome, candidates, base, table, chosen, failures,
+                     status, refit.fit, full)
+    return CLVResult(
+        columns=columns, record=record,
+        tracking=_tracking(candidates, table, periods, days, cal_end, last_day, cfg),
+        deciles=deciles(chosen.prediction, outcome),
+        gains=_gains([*candidates, *base], outcome),
+        holdout=_holdout_frame(table, candidates, base, chosen),
+        fitted=refit.models,
+    )
+
+
+def known_spend(periods: pd.DataFrame, index: pd.Index) -> np.ndarray:
+    """Each customer's spend in the last H days (the holdout window), in ``index`` order."""
+    spend = pd.Series(periods[f"w{HOLDOUT}_value"].to_numpy(float), index=periods["customer_id"].astype("string"))
+    return spend.reindex(index).fillna(0.0).to_numpy()
+
+
+def _gains(candidates: list[Candidate], outcome: Outcome) -> pd.DataFrame:
+    parts = []
+    for c in candidates:
+        if c.prediction.score is None:
+            continue
+        share, caught = gains(c.prediction.score, outcome.churned)
+        parts.append(pd.DataFrame({"candidate": c.name, "share_targeted": share, "share_of_churners": caught}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _holdout_frame(table: dict, candidates: list[Candidate], base: list[Candidate], chosen: Candidate) -> pd.DataFrame:
+    rows = []
+    for c in [*candidates, *base]:
+        s = table[c.name]
+        rows.append({
+            "candidate": c.name, "kind": c.kind, "chosen": c.name == chosen.name,
+            "churn_auc": s["churn_auc"], "brier": s["brier"],
+            "purchases_predicted": (s["purchases"] or {}).get("predicted"),
+            "purchases_actual": (s["purchases"] or {}).get("actual"),
+            "spend_predicted": (s["spend"] or {}).get("predicted"),
+            "spend_actual": (s["spend"] or {}).get("actual"),
+            "spend_error_pct": (s["spend"] or {}).get("error_pct"),
+            "spend_mae": (s["spend"] or {}).get("mae"),
+            "penalizer": c.fit.get("penalizer"),
+        })
+    return pd.DataFrame(rows)
+
+
+def _tracking(candidates, table, periods, days, cal_end, last_day, cfg) -> pd.DataFrame | None:
+    """Cumulative repeat purchases, actual vs the best BTYD candidate fitted up to ``cal_end``."""
+    btyd = [c for c in candidates if c.kind == "btyd"]
+    if not btyd:
+        return None
+    best = min(btyd, key=lambda c: table[c.name]["brier"])
+    repeats = repeat_counts(days, [last_day, cal_end], last_day)
+    cohorts, reps = tracking_frames(periods, repeats, CALIBRATION, cal_end)
+    out = tracking_data(best.models[0], cohorts, reps, last_day, calibration_end=cal_end, time_unit=cfg.time_unit)
+    out.attrs["model"] = best.name
+    return out
+
+
+def _record(cfg, cal_end, last_day, train_end, H, outcome, candidates, base, table, chosen, failures, status,
+            fit, full) -> dict[str, Any]:
+    rows = []
+    for c in [*candidates, *base]:
+        rows.append({"name": c.name, "kind": c.kind, "chosen": c.name == chosen.name, **table[c.name],
+                     **({"fit": c.fit} if c.fit else {})})
+    return {
+        "purchases_counted": full.attrs.get("purchases_counted"),
+        "spend": "sum of the purchase days' value in the window; Gamma-Gamma: mean value of the repeat "
+                 "purchase days, the first purchase excluded (Fader & Hardie)",
+        "holdout": {
+            "days": H, "calibration_end": cal_end.isoformat(), "holdout_end": last_day.isoformat(),
+            "training_end": train_end.isoformat(), "customers": int(outcome.churned.size),
+            "churn_rate": round(float(outcome.churned.mean()), 6),
+            "churn": f"no purchase day in the {H} days after the cut",
+        },
+        "selection": {
+            "requested": cfg.model,
+            "rule": "the lowest holdout Brier score of churn (ties: the higher AUC)" if cfg.model == "auto"
+                    else f"clv.model = {cfg.model!r}",
+            "chosen": chosen.name,
+            "penalizers_tried": list(PENALIZERS) if cfg.penalizer is None else [cfg.penalizer],
+        },
+        "status": status,
+        "candidates": rows,
+        "failed": failures,
+        "prediction_model": fit,
         "horizon_months": cfg.horizon_months,
         "discount_rate_per_month": cfg.discount_rate,
         "margin": cfg.margin,
-        "prediction_models": {
-            "transactions": _describe(name, model, cfg, last_day, len(full)),
-            "spend": _describe("Gamma-Gamma", spend, cfg, last_day, spend.n_customers_),
+        "time_unit": cfg.time_unit,
+        "columns": {
+            "churn_probability": f"P(no purchase day in the next {H} days)",
+            f"expected_purchases_{H}d": f"expected purchase days in the next {H} days",
+            f"expected_spend_{H}d": f"expected spend in the next {H} days",
+            "clv": f"discounted expected spend over the next {cfg.horizon_months} months x margin {cfg.margin}",
+            "p_alive": "P(still a customer) from the BTYD model; empty for the supervised model",
+            f"spend_last_{H}d": f"actual spend in the last {H} days",
         },
     }
-    repeats = repeat_counts(days, cuts, last_day)
-    step()
-    try:
-        record["evaluation"], tracking, table = _evaluate(periods, repeats, cal_end, last_day, cfg, step)
-    except DataError as exc:  # ConvergenceError included
-        # The predictions stand; say plainly that the holdout check could not be made.
-        record["evaluation"] = {"calibration_end": cal_end.isoformat(), "error": str(exc)}
-        cohorts, repeats = tracking_frames(periods, repeats, WHOLE, last_day)
-        tracking = tracking_data(model, cohorts, repeats, last_day, time_unit=cfg.time_unit)
-        table = None
-    step.finish()
-    return CLVResult(columns=columns, record=record, tracking=tracking, calibration_table=table)
 
 
 class _Steps:
@@ -195,30 +246,5 @@ class _Steps:
         if self.progress is not None:
             self.progress(self.done, len(STEPS), "CLV steps")
 
-    def finish(self) -> None:  # a failed evaluation skips its steps
-        while self.done < len(STEPS):
-            self()
 
-
-def _evaluate(periods: pd.DataFrame, repeats: pd.DataFrame, cal_end: dt.date, last_day: dt.date, cfg: CLVConfig,
-              step: _Steps):
-    """Fit on the calibration period, compare with the holdout."""
-    cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit, holdout_end=last_day)
-    name, model, spend = _fit(cal, cfg)
-    step()
-    p_alive = model.probability_alive(cal["frequency"], cal["recency"], cal["T"])
-    predicted = predict_holdout(model, cal, p_alive)
-    actual = cal["holdout_frequency"].to_numpy(float)
-    cohorts, repeats = tracking_frames(periods, repeats, CALIBRATION, cal_end)
-    tracking = tracking_data(model, cohorts, repeats, last_day, calibration_end=cal_end, time_unit=cfg.time_unit)
-    table = calibration_by_frequency(cal["frequency"], actual, predicted)
-    evaluation = {
-        "calibration_end": cal_end.isoformat(),
-        "holdout_end": last_day.isoformat(),
-        "transactions_model": _describe(name, model, cfg, cal_end, len(cal)),
-        "spend_model": _describe("Gamma-Gamma", spend, cfg, cal_end, spend.n_customers_),
-        "holdout_purchases": holdout_accuracy(actual, predicted),
-        "churn_auc": churn_auc(p_alive, actual),
-        "by_calibration_frequency": table.reset_index().to_dict(orient="records"),
-    }
-    return evaluation, tracking, table
+__all__ = ["BASELINES", "CLVResult", "MONTH_DAYS", "STEPS", "SUMMARY_COLUMNS", "run_clv"]

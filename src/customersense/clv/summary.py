@@ -68,7 +68,7 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
 
 def customer_periods(
     days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None,
-    engine: Engine | None = None,
+    engine: Engine | None = None, windows: Sequence[tuple[dt.date, dt.date]] = (),
 ) -> pd.DataFrame:
     """Per-customer counts for several period ends at once: one query on ``days`` (from
     :func:`purchase_days`).
@@ -78,7 +78,9 @@ def customer_periods(
     or before the cut; 0 when the first purchase is later), ``recency_k`` (the last of them
     minus the first purchase day, in days), ``T_k`` (the cut minus the first purchase day)
     and ``repeat_value_k`` (value of those days, the first excluded). With ``holdout =
-    (start, end)`` also ``holdout_n``: the purchase days in ``(start, end]``.
+    (start, end)`` also ``holdout_n``: the purchase days in ``(start, end]``; for each
+    ``windows[j] = (start, end)``: ``w{j}_n`` and ``w{j}_value``, the purchase days in ``(start, end]``
+    and their value.
     """
     j = days.filter(days.first_day <= ibis.literal(max(cuts)))
     date = j.purchase_date
@@ -90,12 +92,18 @@ def customer_periods(
         aggs[f"repeat_value_{k}"] = j.day_value.sum(where=upto & (date > j.first_day)).cast("float64")
     if holdout is not None:
         aggs["holdout_n"] = j.count(where=(date > ibis.literal(holdout[0])) & (date <= ibis.literal(holdout[1])))
+    for w, (start, end) in enumerate(windows):
+        inside = (date > ibis.literal(start)) & (date <= ibis.literal(end))
+        aggs[f"w{w}_n"] = j.count(where=inside)
+        aggs[f"w{w}_value"] = j.day_value.sum(where=inside).cast("float64")
     stats = j.group_by("customer_id").aggregate(**aggs)
     derived = {}
     for k, cut in enumerate(cuts):
         derived[f"recency_{k}"] = stats[f"last_{k}"].delta(stats.first_day, unit="day")
         derived[f"T_{k}"] = ibis.literal(cut).delta(stats.first_day, unit="day")
         derived[f"repeat_value_{k}"] = stats[f"repeat_value_{k}"].fill_null(0.0)
+    for w in range(len(windows)):
+        derived[f"w{w}_value"] = stats[f"w{w}_value"].fill_null(0.0)
     stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
     df = fetch(stats.order_by("customer_id"), engine)
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date

@@ -61,9 +61,11 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     max_customers = 5000          # validate on a seeded sample above this size
     [clv]
     enabled = true
-    model = "pareto"              # or "bgnbd"
+    model = "auto"                # chosen by the holdout; or "pareto", "bgnbd", "mbgnbd", "supervised"
+    holdout_days = 90             # churn horizon H: the last H days rank the candidates
+    penalizer = 0.01              # L2 penalty of the BTYD fits; default: chosen by the holdout
     time_unit = "weeks"           # or "days"
-    calibration_end = 2010-08-01  # holdout evaluation after this date; default: last third
+    calibration_end = 2010-08-01  # holdout after this date instead of the last holdout_days
     horizon_months = 12
     discount_rate = 0.01          # per month
     margin = 1.0                  # profit share of revenue
@@ -204,16 +206,27 @@ class CLVConfig(Section):
     help_group: ClassVar[str] = "CLV"
 
     enabled: bool = setting(True, "Lifetime value and churn models.", flag="--clv")
-    model: Literal["pareto", "bgnbd"] = setting("pareto", "Transaction model: Pareto/NBD or BG/NBD.",
-                                                flag="--clv-model")
+    model: Literal["auto", "pareto", "bgnbd", "mbgnbd", "supervised"] = setting(
+        "auto", "Churn and CLV model; 'auto': the candidate with the best holdout Brier score.", flag="--clv-model")
+    holdout_days: int = setting(90, "Churn horizon H in days; the last H days are the holdout.")
+    penalizer: float | None = setting(None, "L2 penalty of the BTYD fits (lifetimes' penalizer_coef).",
+                                      shown="chosen by the holdout")
     time_unit: Literal["weeks", "days"] = setting("weeks", "Time unit of the transaction model.")
-    calibration_end: Date | None = setting(None, "CLV holdout evaluation after this date.",
-                                           shown="the last third is the holdout")
+    calibration_end: Date | None = setting(None, "Holdout after this date (sets H).",
+                                           shown="the last holdout_days days")
     horizon_months: int = setting(12, "CLV and expected-purchases horizon in months.", aliases=("--horizon",))
     discount_rate: float = setting(0.01, "Monthly (30-day) discount rate for CLV.")
     margin: float = setting(1.0, "Profit share of revenue for CLV; 1.0 gives revenue CLV.")
 
     _horizon = at_least(1, "horizon_months")
+    _holdout = at_least(7, "holdout_days")
+
+    @field_validator("penalizer")
+    @classmethod
+    def _penalizer(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 10:
+            raise ValueError("a penalty in [0, 10], e.g. 0.01")
+        return value
 
     @field_validator("discount_rate")
     @classmethod

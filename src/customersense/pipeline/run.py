@@ -21,6 +21,7 @@ from .. import schema as S
 from ..campaigns.history import measured_results
 from ..cleaning import clean
 from ..clv.stage import CLVResult, run_clv
+from ..clv.support import segment_support
 from ..config import Config
 from ..engine import Engine, connect, default_memory_limit
 from ..engine.base import first_line
@@ -40,7 +41,7 @@ from ..rfm import load_segment_map, score_rfm
 from .at_scale import analyse_at_scale
 from .frozen import frozen_model
 
-CLV_COLUMNS = ("p_alive", "expected_spend", "clv")
+CLV_COLUMNS = ("churn_probability", "p_alive", "clv")
 
 # Below this many customers, clusters and anomalies say nothing; the classic RFM segments remain.
 MIN_CUSTOMERS_FOR_LEARNING = 10
@@ -151,7 +152,7 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
         customers = customers.drop(columns=pieces)
     clv = None
     if config.clv.enabled:
-        with clock.stage("clv", "Lifetime value and churn (Pareto/NBD or BG/NBD, Gamma-Gamma)") as progress:
+        with clock.stage("clv", "Churn and lifetime value (candidates ranked on a holdout)") as progress:
             clv = _clv(cleaned, config, notes, engine, progress)
         if clv is not None:
             customers = customers.join(clv.columns, on=S.CUSTOMER_ID)
@@ -190,6 +191,9 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
     with clock.stage("profiles", "Segment profiles and recommendations"):
         measured = measured_results(config.input.campaign_history, notes)
         profiles = _profiles(customers, pricing, learned, measured)
+        if clv is not None:
+            clv.record["segments"] = segment_support(customers, segment_cols, clv.horizon_days, config.clv)
+            notes.extend(row["note"] for rows in clv.record["segments"].values() for row in rows if row["material"])
     return RunResult(
         config=config,
         source=tx.info,
@@ -214,14 +218,17 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
 def _clv(cleaned, config: Config, notes: list[str], engine: Engine, progress=None) -> CLVResult | None:
     """Fit the CLV models; a fit that cannot converge (or too little data) becomes a note."""
     try:
-        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv, engine, progress)
+        clv = run_clv(cleaned.purchases_and_returns, cleaned.report.as_of, config.clv, engine, progress,
+                      random_state=config.segmentation.random_state)
     except ConfigError:
         raise
     except DataError as exc:
         notes.append(f"CLV skipped: {exc}")
         return None
-    if "error" in clv.record["evaluation"]:
-        notes.append(f"CLV holdout evaluation not available: {clv.record['evaluation']['error']}")
+    for name, error in clv.record["failed"].items():
+        notes.append(f"churn/CLV candidate {name} not fitted: {error}")
+    if clv.record["status"]["label"] != "supported":
+        notes.append(clv.record["status"]["message"])
     return clv
 
 

@@ -103,8 +103,8 @@ def segment_figures(customers: pd.DataFrame, column: str, unit_price: pd.Series,
             row["customers_past_contact_day"] = int((group["recency_days"] > row["contact_after_days"]).sum())
         else:
             row["contact_after_days"], row["customers_past_contact_day"] = np.nan, np.nan
-        row["revenue_at_stake"] = (round(float(((1.0 - group["p_alive"]) * group["clv"]).sum()), 2)
-                                   if {"p_alive", "clv"} <= set(group.columns) else np.nan)
+        row["revenue_at_stake"] = (round(float((group["churn_probability"] * group["clv"]).sum()), 2)
+                                   if {"churn_probability", "clv"} <= set(group.columns) else np.nan)
         n = len(group)
         if latest is not None and segment in latest.index:
             m = latest.loc[segment]

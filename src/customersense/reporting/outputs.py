@@ -10,6 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
 from ..features import ENGAGEMENT_WEIGHTS, FEATURE_COLUMNS
@@ -46,6 +48,7 @@ OUTPUT_FILES = (
     "validation.json",
     "validation_analysis.png",
     "clv_models.json",
+    "clv_holdout.csv",
     "clv_analysis.png",
     "model",
     "customer_embeddings.parquet",
@@ -115,6 +118,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 out.write_json("validation.json", result.validation.to_dict())
             if result.clv is not None:
                 out.write_json("clv_models.json", result.clv.record)
+                out.write_csv("clv_holdout.csv", result.clv.holdout)
             reps = result.representations
             if reps is not None and reps.embeddings is not None:
                 out.write_parquet("customer_embeddings.parquet", reps.embeddings.columns.reset_index())
@@ -193,10 +197,18 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
     save_figure(fig, out.path("rfm_segments.png"))
     if result.clv is not None:
         clv = result.clv
-        fig = clv_figure(clv.tracking, clv.calibration_table, result.customers["p_alive"], result.customers["clv"],
-                         caption=caption, currency=currency,
-                         title=f"Customer lifetime value: {clv.record['prediction_models']['transactions']['model']}",
-                         holdout_error=clv.record.get("evaluation", {}).get("error"))
+        segments = clv.record.get("segments", {})
+        column = "segment" if "segment" in segments else "rfm_segment"
+        by_segment = pd.DataFrame(segments.get(column, []))
+        if len(by_segment):
+            by_segment = by_segment.rename(columns={"clv_mean": "clv"})[["segment", "customers", "churn_probability",
+                                                                          "clv"]]
+        fig = clv_figure(clv.deciles, clv.gains, clv.tracking, result.customers["clv"], by_segment,
+                         caption=caption, currency=currency, chosen=clv.record["selection"]["chosen"],
+                         horizon_days=clv.horizon_days,
+                         title=f"Churn and customer lifetime value: {clv.record['selection']['chosen']}",
+                         missing=None if clv.tracking is not None else
+                         {"Tracking: cumulative repeat purchases": "no BTYD model could be fitted"})
         save_figure(fig, out.path("clv_analysis.png"))
     if learned is None:
         return
@@ -278,14 +290,16 @@ def _customer_totals(result: RunResult) -> dict[str, Any]:
 def _clv_summary(result: RunResult) -> dict[str, Any]:
     if result.clv is None:
         return {"enabled": result.config.clv.enabled, "fitted": False}
-    ev = result.clv.record["evaluation"]
+    rec = result.clv.record
+    table = result.clv.holdout.astype(object).where(result.clv.holdout.notna(), None)
     return {
-        "model": result.clv.record["prediction_models"]["transactions"]["model"],
-        "params": result.clv.record["prediction_models"]["transactions"]["params"],
+        "model": rec["selection"]["chosen"],
+        "selection": rec["selection"]["rule"],
+        "status": rec["status"]["label"],
+        "holdout_days": rec["holdout"]["days"],
+        "holdout": table.to_dict(orient="records"),
         "total_clv": round(float(result.customers["clv"].sum()), 2),
-        "holdout": ev.get("holdout_purchases", {"error": ev.get("error")}),
-        "churn_auc": ev.get("churn_auc"),
-        "details": "clv_models.json",
+        "details": "clv_models.json, clv_holdout.csv",
     }
 
 

@@ -55,7 +55,7 @@ import pyarrow.parquet as pq
 
 from ..errors import OutputError
 from .folder import carry_foreign, check_ownership, locked, staging_name, switch
-from ..schema import MONEY_COLUMNS
+from ..schema import is_money
 
 
 class AtomicOutputs:
@@ -230,7 +230,7 @@ def _csv_type(field: pa.Field, fractions: set[str]) -> pa.DataType:
     t = field.type
     if pa.types.is_dictionary(t):
         t = t.value_type
-    if field.name in MONEY_COLUMNS and pa.types.is_floating(t):
+    if is_money(field.name) and pa.types.is_floating(t):
         return MONEY_TYPE
     if pa.types.is_timestamp(t) and field.name not in fractions:
         return pa.timestamp("s", tz=t.tz)

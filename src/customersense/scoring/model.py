@@ -14,8 +14,10 @@ Scoring applies the frozen rules to a customer table with the run's feature colu
   gets exactly its run value; a new customer its position among the training customers);
 - the learned segment: signed log1p, the frozen scaler, the nearest frozen centre, the frozen
   Isolation Forest and threshold, anomaly reasons against the training segments' medians;
-- CLV and P(alive) from the frozen model parameters and the customer's CLV inputs
-  (``clv_frequency``, ``clv_recency``, ``clv_T``, ``clv_monetary_value``).
+- churn, CLV and P(alive) from the frozen BTYD model parameters and the customer's CLV inputs
+  (``clv_frequency``, ``clv_recency``, ``clv_T``, ``clv_monetary_value``). When the run chose the
+  supervised model, the saved model carries no churn and CLV model (``spec["clv"]["scorable"]`` is
+  False, with the reason): its columns stay empty.
 
 Scoring the training customers reproduces the run's columns exactly (tested).
 """
@@ -30,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema as S
-from ..clv.stage import SUMMARY_COLUMNS, fitted_models, prediction_arrays
+from ..clv.choice import SUMMARY_COLUMNS, btyd_columns, rebuild_btyd
 from ..config import CLVConfig
 from ..errors import DataError
 from ..features.customer import FEATURE_COLUMNS, engagement_from_ranks
@@ -44,7 +46,7 @@ from ..rfm.scoring import DimensionBins, bin_scores
 from .forest import forest_arrays, score_samples
 
 FORMAT = "customersense-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: churn and CLV chosen by holdout (issue 15)
 RFM_INPUTS = ("recency_days", "frequency", "monetary")
 CLV_INPUTS = tuple(SUMMARY_COLUMNS.values())
 
@@ -67,9 +69,13 @@ class ScoringModel:
         return list(dict.fromkeys([*RFM_INPUTS, *(f for f in self.segment_features if f != "engagement_score")]))
 
     @property
-    def clv_horizon_column(self) -> str | None:
+    def clv_outputs(self) -> list[str]:
+        """The churn and CLV columns the model scores (none without a CLV model)."""
         clv = self.spec["clv"]
-        return f"expected_purchases_{clv['horizon_months']}m" if clv else None
+        if not clv:
+            return []
+        h = clv["horizon_days"]
+        return ["churn_probability", f"expected_purchases_{h}d", f"expected_spend_{h}d", "clv", "p_alive"]
 
     # -- scoring ---------------------------------------------------------------------------------
     def score(self, customers: pd.DataFrame) -> pd.DataFrame:
@@ -124,7 +130,7 @@ class ScoringModel:
 
     @cached_property
     def _clv_models(self):
-        return fitted_models(self.spec["clv"]["record"])
+        return rebuild_btyd(self.spec["clv"]["prediction_model"])
 
     @cached_property
     def _clv_settings(self) -> CLVConfig:
@@ -132,7 +138,7 @@ class ScoringModel:
 
     def _ordered(self, columns) -> list[str]:
         """The run's column order (customer_segments), then any other columns of the input."""
-        clv = ["p_alive", self.clv_horizon_column, "expected_spend", "clv", *CLV_INPUTS] if self.spec["clv"] else []
+        clv = [*self.clv_outputs, *CLV_INPUTS]
         first = [S.CUSTOMER_ID, *FEATURE_COLUMNS, *clv, "r_score", "f_score", "m_score", "rfm_segment",
                  *LEARNED_COLUMNS]
         known = [c for c in first if c in columns]
@@ -194,10 +200,9 @@ class ScoringModel:
         return out
 
     def _clv(self, t: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-        spec = self.spec["clv"]
-        outputs = ["p_alive", self.clv_horizon_column, "expected_spend", "clv"]
+        outputs = self.clv_outputs
         out = {c: np.full(n, np.nan) for c in outputs}
-        if not all(c in t for c in CLV_INPUTS):
+        if not self.spec["clv"]["scorable"] or not all(c in t for c in CLV_INPUTS):
             return out
         inputs = {name: t[column] for name, column in SUMMARY_COLUMNS.items()}
         ok = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
@@ -206,7 +211,8 @@ class ScoringModel:
         inputs = {k: v[ok] for k, v in inputs.items()}
         inputs["frequency"] = inputs["frequency"].astype("int64")
         model, spend = self._clv_models
-        predicted = prediction_arrays(model, spend, inputs, self._clv_settings)
+        predicted = btyd_columns(model, spend, pd.DataFrame(inputs), self.spec["clv"]["horizon_days"],
+                                 self._clv_settings)
         for column in outputs:
             out[column][ok] = predicted[column]
         return out
@@ -254,8 +260,12 @@ def freeze(*, info: dict[str, Any], customers: pd.DataFrame, rfm, segment_map, l
             "outlier_segment": OUTLIERS,
         }
     if clv is not None:
-        spec["clv"] = {"record": {"prediction_models": clv.record["prediction_models"]},
-                       "settings": clv_settings, "horizon_months": clv_settings["horizon_months"]}
+        scorable = "transactions" in clv.record["prediction_model"]
+        spec["clv"] = {"prediction_model": clv.record["prediction_model"], "settings": clv_settings,
+                       "horizon_days": clv.horizon_days, "horizon_months": clv_settings["horizon_months"],
+                       "scorable": scorable,
+                       "reason": None if scorable else
+                       "the supervised churn model is not saved in the model bundle: its columns stay empty"}
     return ScoringModel(spec=spec, arrays=arrays)
 
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from ...schema import MONEY_COLUMNS
+from ...schema import is_money
 
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/customersense/powerbi")
 PARAMETER = "OutputFolder"
@@ -36,7 +36,7 @@ KEY = "customer_id"
 COMPATIBILITY_LEVEL = 1600
 
 # Columns shown as a percentage, and the additive ones a visual sums by default (the others: none).
-_PERCENT = frozenset({"share", "revenue_share", "return_rate", "p_alive", "return_order_share"})
+_PERCENT = frozenset({"share", "revenue_share", "return_rate", "p_alive", "churn_probability", "return_order_share"})
 _ADDITIVE = frozenset({
     "frequency", "customers", "anomalies", "quantity",  # counts
     "monetary", "gross_revenue", "returns_value", "expected_spend", "clv", "revenue", "clv_total",  # money totals
@@ -115,7 +115,7 @@ def _column(name: str, t: pa.DataType, is_csv: bool, currency: str | None, addit
     else:
         raise ValueError(f"column {name!r}: Arrow type {t} has no Power BI column type here")
     fmt = None
-    if name in MONEY_COLUMNS and data_type == "double":
+    if is_money(name) and data_type == "double":
         fmt = money_format(currency)
     elif name in _PERCENT and data_type == "double":
         fmt = "0.0%"

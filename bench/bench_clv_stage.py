@@ -1,0 +1,177 @@
+"""Benchmark: the whole churn and CLV stage (issue 15) against lifetimes, side by side.
+
+Simulates ``--customers`` customers (seeded) from a BG/NBD process with the CDNOW parameters
+(r 0.243, alpha 4.414 weeks, a 0.793, b 2.426) and Gamma-Gamma spend (p 6.25, q 3.74,
+gamma 15.44), first purchases spread over the first year of a two-year window, purchases on
+whole days. Then times, on the same data:
+
+- **customersense**: :func:`customersense.clv.stage.run_clv` on the transactions in DuckDB:
+  the engine summaries, every candidate (BG/NBD, MBG/NBD and Pareto/NBD with the L2 penalty
+  chosen by the holdout, Gamma-Gamma, the supervised model by time split), the baselines, the
+  holdout scores, the refit on all data and every customer's columns; with the seconds of
+  each step.
+- **lifetimes** (0.11.3, a subprocess of its own virtual environment, ``--lifetimes-python``):
+  from the same per-customer (x, t_x, T, m) summary, which it is handed ready-made, BG/NBD and
+  Gamma-Gamma fits, P(alive), conditional expected purchases and CLV for every customer (its
+  Pareto/NBD fit at ``--lifetimes-pareto-customers`` only: it takes minutes at 1M).
+
+Prints a markdown table; ``--json`` writes the numbers.
+
+    .venv/bin/python bench/bench_clv_stage.py --customers 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+BGNBD = {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}   # alpha in days
+GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+START = dt.date(2024, 1, 1)
+SPAN_DAYS = 730
+DEFAULT_LIFETIMES = "/tmp/lifetimes-venv/bin/python"
+
+LIFETIMES_CHILD = r"""
+import json, sys, time, numpy as np, pandas as pd
+import lifetimes
+d = np.load(sys.argv[1]); n_pareto = int(sys.argv[2]); horizon = float(sys.argv[3])
+x, tx, T, m = d["x"], d["tx"], d["T"], d["m"]
+out = {"version": lifetimes.__version__}
+t0 = time.perf_counter()
+bg = lifetimes.BetaGeoFitter().fit(x, tx, T)
+t1 = time.perf_counter()
+pa = bg.conditional_probability_alive(x, tx, T)
+ep = bg.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, T)
+t2 = time.perf_counter()
+rep = x > 0
+gg = lifetimes.GammaGammaFitter().fit(x[rep], m[rep])
+summary = pd.DataFrame({"frequency": x, "recency": tx, "T": T, "monetary_value": m})
+clv = gg.customer_lifetime_value(bg, summary["frequency"], summary["recency"], summary["T"],
+                                 summary["monetary_value"], time=12, discount_rate=0.01, freq="W")
+t3 = time.perf_counter()
+out["bgnbd_gg"] = {"fit": t1 - t0, "predict": t2 - t1, "gg_and_clv": t3 - t2, "total": t3 - t0,
+                   "params": {k: float(v) for k, v in bg.params_.items()}}
+if n_pareto:
+    t0 = time.perf_counter()
+    try:
+        pn = lifetimes.ParetoNBDFitter().fit(x[:n_pareto], tx[:n_pareto], T[:n_pareto])
+        out["pareto"] = {"n": n_pareto, "fit": time.perf_counter() - t0}
+    except Exception as exc:
+        out["pareto"] = {"n": n_pareto, "error": f"{type(exc).__name__}: {exc}"[:200]}
+print(json.dumps(out))
+"""
+
+
+def simulate(n: int, seed: int = 0):
+    """Transactions of ``n`` BG/NBD customers as Arrow arrays: customer id, day, amount."""
+    rng = np.random.default_rng(seed)
+    lam = rng.gamma(BGNBD["r"], 1.0 / BGNBD["alpha"], n)
+    p = rng.beta(BGNBD["a"], BGNBD["b"], n)
+    nu = rng.gamma(GG["q"], 1.0 / GG["gamma"], n)
+    birth = rng.integers(0, 365, n).astype(float)
+    ids, days = [np.arange(n)], [birth]
+    t, alive = birth.copy(), np.ones(n, bool)
+    while True:
+        alive &= rng.random(n) >= p            # dropout right after each purchase
+        t = t + rng.exponential(1.0, n) / lam
+        keep = alive & (t < SPAN_DAYS)
+        if not keep.any():
+            break
+        ids.append(np.nonzero(keep)[0])
+        days.append(t[keep])
+        alive &= keep
+    cid, day = np.concatenate(ids), np.floor(np.concatenate(days)).astype(np.int64)
+    amount = rng.gamma(GG["p"], 1.0, cid.size) / nu[cid]
+    return cid, day, amount
+
+
+def run_customersense(cid, day, amount, threads: int):
+    import pyarrow as pa
+
+    from customersense.clv.stage import STEPS, run_clv
+    from customersense.config import CLVConfig, EngineConfig
+    from customersense.engine import connect
+
+    engine = connect(EngineConfig(threads=threads))
+    dates = (np.datetime64(START) + day.astype("timedelta64[D]")).astype("datetime64[D]")
+    table = pa.table({"customer_id": pa.array(cid.astype(str)), "purchase_date": pa.array(dates),
+                      "line_amount": pa.array(amount), "is_return": pa.array(np.zeros(cid.size, bool))})
+    clean = engine.upload(table, "bench_tx")
+    steps, last = {}, [time.perf_counter()]
+
+    def progress(done, total, what):
+        now = time.perf_counter()
+        steps[STEPS[done - 1]] = round(now - last[0], 2)
+        last[0] = now
+
+    as_of = START + dt.timedelta(days=SPAN_DAYS)
+    t0 = time.perf_counter()
+    result = run_clv(clean, as_of, CLVConfig(), engine, progress)
+    seconds = time.perf_counter() - t0
+    engine.close()
+    return seconds, steps, result
+
+
+def lifetimes_side(result, python: str, n_pareto: int):
+    cols = result.columns
+    weeks = result.record["time_unit"] == "weeks"
+    assert weeks
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "summary.npz"
+        np.savez(path, x=cols["clv_frequency"].to_numpy(float), tx=cols["clv_recency"].to_numpy(float),
+                 T=cols["clv_T"].to_numpy(float), m=cols["clv_monetary_value"].to_numpy(float))
+        child = Path(tmp) / "child.py"
+        child.write_text(LIFETIMES_CHILD)
+        proc = subprocess.run([python, str(child), str(path), str(n_pareto), str(90 / 7)],
+                              capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    if proc.returncode:
+        return {"error": proc.stderr.strip().splitlines()[-1][:200]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lifetimes-python", default=DEFAULT_LIFETIMES)
+    ap.add_argument("--lifetimes-pareto-customers", type=int, default=100_000)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    rows = []
+    for n in args.customers:
+        cid, day, amount = simulate(n)
+        seconds, steps, result = run_customersense(cid, day, amount, args.threads)
+        chosen = result.record["selection"]["chosen"]
+        table = result.holdout.set_index("candidate")
+        row = {"customers": n, "transactions": int(cid.size), "seconds": round(seconds, 2), "steps": steps,
+               "chosen": chosen, "auc": {k: table.loc[k, "churn_auc"] for k in table.index}}
+        if Path(args.lifetimes_python).exists():
+            row["lifetimes"] = lifetimes_side(result, args.lifetimes_python, min(n, args.lifetimes_pareto_customers))
+        rows.append(row)
+        print(json.dumps(row, default=float), file=sys.stderr)
+    print("| customers | transactions | customersense stage (s) | its steps (s) | chosen | lifetimes BG/NBD + GG + "
+          "predictions (s) | lifetimes Pareto/NBD fit (s) |")
+    print("|---:|---:|---:|---|---|---:|---:|")
+    for r in rows:
+        lt = r.get("lifetimes", {})
+        bg = lt.get("bgnbd_gg", {})
+        pn = lt.get("pareto", {})
+        pareto = (f"{pn['fit']:.1f} at {pn['n']:,}" if "fit" in pn else pn.get("error", "-"))
+        steps = ", ".join(f"{k} {v}" for k, v in r["steps"].items())
+        print(f"| {r['customers']:,} | {r['transactions']:,} | {r['seconds']:.1f} | {steps} | {r['chosen']} | "
+              f"{bg.get('total', float('nan')):.1f} | {pareto} |")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()
