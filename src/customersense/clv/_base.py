@@ -104,35 +104,40 @@ def projected_gradient(theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
     return np.where(blocked, 0.0, grad)
 
 
-def log_variances(hess: np.ndarray, free: np.ndarray) -> np.ndarray:
+def log_variances(hess: np.ndarray, at_bound: np.ndarray) -> np.ndarray:
     """Variances of the log-parameters from the Hessian of the negative log-likelihood.
 
-    Parameters not ``free`` (at a search bound), and those loading on a flat or negative
-    direction of the Hessian (an eigenvector component above 0.1 for an eigenvalue below
-    ``1e-9`` of the largest), get NaN; the rest come from the inverse of their own block.
+    The inverse of the whole Hessian when it is positive definite. Otherwise parameters are
+    excluded until the block of the rest is: first those ``at_bound`` (at a search bound), then
+    those loading on a flat or negative direction (an eigenvector component above 0.1 for an
+    eigenvalue below ``1e-9`` of the largest); the rest get the inverse of their block
+    (conditional on the excluded ones), the excluded NaN. Parameters at a bound are NaN always.
     """
+    at_bound = np.asarray(at_bound, dtype=bool)
     var = np.full(hess.shape[0], np.nan)
-    free = np.asarray(free, dtype=bool).copy()
-    while free.any():
-        idx = np.flatnonzero(free)
+    keep = np.ones(hess.shape[0], dtype=bool)
+    while keep.any():
+        idx = np.flatnonzero(keep)
         block = hess[np.ix_(idx, idx)]
-        if np.all(np.isfinite(block)):
-            try:
-                np.linalg.cholesky(block)
-                inv_diag = np.diag(np.linalg.inv(block))
-                if np.all(np.isfinite(inv_diag)) and np.all(inv_diag > 0):
-                    var[idx] = inv_diag
-                    return var
-            except np.linalg.LinAlgError:
-                pass
-            eigval, eigvec = np.linalg.eigh(block)
-            bad = eigval <= 1e-9 * max(float(np.max(np.abs(eigval))), 1e-300)
-            loading = np.max(np.abs(eigvec[:, bad]), axis=1) if bad.any() else np.abs(eigvec[:, 0])
-            drop = loading > 0.1 if np.any(loading > 0.1) else loading == loading.max()
-        else:
-            drop = ~np.all(np.isfinite(block), axis=1) | ~np.all(np.isfinite(block), axis=0)
-            drop = drop if drop.any() else np.ones(idx.size, dtype=bool)
-        free[idx[drop]] = False
+        if not np.all(np.isfinite(block)):
+            keep[idx[~np.all(np.isfinite(block), axis=1)]] = False
+            continue
+        try:
+            np.linalg.cholesky(block)
+            inv_diag = np.diag(np.linalg.inv(block))
+            if np.all(np.isfinite(inv_diag)) and np.all(inv_diag > 0):
+                var[idx] = inv_diag
+                var[at_bound] = np.nan
+                return var
+        except np.linalg.LinAlgError:
+            pass
+        if np.any(keep & at_bound):
+            keep &= ~at_bound
+            continue
+        eigval, eigvec = np.linalg.eigh(block)
+        bad = eigval <= 1e-9 * max(float(np.max(np.abs(eigval))), 1e-300)
+        loading = np.max(np.abs(eigvec[:, bad]), axis=1) if bad.any() else np.abs(eigvec[:, 0])
+        keep[idx[loading > 0.1 if np.any(loading > 0.1) else loading == loading.max()]] = False
     return var
 
 
@@ -205,11 +210,10 @@ class MLEFitter(BaseEstimator):
       against a search bound excluded) is below ``1e-4``. ``convergence_message_`` is the
       optimiser's message, ``max_gradient_`` that gradient.
     - ``standard_errors_``: from the inverse Hessian of the (unpenalised) negative
-      log-likelihood in log-parameters, by the delta method. Parameters at a search bound, and
-      parameters that load on a flat or negative direction of the Hessian (eigenvector
-      component > 0.1 for an eigenvalue below ``1e-9`` of the largest), get NaN; the others'
-      errors are those of the Hessian block of the remaining parameters (conditional on the
-      excluded ones).
+      log-likelihood in log-parameters, by the delta method. When that Hessian is not positive
+      definite, parameters at a search bound, then parameters that load on a flat or negative
+      direction of it, are excluded (NaN) and the others' errors come from the block of the
+      rest (see :func:`log_variances`). Parameters at a search bound always get NaN.
     - ``identifiability_``: per parameter, from the relative standard error ``se / param``:
       below 0.5 "identified", below 2 "weakly identified", otherwise (or NaN, or at the search
       bound ``exp(±18)``) "not identified".
@@ -294,7 +298,7 @@ class MLEFitter(BaseEstimator):
             hess = gradient_hessian(lambda th: objective(th, penalised=False)[1], best.x) * total
         else:
             hess = numerical_hessian(nll, best.x) * total
-        var = log_variances(hess, ~at_bound)
+        var = log_variances(hess, at_bound)
         params = np.exp(best.x)
         self.params_ = {n: float(v) for n, v in zip(names, params)}
         # Delta method: d(param) = param * d(log param); se / param = sd(log param).
