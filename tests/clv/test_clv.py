@@ -8,8 +8,6 @@ Hardie's notes), reproduced from the raw 1/10 sample: weeks, calibration 1997-01
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 import ibis
 import numpy as np
@@ -33,26 +31,6 @@ HOLD_END = dt.date(1998, 6, 30)
 
 def close(value, published, rel=0.01):
     return abs(value - published) <= rel * abs(published)
-
-
-@pytest.fixture(scope="module")
-def cdnow_table():
-    from customersense.cleaning import clean
-    from customersense.config import CleaningPolicy, load_config
-    from customersense.datasets import dataset_path
-    from customersense.engine import connect
-    from customersense.io.readers import read_transactions
-
-    cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))}})
-    engine = connect()
-    tx = read_transactions(engine, cfg.input, Path(tempfile.mkdtemp()))
-    cleaned = clean(engine, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
-    return cleaned.table
-
-
-@pytest.fixture(scope="module")
-def summary(cdnow_table):
-    return rfm_summary(cdnow_table, CAL_END, time_unit="weeks", holdout_end=HOLD_END)
 
 
 @pytest.fixture(scope="module")
