@@ -8,8 +8,6 @@ Hardie's notes), reproduced from the raw 1/10 sample: weeks, calibration 1997-01
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 
 import ibis
 import numpy as np
@@ -33,26 +31,6 @@ HOLD_END = dt.date(1998, 6, 30)
 
 def close(value, published, rel=0.01):
     return abs(value - published) <= rel * abs(published)
-
-
-@pytest.fixture(scope="module")
-def cdnow_table():
-    from customersense.cleaning import clean
-    from customersense.config import CleaningPolicy, load_config
-    from customersense.datasets import dataset_path
-    from customersense.engine import connect
-    from customersense.io.readers import read_transactions
-
-    cfg = load_config(None, {"input": {"source": str(dataset_path("cdnow_sample"))}})
-    engine = connect()
-    tx = read_transactions(engine, cfg.input, Path(tempfile.mkdtemp()))
-    cleaned = clean(engine, tx.table, CleaningPolicy(drop_duplicates=False, drop_non_positive_price=False))
-    return cleaned.table
-
-
-@pytest.fixture(scope="module")
-def summary(cdnow_table):
-    return rfm_summary(cdnow_table, CAL_END, time_unit="weeks", holdout_end=HOLD_END)
 
 
 @pytest.fixture(scope="module")
@@ -226,7 +204,7 @@ def test_sklearn_conventions():
     from sklearn.base import clone
 
     m = ParetoNBDFitter(max_iter=50)
-    assert m.get_params() == {"max_iter": 50}
+    assert m.get_params() == {"max_iter": 50, "penalizer_coef": 0.0}
     assert not hasattr(m, "params_")
     assert clone(m).max_iter == 50
     with pytest.raises(DataError, match="not fitted"):
@@ -280,15 +258,17 @@ def test_optimiser_failure_raises(summary):
         BetaGeoFitter(max_iter=2).fit(summary["frequency"], summary["recency"], summary["T"])
 
 
-def test_unidentified_fit_raises_not_nan():
+def test_unidentified_fit_is_kept_and_reported_not_identified():
     # Every customer buys exactly once more, right at the start: no heterogeneity to identify.
     n = 200
     x, tx, T = np.ones(n), np.full(n, 1.0), np.full(n, 30.0)
-    # (This test used to pass on either branch: raise, or converge with finite values. The data
-    # has one (x, t_x, T) for everyone, so r, alpha, a, b are not identified: it must raise.)
-    with pytest.raises(ConvergenceError, match="not identified") as err:
-        BetaGeoFitter().fit(x, tx, T)
-    assert "\n" not in str(err.value)
+    # (This used to raise ConvergenceError "not identified". Issue 15: a flat optimum is kept and
+    # reported: every parameter "not identified", finite estimates, never NaN parameters.)
+    for cls in (BetaGeoFitter, ParetoNBDFitter):
+        m = cls().fit(x, tx, T)
+        assert set(m.identifiability_.values()) == {"not identified"}, (cls, m.identifiability_)
+        assert all(np.isfinite(v) and v > 0 for v in m.params_.values())
+        assert np.isfinite(m.log_likelihood_)
 
 
 # --- CLV ----------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Customer lifetime value and churn: BG/NBD, Pareto/NBD and Gamma-Gamma fitted by maximum likelihood.
+"""Customer lifetime value and churn: BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma fitted by
+(optionally penalised) maximum likelihood.
 
 Typical use, from cleaned transactions (an Ibis table)::
 
@@ -12,11 +13,12 @@ Note: use ``summary["T"]``, not ``summary.T`` (the DataFrame transpose).
 
 from ._base import ConvergenceError
 from .evaluation import calibration_by_frequency, churn_auc, holdout_accuracy, predict_holdout, tracking_data
+from .mbgnbd import ModifiedBetaGeoFitter
 from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, customer_lifetime_value
 from .summary import rfm_summary, tracking_inputs
 
 __all__ = [
-    "BetaGeoFitter", "ConvergenceError", "GammaGammaFitter", "ParetoNBDFitter",
+    "BetaGeoFitter", "ConvergenceError", "GammaGammaFitter", "ModifiedBetaGeoFitter", "ParetoNBDFitter",
     "calibration_by_frequency", "churn_auc", "customer_lifetime_value",
     "holdout_accuracy", "predict_holdout", "rfm_summary", "tracking_data", "tracking_inputs",
 ]

@@ -1,13 +1,9 @@
 """Maximum-likelihood machinery shared by the CLV models.
 
 Each model supplies a weighted log-likelihood of its natural (positive) parameters; this
-module optimises it in log space with L-BFGS-B, checks convergence, and derives standard
-errors from a numerical Hessian at the optimum.
-
-An estimate is accepted when the gradient at it is small (max |gradient| < 1e-4 per customer);
-``converged_`` and ``convergence_message_`` then say what the optimiser itself reported
-(scipy's ``success`` and ``message``): False when it stopped for another reason, e.g. its
-iteration limit, near enough to the optimum to be accepted.
+module optimises it (optionally penalised) in log space with L-BFGS-B, reports whether the
+optimiser converged, and derives standard errors and an identifiability verdict per
+parameter from a numerical Hessian at the optimum (see :class:`MLEFitter`).
 """
 
 from __future__ import annotations
@@ -20,14 +16,21 @@ from scipy import optimize
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 
 # Bounds of the log-parameters: exp(+-18) covers 1.5e-8 .. 6.6e7 in any time unit.
 LOG_BOUND = 18.0
+# An optimum: max |projected gradient| of the per-customer objective in log-parameters below this.
+GRAD_TOL = 1e-4
+# Relative standard errors (se / param) below which a parameter is identified / weakly identified.
+IDENTIFIED_REL_SE = 0.5
+WEAK_REL_SE = 2.0
 
 
 class ConvergenceError(DataError):
-    """A CLV model could not be fitted: the optimiser failed or the optimum is not identified."""
+    """A CLV model could not be fitted: no finite likelihood, no optimum reached, or no data to fit
+    (e.g. no repeat purchases). A weakly identified optimum is not an error: see
+    :class:`MLEFitter` (``converged_``, ``identifiability_``)."""
 
 
 class NotFittedError(SklearnNotFittedError, DataError):
@@ -95,6 +98,58 @@ def group_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     return [np.asarray(col)[rep] for col in columns], counts
 
 
+def projected_gradient(theta: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """The gradient without the components that push a parameter out through its search bound."""
+    blocked = ((theta <= -LOG_BOUND + 1e-9) & (grad > 0)) | ((theta >= LOG_BOUND - 1e-9) & (grad < 0))
+    return np.where(blocked, 0.0, grad)
+
+
+def log_variances(hess: np.ndarray, at_bound: np.ndarray) -> np.ndarray:
+    """Variances of the log-parameters from the Hessian of the negative log-likelihood.
+
+    The inverse of the whole Hessian when it is positive definite. Otherwise parameters are
+    excluded until the block of the rest is: first those ``at_bound`` (at a search bound), then
+    those loading on a flat or negative direction (an eigenvector component above 0.1 for an
+    eigenvalue below ``1e-9`` of the largest); the rest get the inverse of their block
+    (conditional on the excluded ones), the excluded NaN. Parameters at a bound are NaN always.
+    """
+    at_bound = np.asarray(at_bound, dtype=bool)
+    var = np.full(hess.shape[0], np.nan)
+    keep = np.ones(hess.shape[0], dtype=bool)
+    while keep.any():
+        idx = np.flatnonzero(keep)
+        block = hess[np.ix_(idx, idx)]
+        if not np.all(np.isfinite(block)):
+            keep[idx[~np.all(np.isfinite(block), axis=1)]] = False
+            continue
+        try:
+            np.linalg.cholesky(block)
+            inv_diag = np.diag(np.linalg.inv(block))
+            if np.all(np.isfinite(inv_diag)) and np.all(inv_diag > 0):
+                var[idx] = inv_diag
+                var[at_bound] = np.nan
+                return var
+        except np.linalg.LinAlgError:
+            pass
+        if np.any(keep & at_bound):
+            keep &= ~at_bound
+            continue
+        eigval, eigvec = np.linalg.eigh(block)
+        bad = eigval <= 1e-9 * max(float(np.max(np.abs(eigval))), 1e-300)
+        loading = np.max(np.abs(eigvec[:, bad]), axis=1) if bad.any() else np.abs(eigvec[:, 0])
+        keep[idx[loading > 0.1 if np.any(loading > 0.1) else loading == loading.max()]] = False
+    return var
+
+
+def identifiability(rel_se: float, at_bound: bool) -> str:
+    """The identifiability rule of :class:`MLEFitter` for one parameter."""
+    if at_bound or not np.isfinite(rel_se):
+        return "not identified"
+    if rel_se < IDENTIFIED_REL_SE:
+        return "identified"
+    return "weakly identified" if rel_se < WEAK_REL_SE else "not identified"
+
+
 def gradient_hessian(grad: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Symmetrised central-difference Jacobian of an analytic gradient."""
     k = theta.size
@@ -134,11 +189,39 @@ def central_gradient(f: Callable[[np.ndarray], float], theta: np.ndarray, h: flo
 
 
 class MLEFitter(BaseEstimator):
-    """Base class: log-space maximum likelihood with standard errors.
+    """Base class: log-space (penalised) maximum likelihood with standard errors and an honest
+    account of convergence and identifiability.
 
     Subclasses define ``_param_names``, ``_loglik(params, data, weights)`` returning the
-    total weighted log-likelihood (and optionally ``_loglik_grad`` returning the gradient
-    with respect to the natural parameters), and call :meth:`_maximise` from ``fit``.
+    total weighted log-likelihood (and optionally ``_loglik_grad`` returning it with the gradient
+    with respect to the natural parameters), store ``penalizer_coef`` and call :meth:`_maximise`
+    from ``fit``.
+
+    Objective (lifetimes' definition): the mean negative log-likelihood per customer plus
+    ``penalizer_coef * Σ (param / scale)²`` over the natural parameters, where ``scale`` is 1
+    except for the transaction models' time-scale parameters (alpha, beta), which are divided
+    by the longest customer age ``max T`` as lifetimes does (it fits on ``T / max T``); so a
+    penalised fit does not depend on the time unit.
+
+    Fit status:
+
+    - ``converged_``: the optimiser reported success **and** the largest component of the
+      projected gradient of the objective (per customer, in log-parameters; components pushing
+      against a search bound excluded) is below ``1e-4``. ``convergence_message_`` is the
+      optimiser's message, ``max_gradient_`` that gradient.
+    - ``standard_errors_``: from the inverse Hessian of the (unpenalised) negative
+      log-likelihood in log-parameters, by the delta method. When that Hessian is not positive
+      definite, parameters at a search bound, then parameters that load on a flat or negative
+      direction of it, are excluded (NaN) and the others' errors come from the block of the
+      rest (see :func:`log_variances`). Parameters at a search bound always get NaN.
+    - ``identifiability_``: per parameter, from the relative standard error ``se / param``:
+      below 0.5 "identified", below 2 "weakly identified", otherwise (or NaN, or at the search
+      bound ``exp(±18)``) "not identified".
+
+    :class:`ConvergenceError` is raised only when no start reaches a finite likelihood, or the
+    best estimate is neither reported converged by the optimiser nor at a small gradient (the
+    search stopped far from any optimum, e.g. at a tiny ``max_iter``). A weakly or not
+    identified optimum is kept and reported as such, never raised.
     """
 
     _param_names: tuple[str, ...] = ()
@@ -149,81 +232,82 @@ class MLEFitter(BaseEstimator):
 
     _loglik_grad: Callable | None = None
 
-    def _maximise(self, data: tuple, weights: np.ndarray, starts: list[np.ndarray]) -> None:
-        """Maximise the likelihood from each start in turn; set the fitted attributes."""
+    def _penalizer(self) -> float:
+        pen = getattr(self, "penalizer_coef", 0.0)
+        if not isinstance(pen, (int, float, np.floating, np.integer)) or not np.isfinite(pen) or pen < 0:
+            raise ConfigError(f"{type(self).__name__} penalizer_coef={pen!r} must be a finite number >= 0")
+        return float(pen)
+
+    def _maximise(self, data: tuple, weights: np.ndarray, starts: list[np.ndarray],
+                  penalty_scale: np.ndarray | None = None) -> None:
+        """Minimise the penalised objective from each start in turn; set the fitted attributes."""
         total = float(weights.sum())
         names = self._param_names
+        pen = self._penalizer()
+        inv_scale2 = 1.0 / (np.ones(len(names)) if penalty_scale is None else np.asarray(penalty_scale)) ** 2
+        grad_fn = getattr(self, "_loglik_grad", None)
 
         def nll(theta: np.ndarray) -> float:
             with np.errstate(all="ignore"):
                 value = -self._loglik(np.exp(theta), data, weights) / total
             return value if np.isfinite(value) else 1e300
 
-        grad_fn = getattr(self, "_loglik_grad", None)
-
-        def nll_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        def objective(theta: np.ndarray, penalised: bool = True) -> tuple[float, np.ndarray]:
+            """Per-customer negative log-likelihood (+ penalty) and its gradient in log-parameters."""
             params = np.exp(theta)
-            with np.errstate(all="ignore"):
-                ll, g = grad_fn(params, data, weights)
-            if not np.isfinite(ll) or not np.all(np.isfinite(g)):
-                return 1e300, np.zeros_like(theta)
-            return -ll / total, -g * params / total
+            if grad_fn is not None:
+                with np.errstate(all="ignore"):
+                    ll, g = grad_fn(params, data, weights)
+                if not np.isfinite(ll) or not np.all(np.isfinite(g)):
+                    return 1e300, np.zeros_like(theta)
+                value, grad = -ll / total, -g * params / total
+            else:
+                value = nll(theta)
+                if value >= 1e300:
+                    return value, np.zeros_like(theta)
+                grad = central_gradient(nll, theta)
+            if penalised and pen > 0:
+                value += pen * float(np.sum(params**2 * inv_scale2))
+                grad = grad + 2 * pen * params**2 * inv_scale2
+            return value, grad
 
-        def nll_numgrad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            value = nll(theta)
-            if value >= 1e300:
-                return value, np.zeros_like(theta)
-            return value, central_gradient(nll, theta)
-
-        fun = nll_and_grad if grad_fn is not None else nll_numgrad
-        best, failures = None, []
+        best, best_grad, failures = None, None, []
         for start in starts:
             res = optimize.minimize(
-                fun, np.log(start), jac=True, method="L-BFGS-B",
+                objective, np.log(start), jac=True, method="L-BFGS-B",
                 bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
                 options={"maxiter": self.max_iter, "ftol": 1e-14, "gtol": 1e-7},
             )
-            _, g = fun(res.x)
-            ok = np.isfinite(res.fun) and res.fun < 1e299 and np.max(np.abs(g)) < 1e-4
-            if ok and (best is None or res.fun < best.fun):
-                best = res
+            value, g = objective(res.x)
+            g = projected_gradient(res.x, g)
+            small = float(np.max(np.abs(g))) < GRAD_TOL
+            ok = value < 1e299 and (bool(res.success) or small)
+            if ok and (best is None or value < best.fun):
+                best, best_grad = res, g
             elif not ok:
                 failures.append(f"{res.message} (max |gradient| {np.max(np.abs(g)):.2g})")
-            if best is not None and best.success:
+            if best is not None and best.success and float(np.max(np.abs(best_grad))) < GRAD_TOL:
                 break
         if best is None:
             raise ConvergenceError(
                 f"{self._model_name} fit did not converge ({failures[-1]}); check that the data has "
                 "repeat purchases and consistent recency/T, or try another time unit"
             )
-        at_bound = [n for n, v in zip(names, best.x) if abs(v) > LOG_BOUND - 1e-2]
-        if at_bound:
-            raise ConvergenceError(
-                f"{self._model_name} fit is not identified: parameter(s) {', '.join(at_bound)} ran to "
-                f"the edge of the search range ({', '.join(f'{n}={np.exp(v):.3g}' for n, v in zip(names, best.x))}); "
-                "the data has too few repeat purchases or too little variation for this model"
-            )
+        at_bound = np.abs(best.x) > LOG_BOUND - 1e-2
         if grad_fn is not None:
-            hess = gradient_hessian(lambda th: nll_and_grad(th)[1], best.x) * total
+            hess = gradient_hessian(lambda th: objective(th, penalised=False)[1], best.x) * total
         else:
             hess = numerical_hessian(nll, best.x) * total
-        try:
-            np.linalg.cholesky(hess)
-            var = np.diag(np.linalg.inv(hess))
-        except np.linalg.LinAlgError:
-            var = np.full(len(names), np.nan)
-        if not np.all(np.isfinite(var)) or np.any(var <= 0):
-            raise ConvergenceError(
-                f"{self._model_name} fit found a flat or saddle optimum (Hessian not positive definite "
-                "at the estimate); the parameters are not identified by this data: try more customers "
-                "or a longer calibration period"
-            )
+        var = log_variances(hess, at_bound)
         params = np.exp(best.x)
         self.params_ = {n: float(v) for n, v in zip(names, params)}
-        # Delta method: d(param) = param * d(log param).
-        self.standard_errors_ = {n: float(p * np.sqrt(v)) for n, p, v in zip(names, params, var)}
-        self.log_likelihood_ = float(-best.fun * total)
-        self.converged_ = bool(best.success)
+        # Delta method: d(param) = param * d(log param); se / param = sd(log param).
+        rel_se = np.sqrt(var)
+        self.standard_errors_ = {n: float(p * e) for n, p, e in zip(names, params, rel_se)}
+        self.identifiability_ = {n: identifiability(e, b) for n, e, b in zip(names, rel_se, at_bound)}
+        self.log_likelihood_ = float(-nll(best.x) * total)
+        self.max_gradient_ = float(np.max(np.abs(best_grad)))
+        self.converged_ = bool(best.success) and self.max_gradient_ < GRAD_TOL
         self.convergence_message_ = str(best.message)
         self.n_customers_ = int(round(total))
         self.n_iterations_ = int(best.nit)

@@ -128,3 +128,42 @@ def loglik_grad(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> tuple
     """Total weighted log-likelihood and its gradient in (r, alpha, s, beta)."""
     ll, _, g = _log_terms(params, d, grad=True, weights=np.asarray(weights, dtype=float))
     return float(wsum(weights, ll)), g
+
+
+# Gauss-Legendre rule on [0, 1] in tau, mapped to w = W (1 - (1 - tau)^3) (see below).
+_GL_TAU, _GL_W = np.polynomial.legendre.leggauss(48)
+_GL_C = ((1.0 - _GL_TAU) / 2.0) ** 3                       # (1 - tau)^3
+_GL_W = _GL_W / 2.0 * 3.0 * ((1.0 - _GL_TAU) / 2.0) ** 2   # weight times dw/dtau / W
+_CHUNK = 1 << 19  # quadrature points evaluated at once (memory ~ 8 bytes each, times a few)
+
+
+def purchase_probability_alive(params: np.ndarray, x: np.ndarray, T: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """P(some purchase in (T, T + t] | alive at T, x, T) of the Pareto/NBD model.
+
+    ``∫_0^t (r+x)/(α+T) ((α+T)/(α+T+u))^(r+x+1) ((β+T)/(β+T+u))^s du``, written with
+    ``v = log(1 + u/(α+T))`` and ``w = 1 - exp(-(r+x) v)`` as ``∫_0^W g(v(w)) dw`` with
+    ``W = 1 - ((α+T)/(α+T+t))^(r+x)`` and ``g = (1 + (α+T)(e^v - 1)/(β+T))^-s`` in (0, 1]:
+    a bounded, decreasing integrand (exactly ``W`` when s = 0). Near ``w = 1`` (reached when
+    ``t`` is long) ``g ~ (1-w)^(s/(r+x))`` is not smooth, so ``w = W (1 - (1-τ)^3)`` and the
+    integral in ``τ`` is taken by 48-point Gauss-Legendre (absolute error below 1e-9 on the
+    test grid). ``x`` and ``T`` are 1-D arrays of one length n; ``t`` broadcasts against
+    them (a scalar, (n,) or (k, 1) for a (k, n) result).
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    t = np.asarray(t, dtype=float)
+    shape = np.broadcast_shapes(t.shape, x.shape)
+    n_rx = np.broadcast_to(r + x, shape).ravel()
+    ratio = np.broadcast_to((alpha + T) / (beta + T), shape).ravel()
+    log_rest = -n_rx * np.log1p(np.broadcast_to(t / (alpha + T), shape).ravel())  # log(1 - W)
+    big_w = -np.expm1(log_rest)
+    rest = np.exp(log_rest)
+    out = np.empty(big_w.size)
+    step = max(1, _CHUNK // _GL_C.size)
+    for lo in range(0, big_w.size, step):
+        sl = slice(lo, lo + step)
+        # 1 - w = (1 - W) + W (1 - τ)^3, without cancellation.
+        v = -np.log(rest[sl, None] + big_w[sl, None] * _GL_C) / n_rx[sl, None]
+        g = np.exp(-s * np.log1p(ratio[sl, None] * np.expm1(v)))
+        out[sl] = big_w[sl] * np.einsum("ij,j->i", g, _GL_W)
+    return out.reshape(shape)

@@ -40,10 +40,17 @@ def _starts(x: np.ndarray, T: np.ndarray, w: np.ndarray, extra: tuple[float, ...
 
 
 class _TransactionModel(MLEFitter):
-    """Shared ``fit`` of the two transaction models."""
+    """Shared ``fit`` of the transaction models.
 
-    def __init__(self, max_iter: int = 1000) -> None:
+    ``penalizer_coef``: lifetimes' L2 penalty (see :class:`~customersense.clv._base.MLEFitter`),
+    the time-scale parameters measured in units of the longest customer age ``max T``.
+    """
+
+    _time_scale_params: tuple[str, ...] = ("alpha",)
+
+    def __init__(self, max_iter: int = 1000, penalizer_coef: float = 0.0) -> None:
         self.max_iter = max_iter
+        self.penalizer_coef = penalizer_coef
 
     def fit(self, frequency, recency, T) -> "_TransactionModel":
         """Fit by maximum likelihood on per-customer (frequency, recency, T); returns self."""
@@ -54,7 +61,9 @@ class _TransactionModel(MLEFitter):
                 "use a longer calibration period or more customers"
             )
         (x, tx, t), w = group_rows(x, tx, t)
-        self._maximise(self._prepare(x, tx, t), w, self._start_values(x, t, w))
+        t_max = max(float(t.max()), 1e-12)
+        scale = np.array([t_max if n in self._time_scale_params else 1.0 for n in self._param_names])
+        self._maximise(self._prepare(x, tx, t), w, self._start_values(x, t, w), penalty_scale=scale)
         return self
 
     def expected_purchases_population(self, t) -> np.ndarray:
@@ -62,16 +71,12 @@ class _TransactionModel(MLEFitter):
         raise NotImplementedError
 
 
-class BetaGeoFitter(_TransactionModel):
-    """BG/NBD model: Poisson purchases (gamma(r, alpha) rates), dropout after any purchase with
-    probability p ~ beta(a, b).
-
-    Fitted attributes: ``params_`` (dict r, alpha, a, b), ``standard_errors_``,
-    ``log_likelihood_``, ``converged_``, ``n_customers_``.
-    """
+class _BetaGeoFamily(_TransactionModel):
+    """Models whose purchase rate, while alive, is Poisson with a gamma(r, alpha) rate and whose
+    dropout happens only at purchases (BG/NBD, MBG/NBD); ``_parts(params, data)`` returns the
+    per-row log-likelihood first."""
 
     _param_names = ("r", "alpha", "a", "b")
-    _model_name = "BG/NBD"
 
     def _prepare(self, x, tx, t):
         ux, ix = np.unique(x, return_inverse=True)
@@ -79,6 +84,36 @@ class BetaGeoFitter(_TransactionModel):
 
     def _start_values(self, x, t, w):
         return _starts(x, t, w, (1.0, 1.0))
+
+    def _loglik(self, params, data, weights):
+        return float(wsum(weights, self._parts(params, data)[0]))
+
+    def probability_no_purchase(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """P(no purchase in (T, T + t] | x, t_x, T) = 1 - P(alive) [1 - ((α+T)/(α+T+t))^(r+x)].
+
+        Given alive at T the rate is gamma(r + x, α + T) and no dropout can happen before the
+        next purchase, so P(none in t | alive) = E[exp(-λ t)]; a dead customer never buys.
+        ``t`` may be an array shaped (k, 1): rows of a (k, n) result. ``p_alive``: this model's
+        :meth:`probability_alive` of these customers when already computed.
+        """
+        params = self._check_fitted()
+        r, alpha = params[0], params[1]
+        x, tx, tt = check_frt(frequency, recency, T)
+        t = horizon_array(t)
+        some = -np.expm1(-(r + x) * np.log1p(t / (alpha + tt)))
+        out = 1.0 - _alive(self, p_alive, x, tx, tt) * some
+        return _finite(np.clip(out, 0.0, 1.0), f"{self._model_name} probability_no_purchase")
+
+
+class BetaGeoFitter(_BetaGeoFamily):
+    """BG/NBD model: Poisson purchases (gamma(r, alpha) rates), dropout after any purchase with
+    probability p ~ beta(a, b).
+
+    Fitted attributes: ``params_`` (dict r, alpha, a, b), ``standard_errors_``,
+    ``log_likelihood_``, ``converged_``, ``n_customers_``.
+    """
+
+    _model_name = "BG/NBD"
 
     @staticmethod
     def _parts(params, data):
@@ -92,9 +127,6 @@ class BetaGeoFitter(_TransactionModel):
             a4 = np.where(pos, np.log(a) - np.log(b + x - 1) - (r + x) * np.log(alpha + tx), -np.inf)
         mix = np.logaddexp(a3, a4)
         return a1 + a2 + mix, np.exp(a4 - mix), pos
-
-    def _loglik(self, params, data, weights):
-        return float(wsum(weights, self._parts(params, data)[0]))
 
     def _loglik_grad(self, params, data, weights):
         r, alpha, a, b = params
@@ -154,6 +186,7 @@ class ParetoNBDFitter(_TransactionModel):
 
     _param_names = ("r", "alpha", "s", "beta")
     _model_name = "Pareto/NBD"
+    _time_scale_params = ("alpha", "beta")
 
     def _prepare(self, x, tx, t):
         return _pareto.ParetoData(x, tx, t)
@@ -195,6 +228,24 @@ class ParetoNBDFitter(_TransactionModel):
         out = r * beta / alpha * _lomax_factor(s, np.log1p(t / beta))
         return _finite(out, "Pareto/NBD expected_purchases_population")
 
+    def probability_no_purchase(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """P(no purchase in (T, T + t] | x, t_x, T) = 1 - P(alive) P(some purchase in t | alive),
+
+        ``P(some | alive) = ∫_0^t (r+x)/(α+T) ((α+T)/(α+T+u))^(r+x+1) ((β+T)/(β+T+u))^s du``
+        (first purchase at u before dropout; given alive, λ ~ gamma(r+x, α+T) and
+        μ ~ gamma(s, β+T) independent), by Gauss-Legendre quadrature once per distinct
+        (x, T) (see :func:`customersense.clv._pareto.purchase_probability_alive`). ``t`` may
+        be an array shaped (k, 1): rows of a (k, n) result.
+        """
+        params = self._check_fitted()
+        x, tx, tt = check_frt(frequency, recency, T)
+        t = horizon_array(t)
+        pa = _alive(self, p_alive, x, tx, tt)
+        key, rep = factorize_rows(x, tt)
+        some = _pareto.purchase_probability_alive(params, x[rep], tt[rep], t)[..., key]
+        out = 1.0 - pa * some
+        return _finite(np.clip(out, 0.0, 1.0), "Pareto/NBD probability_no_purchase")
+
 
 def _alive(model: _TransactionModel, p_alive, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:
     """The given P(alive) of the customers (checked), else computed."""
@@ -204,6 +255,14 @@ def _alive(model: _TransactionModel, p_alive, x: np.ndarray, tx: np.ndarray, t: 
     if p_alive.shape != x.shape:
         raise DataError(f"p_alive has shape {p_alive.shape}, the customers {x.shape}")
     return p_alive
+
+
+def horizon_array(t) -> np.ndarray:
+    """Prediction horizon(s) ``t`` as a float array; a DataError unless finite and >= 0."""
+    t = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise DataError("the prediction horizon t must be finite and >= 0")
+    return t
 
 
 def _lomax_factor(s: float, log_ratio: np.ndarray) -> np.ndarray:
@@ -235,8 +294,9 @@ class GammaGammaFitter(MLEFitter):
     _param_names = ("p", "q", "gamma")
     _model_name = "Gamma-Gamma"
 
-    def __init__(self, max_iter: int = 1000) -> None:
+    def __init__(self, max_iter: int = 1000, penalizer_coef: float = 0.0) -> None:
         self.max_iter = max_iter
+        self.penalizer_coef = penalizer_coef
 
     @staticmethod
     def _inputs(frequency, monetary_value) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,113 @@
+"""Customer features as of a date, and the labels of the days after it: the inputs of the
+supervised churn and spend model (:mod:`customersense.clv.supervised`).
+
+One engine query per call on the purchase-days table of :func:`customersense.clv.summary.purchase_days`
+(one row per customer and purchase day, with ``day_value`` and ``first_day``); only one row
+per customer comes back to pandas.
+
+Definitions (all in days, ``cut`` inclusive)
+--------------------------------------------
+- A customer is included when the first purchase day is on or before ``cut``.
+- "The last w days" are the purchase days in ``(cut - w, cut]``.
+- ``mean_gap_days`` is (last - first purchase day) / (purchase days - 1); with a single purchase
+  day it and ``gap_ratio`` are missing (NaN: the gradient-boosting model routes missing values
+  itself).
+- ``purchase_days_ly_next_90`` / ``value_ly_next_90``: the purchase days (value) in the 90 days
+  that followed the same date one year earlier, ``(cut - 365, cut - 275]``: what the customer did
+  in the coming season last year (yearly seasonality).
+- Labels over ``(cut, cut + horizon_days]``: ``label_purchases`` (purchase days),
+  ``label_spend`` (sum of ``day_value``), ``label_churn`` (no purchase day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+
+from ..engine.base import Engine, fetch
+from ..errors import DataError
+
+RECENT_WINDOWS = (30, 90, 180, 365)
+LAST_YEAR = (365, 275)  # (cut - 365, cut - 275]: the 90 days after the same date a year earlier
+
+FEATURES = (
+    "purchase_days",             # distinct purchase days on or before the cut
+    "days_since_last",           # cut - last purchase day
+    "tenure_days",               # cut - first purchase day
+    "total_value",               # sum of day_value
+    "mean_day_value",            # total_value / purchase_days
+    "last_day_value",            # value of the last purchase day
+    *(f"purchase_days_{w}d" for w in RECENT_WINDOWS),  # purchase days in the last w days
+    *(f"value_{w}d" for w in RECENT_WINDOWS),          # value in the last w days
+    "mean_gap_days",             # mean days between purchase days (NaN with one purchase day)
+    "gap_ratio",                 # days_since_last / mean_gap_days (NaN with one purchase day)
+    "purchase_days_ly_next_90",  # purchase days in (cut - 365, cut - 275]
+    "value_ly_next_90",          # value in (cut - 365, cut - 275]
+)
+LABELS = ("label_purchases", "label_spend", "label_churn")
+
+
+def _day(cut: dt.date, days_before: int) -> ibis.Value:
+    return ibis.literal(cut - dt.timedelta(days=days_before))
+
+
+def window_features(
+    days: ibis.Table, cut: dt.date, horizon_days: int | None = None, engine: Engine | None = None
+) -> pd.DataFrame:
+    """Features as of ``cut`` (and labels over ``(cut, cut + horizon_days]`` when given).
+
+    Returns a pandas DataFrame sorted by ``customer_id``: ``customer_id``, the columns of
+    :data:`FEATURES` (float64) and, with ``horizon_days``, the columns of :data:`LABELS`
+    (``label_purchases`` int64, ``label_spend`` float64, ``label_churn`` bool). One engine query.
+    """
+    if not isinstance(cut, dt.date) or isinstance(cut, dt.datetime):
+        raise DataError(f"cut must be a date, not {cut!r}")
+    if horizon_days is not None and int(horizon_days) < 1:
+        raise DataError(f"horizon_days={horizon_days}: use a whole number of days >= 1")
+    j = days.filter(days.first_day <= ibis.literal(cut))
+    date, value = j.purchase_date, j.day_value
+    upto = date <= ibis.literal(cut)
+    aggs: dict[str, ibis.Value] = {
+        "first_day": j.first_day.min(),
+        "last_day": date.max(where=upto),
+        "purchase_days": j.count(where=upto),
+        "total_value": value.sum(where=upto),
+        "last_day_value": value.argmax(date, where=upto),
+    }
+    for w in RECENT_WINDOWS:
+        recent = upto & (date > _day(cut, w))
+        aggs[f"purchase_days_{w}d"] = j.count(where=recent)
+        aggs[f"value_{w}d"] = value.sum(where=recent)
+    last_year = (date > _day(cut, LAST_YEAR[0])) & (date <= _day(cut, LAST_YEAR[1]))
+    aggs["purchase_days_ly_next_90"] = j.count(where=last_year)
+    aggs["value_ly_next_90"] = value.sum(where=last_year)
+    if horizon_days is not None:
+        ahead = (date > ibis.literal(cut)) & (date <= ibis.literal(cut + dt.timedelta(days=int(horizon_days))))
+        aggs["label_purchases"] = j.count(where=ahead)
+        aggs["label_spend"] = value.sum(where=ahead)
+    stats = j.group_by("customer_id").aggregate(**aggs)
+    n = stats.purchase_days.cast("float64")
+    since = ibis.literal(cut).delta(stats.last_day, unit="day").cast("float64")
+    span = stats.last_day.delta(stats.first_day, unit="day").cast("float64")
+    mean_gap = ibis.ifelse(stats.purchase_days > 1, span / (n - 1.0), ibis.null("float64"))
+    money = [c for c in aggs if c.startswith(("value_", "total_value", "last_day_value", "label_spend"))]
+    derived: dict[str, ibis.Value] = {c: stats[c].cast("float64").fill_null(0.0) for c in money}
+    derived.update(
+        days_since_last=since,
+        tenure_days=ibis.literal(cut).delta(stats.first_day, unit="day").cast("float64"),
+        mean_day_value=stats.total_value.cast("float64") / n,
+        mean_gap_days=mean_gap,
+        gap_ratio=since / mean_gap,
+    )
+    out = stats.mutate(**derived)
+    columns = ["customer_id", *FEATURES, *(["label_purchases", "label_spend"] if horizon_days is not None else [])]
+    df = fetch(out.select(*columns).order_by("customer_id"), engine)
+    for c in FEATURES:
+        df[c] = df[c].astype("float64")
+    if horizon_days is not None:
+        df["label_purchases"] = df["label_purchases"].astype("int64")
+        df["label_spend"] = df["label_spend"].astype("float64")
+        df["label_churn"] = df["label_purchases"].to_numpy() == 0
+    return df.reset_index(drop=True)
