@@ -1,6 +1,6 @@
-"""rfm_segments.png and the CLV figure on a real run (planted transactions, learned segmentation
-off: the figures a --no-segments run must still draw), checked against independent pandas
-recomputations from the written customer_segments.parquet."""
+"""rfm_segments.png on a real run (planted transactions, learned segmentation off: the figures a
+--no-segments run must still draw), checked against independent pandas recomputations from the
+written customer_segments.parquet. The CLV figure's panels: tests/reporting/test_clv_plot.py."""
 
 from __future__ import annotations
 

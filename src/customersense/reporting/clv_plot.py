@@ -110,7 +110,7 @@ def clv_figure(
         ax.set_title(name)
     add_caption(fig, title, caption, fontsize=14)
     if notes:
-        host.suptitle("\n".join(_wrap(n, 40 * across) for n in notes), fontsize=10, color="dimgray")
+        host.suptitle("\n".join(_wrap(n, int(12 * PANEL_WIDTH * across)) for n in notes), fontsize=10, color="dimgray")
     return freeze_layout(fig)
 
 
@@ -219,7 +219,7 @@ def _clv(ax, values: np.ndarray, currency: str | None) -> None:
     if negative:
         counts.append(f"{negative:,} negative")
     ax.text(0.98, 0.97, "customers: " + ", ".join(counts), transform=ax.transAxes, ha="right", va="top",
-            fontsize=9, color="dimgray")
+            fontsize=9, color="dimgray", bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
 
 
 def _segments(ax, by_segment: pd.DataFrame, horizon_days: int, currency: str | None) -> None:
@@ -227,7 +227,7 @@ def _segments(ax, by_segment: pd.DataFrame, horizon_days: int, currency: str | N
     pos = np.arange(len(rows))
     bars = ax.barh(pos, rows["churn_probability"], color="tab:red", alpha=0.8)
     money = f" {currency}" if currency else ""
-    ax.bar_label(bars, [f"{p:.2f} · CLV {v:,.0f}{money}" for p, v in zip(rows["churn_probability"], rows["clv"])],
+    ax.bar_label(bars, [f"{p:.2f} · mean CLV {v:,.0f}{money}" for p, v in zip(rows["churn_probability"], rows["clv"])],
                  padding=3, fontsize=8)
     ax.set_yticks(pos, [f"{s} ({n:,})" for s, n in zip(rows["segment"], rows["customers"])],
                   fontsize=9 if len(rows) <= 12 else 7)

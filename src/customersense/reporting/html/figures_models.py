@@ -140,7 +140,8 @@ def skip_reason(panel: str, ctx: Context) -> str | None:
         return "k was fixed, no k sweep to show"
     if panel == "validation" and result.validation is None:
         return "validation is off (validation.enabled = false)"
-    if panel == "churn_clv" and ("churn_probability" not in ctx.customers.columns or "clv_total" not in result.profiles.columns):
+    if panel == "churn_clv" and ("churn_probability" not in ctx.customers.columns
+                                 or "clv_total" not in result.profiles.columns):
         return "CLV and churn are off (clv.enabled = false) or were skipped"
     if panel == "recommendations" and "expected_incremental_revenue" not in result.profiles.columns:
         return "the segment profiles hold no recommendation figures"
