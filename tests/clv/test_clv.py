@@ -23,7 +23,6 @@ from customersense.clv import (
     tracking_data, tracking_inputs,
 )
 from customersense.clv import _pareto
-from customersense.reporting.clv_plot import PANEL_TITLES, clv_figure
 
 CAL_END = dt.date(1997, 9, 30)
 HOLD_END = dt.date(1998, 6, 30)
@@ -351,13 +350,3 @@ def test_evaluation_and_figure_on_cdnow(cdnow_table, summary, bgnbd, pareto, gam
     at_cal = tr.loc[tr["period_end"] == CAL_END].iloc[0]
     assert at_cal["actual_cumulative"] == 2457  # = sum of calibration frequency
     assert abs(at_cal["expected_cumulative"] / 2457 - 1) < 0.05
-    table = calibration_by_frequency(summary["frequency"], summary["holdout_frequency"], pred)
-    pa = bgnbd.probability_alive(summary["frequency"], summary["recency"], summary["T"])
-    clv = customer_lifetime_value(bgnbd, gamma_gamma, summary)
-    fig = clv_figure(tr, table, pa, clv, caption="CDNOW · as of 1998-07-01 · USD", currency="USD")
-    assert [ax.get_title() for ax in fig.axes] == list(PANEL_TITLES)
-    assert len(fig.axes) == 4  # (was len(PANEL_TITLES) == 4: a constant against a constant)
-    assert "CDNOW · as of 1998-07-01 · USD" in fig.get_suptitle()
-    # without P(alive) and CLV values their panels are left out, not drawn empty
-    empty = clv_figure(tr, table, caption="c")
-    assert [ax.get_title() for ax in empty.axes] == list(PANEL_TITLES[:2])

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from customersense.reporting.html import PANEL_ORDER, render_report, report_figures, report_panels, write_report
+from customersense.reporting.html.figures_models import churn_clv_figure
+from customersense.reporting.html.style import Context
 
 from ._html_run import N_CUSTOMERS, planted_run
 
@@ -156,17 +158,42 @@ def test_validation_panel(result, figs):
     assert list(bar.customdata) == v.stability
 
 
-def test_churn_and_clv(result, figs):
-    c = result.customers
-    fig = figs["churn_clv"]
+def planted_churn(result, seed: int = 11):
+    """``result`` with a planted churn_probability (uniform, 5% missing: a customer no model
+    scored), whatever the run computed: the panel must draw exactly these values."""
+    rng = np.random.default_rng(seed)
+    churn = rng.uniform(0, 1, len(result.customers))
+    churn[rng.random(len(churn)) < 0.05] = np.nan
+    return dataclasses.replace(result, customers=result.customers.assign(churn_probability=churn))
+
+
+def test_churn_and_clv(result):
+    planted = planted_churn(result)
+    c = planted.customers
+    fig = churn_clv_figure(Context.of(planted))
     hist = [t for t in fig.data if t.xaxis == "x"]
     clv = [t for t in fig.data if t.xaxis == "x2"]
-    assert sum(sum(t.y) for t in hist) == c["p_alive"].notna().sum() == N_CUSTOMERS
+    assert sum(sum(t.y) for t in hist) == c["churn_probability"].notna().sum() < N_CUSTOMERS
     for t in hist:
-        counts, _ = np.histogram(c.loc[c["segment"].astype(str) == t.meta["segment"], "p_alive"], 20, (0, 1))
+        counts, _ = np.histogram(c.loc[c["segment"].astype(str) == t.meta["segment"], "churn_probability"]
+                                 .dropna(), 20, (0, 1))
         assert list(t.y) == counts.tolist()
     totals = c.groupby(c["segment"].astype(str))["clv"].sum()
     assert {t.x[0]: pytest.approx(t.y[0], rel=REL) for t in clv} == totals.to_dict()
+
+
+def test_churn_axis_names_the_horizon_when_the_run_knows_it(result):
+    planted = planted_churn(result)
+    days = getattr(planted.config.clv, "holdout_days", None)
+    plain = churn_clv_figure(Context.of(planted))
+    expected = f"P(no purchase in the next {days} days)" if days else "Churn probability"
+    assert plain.layout.xaxis.title.text == expected
+    assert plain.layout.annotations[0].text == f"{expected}: customers per bin"
+    sixty = dataclasses.replace(planted, config=planted.config.model_copy(
+        update={"clv": planted.config.clv.model_copy(update={"holdout_days": 60})}))
+    fig = churn_clv_figure(Context.of(sixty))
+    assert fig.layout.xaxis.title.text == "P(no purchase in the next 60 days)"
+    assert "P(no purchase in the next 60 days) %{customdata[0]:.2f}" in fig.data[0].hovertemplate
 
 
 def test_cleaning_table(result, figs):

@@ -1,6 +1,6 @@
-"""rfm_segments.png and the CLV figure on a real run (planted transactions, learned segmentation
-off: the figures a --no-segments run must still draw), checked against independent pandas
-recomputations from the written customer_segments.parquet."""
+"""rfm_segments.png on a real run (planted transactions, learned segmentation off: the figures a
+--no-segments run must still draw), checked against independent pandas recomputations from the
+written customer_segments.parquet. The CLV figure's panels: tests/reporting/test_clv_plot.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from customersense.config import load_config
 from customersense.datasets.synthetic import planted_transactions
 from customersense.pipeline import run
 from customersense.profiles.views import rfm_grid
-from customersense.reporting.clv_plot import NO_HOLDOUT, PANEL_TITLES, clv_figure
 from customersense.reporting.figures import SAVE_DPI
 from customersense.reporting.rfm_plot import COUNT_GID, RFM_TITLES, rfm_figure, segment_palette
 
@@ -104,38 +103,8 @@ def test_segment_bars_equal_the_customers(rfm, finished):
     assert "EUR" in axes[RFM_TITLES[2]].get_xlabel()
 
 
-def test_every_figure_carries_the_caption(rfm, finished):
+def test_the_figure_carries_the_caption(rfm, finished):
     result, _, _ = finished
     _, fig = rfm
-    clv = result.clv
-    figures = [fig, clv_figure(clv.tracking, clv.calibration_table, result.customers["p_alive"],
-                               result.customers["clv"], caption=result.caption, currency=result.currency)]
-    for figure in figures:
-        assert result.caption in figure.get_suptitle()
-        assert result.caption == "tx.parquet · as of " + result.as_of.isoformat() + " · EUR"
-
-
-def _artists(ax) -> int:
-    return len(ax.lines) + len(ax.patches) + len(ax.collections) + len(ax.images)
-
-
-def test_clv_figure_has_no_empty_panel(finished):
-    result, _, _ = finished
-    clv, customers = result.clv, result.customers
-    full = clv_figure(clv.tracking, clv.calibration_table, customers["p_alive"], customers["clv"],
-                      caption="c", currency="EUR")
-    has_holdout = clv.calibration_table is not None and len(clv.calibration_table) > 0
-    assert [ax.get_title() for ax in full.axes] == [t for t in PANEL_TITLES if has_holdout or "Calibration" not in t]
-    no_holdout = clv_figure(clv.tracking, None, customers["p_alive"], customers["clv"], caption="c",
-                            holdout_error="the fit did not converge")
-    assert [ax.get_title() for ax in no_holdout.axes] == [PANEL_TITLES[0], PANEL_TITLES[2], PANEL_TITLES[3]]
-    notes = [t.get_text().replace("\n", " ") for t in no_holdout.texts]
-    assert f"{NO_HOLDOUT}: the fit did not converge" in notes
-    only_tracking = clv_figure(clv.tracking, None, caption="c")
-    assert [ax.get_title() for ax in only_tracking.axes] == [PANEL_TITLES[0]]
-    for fig in (full, no_holdout, only_tracking):
-        assert all(_artists(ax) > 0 for ax in fig.axes)
-    clv_axis = next(ax for ax in full.axes if ax.get_title() == PANEL_TITLES[3])
-    assert clv_axis.get_xlabel().startswith("customer lifetime value (EUR")
-    heights = [p.get_height() for p in clv_axis.patches]
-    assert sum(heights) == np.isfinite(customers["clv"].to_numpy(dtype=float)).sum() == 400
+    assert result.caption in fig.get_suptitle()
+    assert result.caption == "tx.parquet · as of " + result.as_of.isoformat() + " · EUR"

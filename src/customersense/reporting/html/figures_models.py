@@ -16,7 +16,7 @@ from .style import KIND_LABEL, Context, money, style, tag
 if TYPE_CHECKING:  # pragma: no cover
     from ...result import RunResult
 
-P_ALIVE_BINS = 20
+CHURN_BINS = 20
 STABILITY_COLORS = {"stable": "#54A24B", "weak": "#EECA3B", "unstable": "#E45756"}
 K_METRICS = (("inertia", "Elbow (inertia)"), ("silhouette", "Silhouette (higher is better)"),
              ("davies_bouldin", "Davies-Bouldin (lower is better)"),
@@ -62,16 +62,25 @@ def validation_figure(ctx: Context) -> go.Figure:
     return style(fig, ctx, "Validation: stability per segment", note)
 
 
+def churn_label(ctx: Context) -> str:
+    """What ``churn_probability`` is: "P(no purchase in the next N days)", N the run's
+    ``clv.holdout_days``; "Churn probability" when the run's settings do not name N."""
+    days = getattr(ctx.result.config.clv, "holdout_days", None)
+    return f"P(no purchase in the next {int(days)} days)" if days else "Churn probability"
+
+
 def churn_clv_figure(ctx: Context) -> go.Figure:
-    hist = histograms_by(ctx.customers[["p_alive", ctx.column]], "p_alive", ctx.column, ctx.order, P_ALIVE_BINS, 0.0, 1.0)
+    hist = histograms_by(ctx.customers[["churn_probability", ctx.column]], "churn_probability", ctx.column,
+                         ctx.order, CHURN_BINS, 0.0, 1.0)
+    churn = churn_label(ctx)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14,
-                        subplot_titles=["P(alive): customers per bin", f"CLV per segment ({ctx.money})"])
+                        subplot_titles=[f"{churn}: customers per bin", f"CLV per segment ({ctx.money})"])
     for seg, h in hist.groupby("segment", sort=False):
         fig.add_trace(go.Bar(
-            x=(h["left"] + h["right"]) / 2, y=h["count"], width=1.0 / P_ALIVE_BINS, name=seg,
+            x=(h["left"] + h["right"]) / 2, y=h["count"], width=1.0 / CHURN_BINS, name=seg,
             marker_color=ctx.color(seg), meta=tag(ctx.kind, seg), legendgroup=seg,
             customdata=h[["left", "right"]].to_numpy(),
-            hovertemplate=(f"<b>{seg}</b><br>P(alive) %{{customdata[0]:.2f}}-%{{customdata[1]:.2f}}"
+            hovertemplate=(f"<b>{seg}</b><br>{churn} %{{customdata[0]:.2f}}-%{{customdata[1]:.2f}}"
                            "<br>customers: %{y:,}<extra></extra>")), row=1, col=1)
     for row in ctx.profiles().itertuples(index=False):
         fig.add_trace(go.Bar(
@@ -82,7 +91,7 @@ def churn_clv_figure(ctx: Context) -> go.Figure:
                            f"%{{customdata[0]:,}}<br>mean CLV: %{{customdata[1]:,.2f}} {ctx.money}<extra></extra>")),
             row=1, col=2)
     fig.update_layout(barmode="stack", bargap=0.05)
-    fig.update_xaxes(title="P(alive)", range=[0, 1], row=1, col=1)
+    fig.update_xaxes(title=churn, range=[0, 1], row=1, col=1)
     fig.update_yaxes(title="Customers", tickformat=",", row=1, col=1)
     fig.update_xaxes(categoryorder="array", categoryarray=ctx.order, row=1, col=2, tickfont={"size": 10})
     fig.update_yaxes(title=money(ctx, f"CLV, {ctx.result.config.clv.horizon_months} months"), tickformat=",.0f", row=1, col=2)
@@ -131,7 +140,8 @@ def skip_reason(panel: str, ctx: Context) -> str | None:
         return "k was fixed, no k sweep to show"
     if panel == "validation" and result.validation is None:
         return "validation is off (validation.enabled = false)"
-    if panel == "churn_clv" and ("p_alive" not in ctx.customers.columns or "clv_total" not in result.profiles.columns):
+    if panel == "churn_clv" and ("churn_probability" not in ctx.customers.columns
+                                 or "clv_total" not in result.profiles.columns):
         return "CLV and churn are off (clv.enabled = false) or were skipped"
     if panel == "recommendations" and "expected_incremental_revenue" not in result.profiles.columns:
         return "the segment profiles hold no recommendation figures"
