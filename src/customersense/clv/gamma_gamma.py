@@ -18,8 +18,10 @@ class GammaGammaFitter(MLEFitter):
 
     ``fit(frequency, monetary_value)`` uses only customers with frequency > 0;
     ``monetary_value`` is their mean repeat-transaction value (must be > 0). Fitted
-    attributes: ``params_`` (dict p, q, gamma), ``standard_errors_``, ``log_likelihood_``,
-    ``converged_``, ``n_customers_``.
+    attributes: ``params_`` (dict p, q, gamma), ``standard_errors_``, ``identifiability_``,
+    ``log_likelihood_``, ``converged_``, ``max_gradient_``, ``n_customers_`` (see
+    :class:`customersense.clv._base.MLEFitter`). ``penalizer_coef``: lifetimes' L2 penalty on
+    (p, q, gamma) as they are (gamma in money units).
     """
 
     _param_names = ("p", "q", "gamma")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ..errors import DataError
 from . import _pareto
@@ -113,7 +113,8 @@ class BetaGeoFitter(_BetaGeoFamily):
     probability p ~ beta(a, b).
 
     Fitted attributes: ``params_`` (dict r, alpha, a, b), ``standard_errors_``,
-    ``log_likelihood_``, ``converged_``, ``n_customers_``.
+    ``identifiability_``, ``log_likelihood_``, ``converged_``, ``max_gradient_``, ``n_customers_``
+    (see :class:`customersense.clv._base.MLEFitter`).
     """
 
     _model_name = "BG/NBD"
@@ -153,7 +154,7 @@ class BetaGeoFitter(_BetaGeoFamily):
         x, tx, t = check_frt(frequency, recency, T)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_odds = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(np.where(x > 0, log_odds, 0.0))), 1.0)
+        return np.where(x > 0, expit(-np.where(x > 0, log_odds, 0.0)), 1.0)  # 1 / (1 + e^log_odds)
 
     def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
         """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
@@ -184,7 +185,8 @@ class ParetoNBDFitter(_TransactionModel):
     (gamma(s, beta) dropout rates).
 
     Fitted attributes: ``params_`` (dict r, alpha, s, beta), ``standard_errors_``,
-    ``log_likelihood_``, ``converged_``, ``n_customers_``.
+    ``identifiability_``, ``log_likelihood_``, ``converged_``, ``max_gradient_``, ``n_customers_``
+    (see :class:`customersense.clv._base.MLEFitter`).
     """
 
     _param_names = ("r", "alpha", "s", "beta")
