@@ -73,6 +73,10 @@ class _TransactionModel(MLEFitter):
         """Unconditional E[X(t)]: expected repeat purchases of a new customer in (0, t]."""
         raise NotImplementedError
 
+    def probability_no_purchase(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """P(no purchase in (T, T + t] | x, t_x, T): the churn probability over a horizon t."""
+        raise NotImplementedError
+
 
 class _BetaGeoFamily(_TransactionModel):
     """Models whose purchase rate, while alive, is Poisson with a gamma(r, alpha) rate and whose
