@@ -7,6 +7,8 @@ Typical use, from cleaned transactions (an Ibis table)::
     bg = BetaGeoFitter().fit(summary["frequency"], summary["recency"], summary["T"])
     gg = GammaGammaFitter().fit(summary["frequency"], summary["monetary_value"])
     clv = customer_lifetime_value(bg, gg, summary, horizon=12, discount_rate=0.01)
+    churn = bg.probability_no_purchase(13, summary["frequency"], summary["recency"], summary["T"])
+    bg.converged_, bg.identifiability_      # honest fit status: read before trusting the numbers
 
 Note: use ``summary["T"]``, not ``summary.T`` (the DataFrame transpose).
 """

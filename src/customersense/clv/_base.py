@@ -70,8 +70,14 @@ def wsum(weights: np.ndarray, values: np.ndarray) -> float:
 
 def factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group codes of the distinct rows of the columns (hash-based, O(n)), and one
-    representative row index per group."""
-    key = np.zeros(np.asarray(columns[0]).size, dtype=np.int64)
+    representative row index per group.
+
+    The mixed-radix key of the per-column codes is compacted by a dense table when its range is
+    at most 8 times the number of rows (faster than hashing it; groups then come in key
+    order), else by hashing (groups in order of first appearance).
+    """
+    n = np.asarray(columns[0]).size
+    key = np.zeros(n, dtype=np.int64)
     radix = 1
     for col in columns:
         codes, uniques = pd.factorize(np.asarray(col))
@@ -80,6 +86,11 @@ def factorize_rows(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             radix = int(key.max()) + 1 if key.size else 1
         key = key * len(uniques) + codes
         radix *= len(uniques)
+    if radix <= max(8 * n, 1 << 20):
+        table = np.full(radix, -1, dtype=np.int64)
+        table[key] = np.arange(n)  # some row of each key present
+        present = table >= 0
+        return (np.cumsum(present) - 1)[key], table[present]
     key, _ = pd.factorize(key)
     n_groups = int(key.max()) + 1 if key.size else 0
     rep = np.empty(n_groups, dtype=np.int64)

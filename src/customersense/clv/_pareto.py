@@ -118,6 +118,12 @@ def _log_terms(params: np.ndarray, d: ParetoData, grad: bool, weights: np.ndarra
     return ll, surv, g
 
 
+def alive(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """P(alive at T) per row: the survival term over the likelihood."""
+    ll, surv = log_terms(params, ParetoData(x, t_x, T))
+    return np.minimum(np.exp(surv - ll), 1.0)
+
+
 def loglik(params: np.ndarray, d: ParetoData, weights: np.ndarray) -> float:
     """Total weighted Pareto/NBD log-likelihood."""
     ll, _ = log_terms(params, d)

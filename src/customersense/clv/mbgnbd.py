@@ -18,7 +18,7 @@ after the last purchase: E[p (1-p)^x] = a/(b+x) · B(a, b+x+1)/B(a, b)). Hence
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from ._base import check_frt, wsum
 from .models import _alive, _BetaGeoFamily, _finite
@@ -32,7 +32,8 @@ class ModifiedBetaGeoFitter(_BetaGeoFamily):
 
     ``penalizer_coef``: lifetimes' L2 penalty (alpha in units of the longest customer age).
     Fitted attributes: ``params_`` (dict r, alpha, a, b), ``standard_errors_``,
-    ``identifiability_``, ``log_likelihood_``, ``converged_``, ``n_customers_``.
+    ``identifiability_``, ``log_likelihood_``, ``converged_``, ``max_gradient_``, ``n_customers_``
+    (see :class:`customersense.clv._base.MLEFitter`).
     """
 
     _model_name = "MBG/NBD"
@@ -68,7 +69,7 @@ class ModifiedBetaGeoFitter(_BetaGeoFamily):
         r, alpha, a, b = self._check_fitted()
         x, tx, t = check_frt(frequency, recency, T)
         log_odds = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
-        return 1.0 / (1.0 + np.exp(log_odds))
+        return expit(-log_odds)  # 1 / (1 + e^log_odds), without overflow
 
     def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
         """E[purchases in (T, T + t] | x, t_x, T]

@@ -1,31 +1,34 @@
-"""Buy-till-you-die transaction models and the Gamma-Gamma spend model, fitted by maximum likelihood.
+"""Buy-till-you-die transaction models fitted by (optionally penalised) maximum likelihood, and
+customer lifetime value with the Gamma-Gamma spend model (:mod:`customersense.clv.gamma_gamma`).
 
 - :class:`BetaGeoFitter`: BG/NBD (Fader, Hardie & Lee 2005, "Counting Your Customers the
   Easy Way", Marketing Science 24(2)).
 - :class:`ParetoNBDFitter`: Pareto/NBD (Schmittlein, Morrison & Colombo 1987), likelihood in
   the form of Fader & Hardie's note "A Note on Deriving the Pareto/NBD Model and Related
   Expressions" (2005), evaluated in log space (see :mod:`customersense.clv._pareto`).
-- :class:`GammaGammaFitter`: Gamma-Gamma spend model (Fader, Hardie & Lee 2005, "RFM and
-  CLV: Using Iso-Value Curves for Customer Base Analysis", JMR 42(4); Fader & Hardie's note
-  "The Gamma-Gamma Model of Monetary Value", 2013).
+- MBG/NBD: :class:`customersense.clv.mbgnbd.ModifiedBetaGeoFitter`.
 
 Inputs are the columns of :func:`customersense.clv.summary.rfm_summary`: ``frequency`` x
 (repeat purchases), ``recency`` t_x and ``T`` in one time unit. Parameters are optimised
 in log space with L-BFGS-B with analytic gradients; identical customers are grouped and
-weighted. Standard errors
-come from the inverse of a numerical Hessian of the negative log-likelihood at the optimum.
-A fit that fails raises :class:`ConvergenceError` and never leaves NaN parameters.
+weighted. Standard errors come from the inverse of a numerical Hessian of the negative
+log-likelihood at the optimum; ``converged_`` and ``identifiability_`` report the fit honestly
+(rules in :class:`customersense.clv._base.MLEFitter`). A fit that fails raises
+:class:`ConvergenceError` and never leaves NaN parameters; a weakly identified one is kept.
+
+Churn: ``probability_no_purchase(t, x, t_x, T)`` = P(no purchase in (T, T + t]).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import betaln, digamma, expit, gammaln, hyp2f1
 
 from ..errors import DataError
 from . import _pareto
-from ._base import ConvergenceError, MLEFitter, as_float_array, check_frt, factorize_rows, group_rows, wsum
+from ._base import ConvergenceError, MLEFitter, check_frt, factorize_rows, group_rows, wsum
+from .gamma_gamma import GammaGammaFitter
 
 __all__ = [
     "BetaGeoFitter", "ParetoNBDFitter", "GammaGammaFitter", "ConvergenceError",
@@ -70,6 +73,10 @@ class _TransactionModel(MLEFitter):
         """Unconditional E[X(t)]: expected repeat purchases of a new customer in (0, t]."""
         raise NotImplementedError
 
+    def probability_no_purchase(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
+        """P(no purchase in (T, T + t] | x, t_x, T): the churn probability over a horizon t."""
+        raise NotImplementedError
+
 
 class _BetaGeoFamily(_TransactionModel):
     """Models whose purchase rate, while alive, is Poisson with a gamma(r, alpha) rate and whose
@@ -110,7 +117,8 @@ class BetaGeoFitter(_BetaGeoFamily):
     probability p ~ beta(a, b).
 
     Fitted attributes: ``params_`` (dict r, alpha, a, b), ``standard_errors_``,
-    ``log_likelihood_``, ``converged_``, ``n_customers_``.
+    ``identifiability_``, ``log_likelihood_``, ``converged_``, ``max_gradient_``, ``n_customers_``
+    (see :class:`customersense.clv._base.MLEFitter`).
     """
 
     _model_name = "BG/NBD"
@@ -150,7 +158,7 @@ class BetaGeoFitter(_BetaGeoFamily):
         x, tx, t = check_frt(frequency, recency, T)
         with np.errstate(divide="ignore", invalid="ignore"):
             log_odds = np.log(a) - np.log(b + x - 1) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
-        return np.where(x > 0, 1.0 / (1.0 + np.exp(np.where(x > 0, log_odds, 0.0))), 1.0)
+        return np.where(x > 0, expit(-np.where(x > 0, log_odds, 0.0)), 1.0)  # 1 / (1 + e^log_odds)
 
     def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
         """E[purchases in (T, T + t] | x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
@@ -181,7 +189,8 @@ class ParetoNBDFitter(_TransactionModel):
     (gamma(s, beta) dropout rates).
 
     Fitted attributes: ``params_`` (dict r, alpha, s, beta), ``standard_errors_``,
-    ``log_likelihood_``, ``converged_``, ``n_customers_``.
+    ``identifiability_``, ``log_likelihood_``, ``converged_``, ``max_gradient_``, ``n_customers_``
+    (see :class:`customersense.clv._base.MLEFitter`).
     """
 
     _param_names = ("r", "alpha", "s", "beta")
@@ -206,8 +215,7 @@ class ParetoNBDFitter(_TransactionModel):
         params = self._check_fitted()
         x, tx, t = check_frt(frequency, recency, T)
         key, rep = factorize_rows(x, tx, t)  # computed once per distinct (x, t_x, T)
-        ll, surv = _pareto.log_terms(params, _pareto.ParetoData(x[rep], tx[rep], t[rep]))
-        return _finite(np.minimum(np.exp(surv - ll), 1.0)[key], "Pareto/NBD probability_alive")
+        return _finite(_pareto.alive(params, x[rep], tx[rep], t[rep])[key], "Pareto/NBD probability_alive")
 
     def expected_purchases(self, t, frequency, recency, T, p_alive=None) -> np.ndarray:
         """E[purchases in (T, T + t] | x, t_x, T] = (r+x)(β+T)/((α+T)(s-1)) [1 - ((β+T)/(β+T+t))^(s-1)] P(alive).
@@ -234,16 +242,24 @@ class ParetoNBDFitter(_TransactionModel):
         ``P(some | alive) = ∫_0^t (r+x)/(α+T) ((α+T)/(α+T+u))^(r+x+1) ((β+T)/(β+T+u))^s du``
         (first purchase at u before dropout; given alive, λ ~ gamma(r+x, α+T) and
         μ ~ gamma(s, β+T) independent), by Gauss-Legendre quadrature once per distinct
-        (x, T) (see :func:`customersense.clv._pareto.purchase_probability_alive`). ``t`` may
-        be an array shaped (k, 1): rows of a (k, n) result.
+        (x, T) (see :func:`customersense.clv._pareto.purchase_probability_alive`). ``t``: a
+        scalar, or an array shaped (k, 1) for rows of a (k, n) result.
         """
         params = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = horizon_array(t)
-        pa = _alive(self, p_alive, x, tx, tt)
-        key, rep = factorize_rows(x, tt)
-        some = _pareto.purchase_probability_alive(params, x[rep], tt[rep], t)[..., key]
-        out = 1.0 - pa * some
+        if t.ndim and t.shape[-1] != 1:
+            raise DataError(f"t has shape {t.shape}: give a scalar or a column of horizons shaped (k, 1)")
+        if p_alive is None:  # P(alive) and the integral once per distinct (x, t_x, T), one grouping
+            key, rep = factorize_rows(x, tx, tt)
+            x, tx, tt = x[rep], tx[rep], tt[rep]
+            pa = _pareto.alive(params, x, tx, tt)
+        else:
+            pa = _alive(self, p_alive, x, tx, tt)
+            key = None
+        k2, r2 = factorize_rows(x, tt)
+        out = 1.0 - pa * _pareto.purchase_probability_alive(params, x[r2], tt[r2], t)[..., k2]
+        out = out if key is None else out[..., key]
         return _finite(np.clip(out, 0.0, 1.0), "Pareto/NBD probability_no_purchase")
 
 
@@ -280,85 +296,6 @@ def _finite(values: np.ndarray, what: str) -> np.ndarray:
             "check the inputs and the fitted parameters"
         )
     return values
-
-
-class GammaGammaFitter(MLEFitter):
-    """Gamma-Gamma spend model: transaction values ~ gamma(p, nu), nu ~ gamma(q, gamma).
-
-    ``fit(frequency, monetary_value)`` uses only customers with frequency > 0;
-    ``monetary_value`` is their mean repeat-transaction value (must be > 0). Fitted
-    attributes: ``params_`` (dict p, q, gamma), ``standard_errors_``, ``log_likelihood_``,
-    ``converged_``, ``n_customers_``.
-    """
-
-    _param_names = ("p", "q", "gamma")
-    _model_name = "Gamma-Gamma"
-
-    def __init__(self, max_iter: int = 1000, penalizer_coef: float = 0.0) -> None:
-        self.max_iter = max_iter
-        self.penalizer_coef = penalizer_coef
-
-    @staticmethod
-    def _inputs(frequency, monetary_value) -> tuple[np.ndarray, np.ndarray]:
-        x = as_float_array("frequency", frequency)
-        m = as_float_array("monetary_value", monetary_value)
-        if x.size != m.size:
-            raise DataError(f"frequency and monetary_value differ in length ({x.size}, {m.size})")
-        if np.any(x < 0):
-            raise DataError("frequency must be >= 0")
-        return x, m
-
-    def fit(self, frequency, monetary_value) -> "GammaGammaFitter":
-        """Fit on the customers with frequency > 0; returns self."""
-        x, m = self._inputs(frequency, monetary_value)
-        keep = x > 0
-        x, m = x[keep], m[keep]
-        if x.size < 2:
-            raise ConvergenceError("Gamma-Gamma cannot be fitted: fewer than 2 customers with a repeat purchase")
-        if np.any(m <= 0):
-            raise DataError(
-                f"Gamma-Gamma needs monetary_value > 0 for repeat customers; {int((m <= 0).sum())} have <= 0 "
-                "(drop zero-value purchases or those customers)"
-            )
-        if np.ptp(m) == 0:
-            raise ConvergenceError("Gamma-Gamma cannot be fitted: every repeat customer has the same monetary_value")
-        self.n_repeat_customers_ = int(x.size)
-        # The gamma functions depend on the customer only through x: evaluated once per distinct x.
-        ux, ix = np.unique(x, return_inverse=True)
-        data = (x, m, np.log(x), np.log(m), ux, ix)
-        mean = float(m.mean())
-        starts = [np.array([p, q, mean * (q - 1) / p]) for p, q in ((1.0, 2.0), (5.0, 3.0), (0.5, 1.5))]
-        self._maximise(data, np.ones(x.size), starts)
-        return self
-
-    def _loglik(self, params, data, weights):
-        return self._loglik_grad(params, data, weights)[0]
-
-    def _loglik_grad(self, params, data, weights):
-        p, q, g = params
-        x, m, lx, lm, ux, ix = data
-        px = p * x
-        pu = p * ux  # the same products as px, once per distinct x (so the same values, bit for bit)
-        gmx, pxq = g + m * x, px + q
-        lgm = np.log(gmx)
-        ll = (gammaln(pu + q) - gammaln(pu) - gammaln(q))[ix] + q * np.log(g) + px * lx + (px - 1) * lm - pxq * lgm
-        psi_u = digamma(pu + q)
-        d_p = x * ((psi_u - digamma(pu))[ix] + lx + lm - lgm)
-        d_q = (psi_u - digamma(q))[ix] + np.log(g) - lgm
-        d_g = q / g - pxq / gmx
-        return float(wsum(weights, ll)), np.array([wsum(weights, d) for d in (d_p, d_q, d_g)])
-
-    def expected_average_spend(self, frequency, monetary_value) -> np.ndarray:
-        """E[mean transaction value | x, m_x] = (p (gamma + x m_x)) / (p x + q - 1).
-
-        For x = 0 this is the population mean ``p gamma / (q - 1)`` (needs q > 1).
-        """
-        p, q, g = self._check_fitted()
-        x, m = self._inputs(frequency, monetary_value)
-        if q <= 1:
-            raise DataError(f"Gamma-Gamma q={q:.3g} <= 1: the mean spend is infinite; the spend model does not fit")
-        m = np.where(x > 0, m, 0.0)
-        return p * (g + x * m) / (p * x + q - 1)
 
 
 def customer_lifetime_value(
