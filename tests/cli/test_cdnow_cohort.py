@@ -19,7 +19,7 @@ from customersense.cli.main import cli
 
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 ARGS = ("--dataset", "cdnow_sample", "--clv-model", "bgnbd", "--time-unit", "weeks", "--calibration-end",
-        "1997-09-30", "--quiet", "--no-plots", "--no-dashboards", "--no-validate", "--no-segments")
+        "1997-09-30", "--penalizer", "0", "--quiet", "--no-plots", "--no-dashboards", "--no-validate", "--no-segments")
 
 
 def _run(out, *extra):
@@ -32,8 +32,9 @@ def test_cli_reproduces_the_published_bgnbd_cohort(tmp_path):
     clv, cleaning = _run(tmp_path / "out")
     assert cleaning["customers"] == 2357 and cleaning["rows_kept"] == 6919
     assert cleaning["plausible"]["zero_value"]["kept_as_purchases"] == 8
-    fit = clv["evaluation"]["transactions_model"]
-    assert fit["model"] == "BG/NBD" and fit["customers"] == 2357 and fit["calibration_end"] == "1997-09-30"
+    assert clv["holdout"]["calibration_end"] == "1997-09-30" and clv["holdout"]["days"] == 273
+    fit = next(row["fit"] for row in clv["candidates"] if row["name"] == "BG/NBD")
+    assert fit["model"] == "BG/NBD" and fit["customers"] == 2357 and fit["penalizer"] == 0
     for name, published in PUBLISHED.items():
         assert fit["params"][name] == pytest.approx(published, rel=0.005), name
     assert fit["log_likelihood"] == pytest.approx(-9582.4, abs=0.1)

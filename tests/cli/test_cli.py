@@ -191,9 +191,9 @@ def test_entry_point_runs_the_embedded_default_and_exits_cleanly_on_error(tmp_pa
     ok = subprocess.run([*exe, "run", "--out", str(tmp_path / "o"), "--no-plots"], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "Champions" in ok.stdout and "525,461 rows in" in ok.stdout
-    assert "validation: 3 segments" in ok.stdout and "CLV (Pareto/NBD + Gamma-Gamma" in ok.stdout
+    assert "validation: 3 segments" in ok.stdout and "Churn and spend in the holdout" in ok.stdout
     record = json.loads((tmp_path / "o" / "clv_models.json").read_text())
-    assert record["prediction_models"]["transactions"]["converged"]
+    assert record["selection"]["chosen"] in ok.stdout and len(record["candidates"]) == 7
 
 
 def test_config_file_and_flags(small, tmp_path):

@@ -62,8 +62,8 @@ def test_every_flag_is_a_key_and_named_by_the_rule():
         assert names[0] == (expected if expected != "SOURCE" else "[SOURCE]"), key.dotted
         flags[expected] = key.dotted
     assert params == {}  # ... and nothing else: every flag is a key
-    assert len(flags) == 65 - len(FILE_ONLY)  # unique flags; 65 keys in all
-    assert sum(1 for _ in keys()) == 65
+    assert len(flags) == 67 - len(FILE_ONLY)  # unique flags; 67 keys in all
+    assert sum(1 for _ in keys()) == 67
     assert [p.opts for p in _run_command().params if p.name.startswith("alias__")] == [
         ["--rfm-map"], ["--seed"], ["--horizon"]]
     assert all(p.hidden for p in _run_command().params if p.name.startswith("alias__"))
@@ -74,7 +74,7 @@ def test_true_false_keys_have_a_no_flag_and_choices_come_from_the_type():
     assert params["output.plots"].secondary_opts == ["--no-plots"]
     assert params["segmentation.enabled"].secondary_opts == ["--no-segments"]
     assert params["cleaning.drop_non_positive_price"].secondary_opts == ["--no-drop-non-positive-price"]
-    assert list(params["clv.model"].type.choices) == ["pareto", "bgnbd"]
+    assert list(params["clv.model"].type.choices) == ["auto", "pareto", "bgnbd", "mbgnbd", "supervised"]
     assert list(params["engine.name"].type.choices) == ["duckdb", "spark"]
     assert params["segmentation.k"].type is click.INT and params["clv.margin"].type is click.FLOAT
 
@@ -227,7 +227,7 @@ def test_flags_win_over_the_file_and_the_file_over_the_defaults(tmp_path, monkey
     config = _captured(monkeypatch, "--config", cfg)
     assert (config.segmentation.k, config.segmentation.random_state, config.segmentation.scaler) == (5, 7, "robust")
     assert (config.clv.horizon_months, config.clv.enabled) == (6, False)
-    assert config.segmentation.k_max == 10 and config.clv.model == "pareto"  # defaults where neither says
+    assert config.segmentation.k_max == 10 and config.clv.model == "auto"  # defaults where neither says
     assert config.input.source == str(dataset_path("cdnow_sample"))
     config = _captured(monkeypatch, tmp_path / "x.csv", "--config", cfg, "--k", 3, "--seed", 9, "--horizon", 2,
                        "--clv", "--map", "amount=Sum", "--as-of", "2020-02-03", "--contamination", "auto")

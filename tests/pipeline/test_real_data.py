@@ -82,16 +82,44 @@ def or2():
 def test_clv_on_online_retail_has_no_warnings_nans_or_infinities(or2):
     assert or2.clv is not None
     assert not or2.caught_warnings, [str(w.message) for w in or2.caught_warnings]
-    values = or2.customers[["p_alive", "expected_purchases_12m", "expected_spend", "clv"]].to_numpy(float)
+    c = or2.customers
+    values = c[["churn_probability", "expected_purchases_90d", "expected_spend_90d", "clv"]].to_numpy(float)
     assert np.isfinite(values).all()
-    assert ((values[:, 0] >= 0) & (values[:, 0] <= 1)).all() and (values[:, 3] >= 0).all()
-    # the 8-month calibration fit is not identified on this data: said in one line, not NaN
-    # (this passed on either branch before: a holdout measured, or any one-line error)
-    ev = or2.clv.record["evaluation"]
-    assert "holdout_purchases" not in ev and "not identified" in ev["error"]
-    assert len(ev["error"].splitlines()) == 1
+    assert ((values[:, 0] >= 0) & (values[:, 0] <= 1)).all() and (values[:, 1:] >= 0).all()
     learned = or2.profiles[or2.profiles["segmentation"] == "learned"]
-    assert learned["clv_total"].sum() == pytest.approx(or2.customers["clv"].sum())
+    assert learned["clv_total"].sum() == pytest.approx(c["clv"].sum())
+    # every candidate and baseline scored on the last 90 days; the chosen one beats frequency alone
+    table = or2.clv.holdout.set_index("candidate")
+    assert list(table.index) == ["BG/NBD", "MBG/NBD", "Pareto/NBD", "Gradient boosting (time split)",
+                                 "recency only", "frequency only", "last-period spend"]
+    chosen = table.index[table["chosen"]].item()
+    assert table.loc[chosen, "churn_auc"] > table.loc["frequency only", "churn_auc"]
+    assert (c["clv_model"] == chosen).all()
+    for row in or2.clv.record["candidates"]:
+        if row["kind"] == "btyd":
+            assert set(row["fit"]["identifiability"]) == set(row["fit"]["params"])
+
+
+def test_clv_holdout_outcome_equals_an_independent_count(or2):
+    """The holdout's population, churn rate and the frequency-only AUC recomputed in pandas from
+    the kept transactions, against clv_models.json."""
+    from sklearn.metrics import roc_auc_score
+
+    rec = or2.clv.record["holdout"]
+    tx = or2.transactions.to_pandas()
+    days = tx.loc[~tx["is_return"], ["customer_id", "purchase_date"]].drop_duplicates()
+    days["purchase_date"] = pd.to_datetime(days["purchase_date"]).dt.date
+    cal_end, last = dt.date.fromisoformat(rec["calibration_end"]), dt.date.fromisoformat(rec["holdout_end"])
+    assert (last - cal_end).days == 90 and last == or2.cleaning.as_of - dt.timedelta(days=1)
+    before = days[days["purchase_date"] <= cal_end].groupby("customer_id").size()
+    after = days[(days["purchase_date"] > cal_end) & (days["purchase_date"] <= last)].groupby("customer_id").size()
+    churned = ~before.index.isin(after.index)
+    assert rec["customers"] == len(before)
+    assert rec["churn_rate"] == pytest.approx(churned.mean(), abs=1e-6)
+    table = or2.clv.holdout.set_index("candidate")
+    # frequency alone ranks churners by fewer purchase days (the AUC of -frequency)
+    assert table.loc["frequency only", "churn_auc"] == pytest.approx(roc_auc_score(churned, -before.to_numpy()),
+                                                                     abs=1e-9)
 
 
 def test_cleaning_report_equals_the_policy_applied_by_hand(or2, by_hand):
@@ -266,12 +294,16 @@ def test_cdnow_master_runs_without_column_flags():
     assert result.learned.model.n_clusters_ >= 2
     assert result.learned.model.selection_["silhouette_method"].eq("sampled").all()
     pd.testing.assert_frame_equal(result.customers, _analyse(str(dataset_path("cdnow_master"))).customers)
-    # CLV: a measured holdout (the last third of the period) on the literature's data set
-    ev = result.clv.record["evaluation"]
-    assert ev["calibration_end"] == "1997-12-30"
-    assert abs(ev["holdout_purchases"]["total_error_pct"]) < 10
-    assert ev["churn_auc"] > 0.7
-    assert np.isfinite(result.customers[["p_alive", "clv"]].to_numpy(float)).all()
+    # churn and CLV on the literature's data set: the last 90 days are the holdout
+    rec = result.clv.record
+    assert rec["holdout"]["calibration_end"] == "1998-04-01"
+    table = result.clv.holdout.set_index("candidate")
+    chosen = table.index[table["chosen"]].item()
+    assert table.loc[chosen, "churn_auc"] > max(table.loc["frequency only", "churn_auc"],
+                                                table.loc["recency only", "churn_auc"])
+    pareto = table.loc["Pareto/NBD"]
+    assert abs(pareto["purchases_predicted"] / pareto["purchases_actual"] - 1) < 0.1
+    assert np.isfinite(result.customers[["churn_probability", "clv"]].to_numpy(float)).all()
 
 
 @pytest.mark.parametrize(

@@ -17,12 +17,12 @@ def _customers():
     # segment S: 12 repeat buyers with known gaps and 3 one-order customers; segment T: 2 customers
     rows = []
     for i in range(12):  # orders 3, first-to-last 20 + 2i days -> gap 10 + i days
-        rows.append(("S", 5 + 2 * i, 3, 300.0, 100.0 + 10 * i, 5 + 2 * i + 20 + 2 * i, 0.9, 50.0))
+        rows.append(("S", 5 + 2 * i, 3, 300.0, 100.0 + 10 * i, 5 + 2 * i + 20 + 2 * i, 0.1, 50.0))
     for i in range(3):
         rows.append(("S", 40, 1, 80.0, 80.0, 40, 0.5, 10.0))
-    rows += [("T", 100, 2, 50.0, 25.0, 200, 0.2, 5.0), ("T", 300, 1, 30.0, 30.0, 300, 0.1, 1.0)]
+    rows += [("T", 100, 2, 50.0, 25.0, 200, 0.8, 5.0), ("T", 300, 1, 30.0, 30.0, 300, 0.9, 1.0)]
     return pd.DataFrame(rows, columns=["seg", "recency_days", "frequency", "monetary", "avg_order_value",
-                                       "tenure_days", "p_alive", "clv"])
+                                       "tenure_days", "churn_probability", "clv"])
 
 
 def test_figures_by_hand():
@@ -52,7 +52,7 @@ def test_figures_by_hand():
 
 
 def test_without_quantities_or_clv_the_figures_say_so():
-    c = _customers().drop(columns=["p_alive", "clv"])
+    c = _customers().drop(columns=["churn_probability", "clv"])
     figs = segment_figures(c, "seg", pd.Series(dtype=float), float("nan"), RULES)
     assert figs["discount_depth"].isna().all() and figs["revenue_at_stake"].isna().all()
     said = figure_phrases(figs.loc["T"], RULES, 2)

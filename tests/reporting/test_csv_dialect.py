@@ -144,6 +144,10 @@ def test_a_sub_second_part_in_a_later_batch_rewrites_the_column_with_fractions(t
 
 
 def test_money_columns_are_money_and_only_money():
+    from customersense.schema import is_money
+
+    assert is_money("expected_spend_90d") and is_money("spend_last_30d") and is_money("mean_expected_spend_90d")
+    assert not is_money("expected_purchases_90d") and not is_money("churn_probability")
     assert {"amount", "unit_price", "line_amount", "monetary", "clv", "expected_spend", "revenue",
             "mean_monetary", "median_avg_order_value", "avg_unit_price_paid"} <= MONEY_COLUMNS
     assert not {"quantity", "share", "revenue_share", "return_rate", "p_alive", "engagement_score",

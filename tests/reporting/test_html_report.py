@@ -18,8 +18,8 @@ from customersense.reporting.html.style import Context
 from ._html_run import N_CUSTOMERS, planted_run
 
 REL = 1e-6
-CLV_COLUMNS = ["p_alive", "expected_purchases_12m", "expected_spend", "clv", "clv_frequency", "clv_recency",
-               "clv_T", "clv_monetary_value"]
+CLV_COLUMNS = ["churn_probability", "expected_purchases_90d", "expected_spend_90d", "clv", "p_alive", "clv_model",
+               "clv_status", "clv_frequency", "clv_recency", "clv_T", "clv_monetary_value", "spend_last_90d"]
 
 
 @pytest.fixture(scope="module")

@@ -144,7 +144,7 @@ def _copy(trained, tmp_path):
     (lambda m: (m / "manifest.json").unlink(), "not a CustomerSense model bundle"),
     (lambda m: (m / "manifest.json").write_text('{"format": "sklearn-pickle"}'), "not a CustomerSense model bundle"),
     (lambda m: (m / "manifest.json").write_text(
-        (m / "manifest.json").read_text().replace('"format_version": 1', '"format_version": 99')),
+        (m / "manifest.json").read_text().replace('"format_version": 2', '"format_version": 99')),
      "format version 99"),
 ])
 def test_tampered_or_unknown_bundles_are_refused(trained, tmp_path, change, message):

@@ -107,9 +107,9 @@ def columns_for(chosen: Candidate, full: pd.DataFrame, days: ibis.Table, cal_end
                "clv": "next-H-day spend extrapolated over the horizon with retention (1 - churn_probability) "
                       "per H-day window, discounted monthly"}
         models = (model,)
-    frame = pd.DataFrame({**values, **inputs}, index=index)
+    frame = pd.DataFrame(values, index=index)
     frame["clv_model"] = pd.Series(chosen.name, index=index, dtype="string")
-    return Refit(frame, fit, models)
+    return Refit(frame.assign(**inputs), fit, models)
 
 
 def btyd_columns(model, spend, summary: pd.DataFrame, H: int, cfg: CLVConfig) -> dict[str, np.ndarray]:

@@ -131,8 +131,9 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     step()
     refit = columns_for(chosen, full, days, cal_end, last_day, H, cfg, engine, random_state)
     columns = refit.columns
+    columns.insert(columns.columns.get_loc("clv_model") + 1, "clv_status",
+                   pd.Series(status["label"], index=columns.index, dtype="string"))
     columns[f"spend_last_{H}d"] = known_spend(periods, columns.index)
-    columns["clv_status"] = pd.Series(status["label"], index=columns.index, dtype="string")
     step()
     record = _record(cfg, cal_end, last_day, train_end, H, outcome, candidates, base, table, chosen, failures,
                      status, refit.fit, full)

@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -108,8 +109,9 @@ class AtomicOutputs:
         return self.staging / name
 
     def write_json(self, name: str, data: Any) -> None:
+        """Strict JSON: NaN and infinities (an unknown standard error, say) are written as null."""
         with self.path(name).open("w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False, default=_json_default)
+            json.dump(_finite(data), fh, indent=2, sort_keys=False, default=_json_default, allow_nan=False)
             fh.write("\n")
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> None:
@@ -157,6 +159,17 @@ def write_parquet_parts(path: Path, frames: Iterable[pd.DataFrame]) -> None:
     with pq.ParquetWriter(path, schema) as writer:
         for frame in frames:
             writer.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False))
+
+
+def _finite(data: Any) -> Any:
+    """``data`` with every non-finite float (Python or numpy) replaced by None, recursively."""
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    if isinstance(data, (float, np.floating)):
+        return float(data) if np.isfinite(data) else None
+    return data
 
 
 def _json_default(value: Any) -> Any:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from .. import schema as S
 from ..cleaning import CleaningReport, clean
-from ..clv.stage import SUMMARY_COLUMNS
+from ..clv.stage import SUMMARY_COLUMNS, known_spend
 from ..clv.summary import customer_periods, purchase_days, summary_frame
 from ..config import CleaningPolicy, InputConfig
 from ..engine import Engine
@@ -113,9 +113,12 @@ def _from(engine: Engine, model: ScoringModel, tx, as_of: dt.date | None) -> Sco
     if model.spec["clv"]:
         last_day = cleaned.report.as_of - dt.timedelta(days=1)
         days = purchase_days(kept)
-        summary = summary_frame(customer_periods(days, [last_day], engine=engine), 0, last_day,
-                                time_unit=model.spec["clv"]["settings"]["time_unit"])
+        h = model.spec["clv"]["horizon_days"]
+        periods = customer_periods(days, [last_day], engine=engine,
+                                   windows=[(last_day - dt.timedelta(days=h), last_day)])
+        summary = summary_frame(periods, 0, last_day, time_unit=model.spec["clv"]["settings"]["time_unit"])
         inputs = summary.set_index(summary["customer_id"].astype("string"))[list(SUMMARY_COLUMNS)]
+        inputs[f"spend_last_{h}d"] = known_spend(periods, inputs.index)
         customers = customers.join(inputs.rename(columns=SUMMARY_COLUMNS), on=S.CUSTOMER_ID)
     return ScoringInput(customers=customers, kind="transactions", as_of=cleaned.report.as_of,
                         source=_source(tx.info), cleaning=cleaned.report)

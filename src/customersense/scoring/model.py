@@ -75,7 +75,8 @@ class ScoringModel:
         if not clv:
             return []
         h = clv["horizon_days"]
-        return ["churn_probability", f"expected_purchases_{h}d", f"expected_spend_{h}d", "clv", "p_alive"]
+        return ["churn_probability", f"expected_purchases_{h}d", f"expected_spend_{h}d", "clv", "p_alive",
+                "clv_model", "clv_status"]
 
     # -- scoring ---------------------------------------------------------------------------------
     def score(self, customers: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +93,8 @@ class ScoringModel:
         scored = self.score_arrays(inputs)
         out = out.drop(columns=[c for c in scored if c in out.columns]).assign(
             **{S.CUSTOMER_ID: out[S.CUSTOMER_ID].astype("string")})
-        types = {"rfm_segment": "string", "segment": "string", "anomaly_reason": "string"}
+        types = {"rfm_segment": "string", "segment": "string", "anomaly_reason": "string", "clv_model": "string",
+                 "clv_status": "string"}
         added = pd.DataFrame({c: pd.array(v, dtype=types[c]) if c in types else v for c, v in scored.items()},
                              index=out.index)
         out = pd.concat([out, added], axis=1)
@@ -138,7 +140,8 @@ class ScoringModel:
 
     def _ordered(self, columns) -> list[str]:
         """The run's column order (customer_segments), then any other columns of the input."""
-        clv = [*self.clv_outputs, *CLV_INPUTS]
+        clv = [*self.clv_outputs, *CLV_INPUTS, *([f"spend_last_{self.spec['clv']['horizon_days']}d"]
+                                                 if self.spec["clv"] else [])]
         first = [S.CUSTOMER_ID, *FEATURE_COLUMNS, *clv, "r_score", "f_score", "m_score", "rfm_segment",
                  *LEARNED_COLUMNS]
         known = [c for c in first if c in columns]
@@ -201,7 +204,8 @@ class ScoringModel:
 
     def _clv(self, t: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
         outputs = self.clv_outputs
-        out = {c: np.full(n, np.nan) for c in outputs}
+        out = {c: np.full(n, np.nan) for c in outputs[:-2]}
+        out.update(clv_model=np.full(n, None, dtype=object), clv_status=np.full(n, None, dtype=object))
         if not self.spec["clv"]["scorable"] or not all(c in t for c in CLV_INPUTS):
             return out
         inputs = {name: t[column] for name, column in SUMMARY_COLUMNS.items()}
@@ -213,8 +217,10 @@ class ScoringModel:
         model, spend = self._clv_models
         predicted = btyd_columns(model, spend, pd.DataFrame(inputs), self.spec["clv"]["horizon_days"],
                                  self._clv_settings)
-        for column in outputs:
+        for column in outputs[:-2]:
             out[column][ok] = predicted[column]
+        out["clv_model"][ok] = self.spec["clv"]["prediction_model"]["transactions"]["model"]
+        out["clv_status"][ok] = self.spec["clv"]["status"]
         return out
 
 
@@ -263,7 +269,7 @@ def freeze(*, info: dict[str, Any], customers: pd.DataFrame, rfm, segment_map, l
         scorable = "transactions" in clv.record["prediction_model"]
         spec["clv"] = {"prediction_model": clv.record["prediction_model"], "settings": clv_settings,
                        "horizon_days": clv.horizon_days, "horizon_months": clv_settings["horizon_months"],
-                       "scorable": scorable,
+                       "scorable": scorable, "status": clv.record["status"]["label"],
                        "reason": None if scorable else
                        "the supervised churn model is not saved in the model bundle: its columns stay empty"}
     return ScoringModel(spec=spec, arrays=arrays)

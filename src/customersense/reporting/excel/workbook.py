@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from ...profiles.totals import customer_totals
 from ...result import RunResult
-from ...schema import is_money
+from ... import schema
 from .cells import arrow_kind
 from .xlsx import Rows, Sheet, Table, write_xlsx
 
@@ -31,7 +31,7 @@ _SEGMENTATIONS = (("rfm", "Classic RFM segments"), ("learned", "Learned segments
 
 def is_money(name: str) -> bool:
     """Amounts in the run's currency: schema.MONEY_COLUMNS and any other revenue / CLV / spend total."""
-    return is_money(name) or name.endswith(_MONEY_SUFFIXES)
+    return schema.is_money(name) or name.endswith(_MONEY_SUFFIXES)
 
 
 def is_share(name: str) -> bool:
