@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 from customersense.config import load_config
 from customersense.datasets.synthetic import planted_transactions
 from customersense.pipeline import run
-from customersense.schema import MONEY_COLUMNS
+from customersense.schema import is_money
 from customersense.reporting.excel import cells, write_workbook
 from customersense.reporting.excel import workbook as excel_workbook
 
@@ -96,7 +96,7 @@ def test_customers_header_types_and_formats(written, parquet_customers):
         else:
             assert all(type(c.value) is str and c.data_type == "s" for c in column), name
         fmt = column[0].number_format
-        if name in MONEY_COLUMNS:
+        if is_money(name):
             assert fmt == '#,##0.00 "EUR"', name
         elif name == "return_rate":
             assert fmt == "0.0%"
