@@ -30,6 +30,7 @@ from ..engine.base import Engine, fetch
 from ..errors import DataError
 
 RECENT_WINDOWS = (30, 90, 180, 365)
+VALUE_WINDOWS = (90, 365)  # value sums cost more than counts in the engine: two windows
 LAST_YEAR = (365, 275)  # (cut - 365, cut - 275]: the 90 days after the same date a year earlier
 
 FEATURES = (
@@ -40,7 +41,7 @@ FEATURES = (
     "mean_day_value",            # total_value / purchase_days
     "last_day_value",            # value of the last purchase day
     *(f"purchase_days_{w}d" for w in RECENT_WINDOWS),  # purchase days in the last w days
-    *(f"value_{w}d" for w in RECENT_WINDOWS),          # value in the last w days
+    *(f"value_{w}d" for w in VALUE_WINDOWS),           # value in the last w days
     "mean_gap_days",             # mean days between purchase days (NaN with one purchase day)
     "gap_ratio",                 # days_since_last / mean_gap_days (NaN with one purchase day)
     "purchase_days_ly_next_90",  # purchase days in (cut - 365, cut - 275]
@@ -62,6 +63,18 @@ def window_features(
     :data:`FEATURES` (float64) and, with ``horizon_days``, the columns of :data:`LABELS`
     (``label_purchases`` int64, ``label_spend`` float64, ``label_churn`` bool). One engine query.
     """
+    df = fetch(window_expression(days, cut, horizon_days).order_by("customer_id"), engine)
+    for c in FEATURES:
+        df[c] = df[c].astype("float64")
+    if horizon_days is not None:
+        df["label_purchases"] = df["label_purchases"].astype("int64")
+        df["label_spend"] = df["label_spend"].astype("float64")
+        df["label_churn"] = df["label_purchases"].to_numpy() == 0
+    return df.reset_index(drop=True)
+
+
+def window_expression(days: ibis.Table, cut: dt.date, horizon_days: int | None = None) -> ibis.Table:
+    """The Ibis expression of :func:`window_features` (unordered, labels without ``label_churn``)."""
     if not isinstance(cut, dt.date) or isinstance(cut, dt.datetime):
         raise DataError(f"cut must be a date, not {cut!r}")
     if horizon_days is not None and int(horizon_days) < 1:
@@ -79,7 +92,8 @@ def window_features(
     for w in RECENT_WINDOWS:
         recent = upto & (date > _day(cut, w))
         aggs[f"purchase_days_{w}d"] = j.count(where=recent)
-        aggs[f"value_{w}d"] = value.sum(where=recent)
+        if w in VALUE_WINDOWS:
+            aggs[f"value_{w}d"] = value.sum(where=recent)
     last_year = (date > _day(cut, LAST_YEAR[0])) & (date <= _day(cut, LAST_YEAR[1]))
     aggs["purchase_days_ly_next_90"] = j.count(where=last_year)
     aggs["value_ly_next_90"] = value.sum(where=last_year)
@@ -103,11 +117,4 @@ def window_features(
     )
     out = stats.mutate(**derived)
     columns = ["customer_id", *FEATURES, *(["label_purchases", "label_spend"] if horizon_days is not None else [])]
-    df = fetch(out.select(*columns).order_by("customer_id"), engine)
-    for c in FEATURES:
-        df[c] = df[c].astype("float64")
-    if horizon_days is not None:
-        df["label_purchases"] = df["label_purchases"].astype("int64")
-        df["label_spend"] = df["label_spend"].astype("float64")
-        df["label_churn"] = df["label_purchases"].to_numpy() == 0
-    return df.reset_index(drop=True)
+    return out.select(*columns)
