@@ -86,6 +86,10 @@ def test_two_fits_give_identical_predictions_and_the_sample_is_seeded(seasonal):
     # a uniform sample: its churn share within 4 standard errors of the population's
     share = train["label_churn"].mean()
     assert abs(train["label_churn"].to_numpy()[a.train_rows_].mean() - share) < 4 * np.sqrt(share * (1 - share) / 1_000)
+    # the OpenMP threads change the time, not the numbers
+    threads = _fit(train, random_state=3, max_train=1_000, n_threads=2)
+    for method in ("predict_churn", "predict_purchases", "predict_spend"):
+        np.testing.assert_array_equal(getattr(threads, method)(hold[F]), getattr(a, method)(hold[F]))
     whole = _fit(train, random_state=3)
     assert whole.n_train_ == len(train) < MAX_TRAIN and np.array_equal(whole.train_rows_, np.arange(len(train)))
 
@@ -130,6 +134,8 @@ def test_bad_input_and_an_unfitted_model_are_refused():
         SupervisedCLV().fit(X, y, spend=-np.ones(100))
     with pytest.raises(ValueError, match="purchases has 99 rows"):
         SupervisedCLV().fit(X, y, purchases=np.ones(99))
+    with pytest.raises(ValueError, match="n_threads=0"):
+        SupervisedCLV(n_threads=0).fit(X, y)
     with pytest.raises(ValueError, match="max_train=1"):
         SupervisedCLV(max_train=1).fit(X, y)
     with pytest.raises(ValueError, match="X has 2 features"):
