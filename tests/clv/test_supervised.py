@@ -150,3 +150,34 @@ def _declared(estimator) -> dict[str, str]:
 @parametrize_with_checks([SupervisedCLV(max_iter=10)], expected_failed_checks=_declared)
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_compiled_predictions_are_scikit_learns_bit_for_bit(seasonal, monkeypatch, n_threads):
+    import customersense.clv.supervised as supervised
+
+    _, _, train, hold = seasonal
+    model = _fit(train, n_threads=n_threads)
+    X = hold[F].to_numpy()
+    assert np.isnan(X).any()  # the missing-value routes are walked
+    expected = {
+        "predict_churn": model.churn_model_.predict_proba(X)[:, 1],
+        "predict_purchases": model.purchases_model_.predict(X),
+        "predict_spend": model.spend_model_.predict(X),
+    }
+    monkeypatch.setattr(supervised, "COMPILED_FROM", 1)  # the kernel for these 4,000 rows
+    for method, want in expected.items():
+        np.testing.assert_array_equal(getattr(model, method)(hold), want)
+    assert set(model._flat) == {"churn", "purchases", "spend"} and all(model._flat.values())
+
+
+def test_a_model_with_categorical_splits_keeps_scikit_learns_predict():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from customersense.clv._boosting_kernel import flat_trees
+
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.integers(0, 4, 500), rng.normal(size=500)])
+    y = np.where(X[:, 0] == 2, 5.0, 1.0) + rng.uniform(size=500)
+    model = HistGradientBoostingRegressor(max_iter=5, categorical_features=[0]).fit(X, y)
+    assert flat_trees(model) is None

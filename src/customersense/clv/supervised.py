@@ -18,6 +18,7 @@ e.g. the mean gap of a one-time buyer) are routed by the trees themselves.
 
 from __future__ import annotations
 
+import os
 from contextlib import nullcontext
 from numbers import Integral, Real
 from typing import ClassVar
@@ -33,6 +34,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from ._base import NotFittedError
 
 MAX_TRAIN = 50_000
+COMPILED_FROM = 100_000  # rows; below, scikit-learn's own predict (no numba import or compile)
 
 
 class _Constant:
@@ -152,6 +154,7 @@ class SupervisedCLV(ClassifierMixin, BaseEstimator):
                 else:
                     model = self._boosting(HistGradientBoostingRegressor, seed, loss="poisson").fit(Xt, vt)
             setattr(self, f"{name}_model_", model)
+        self._flat: dict[str, tuple | None] = {}  # the compiled kernel's copy of the trees, built on first use
         self.classes_ = classes
         self.n_iter_ = 0 if isinstance(self.churn_model_, _Constant) else int(self.churn_model_.n_iter_)
         self.train_rows_ = rows
@@ -172,8 +175,7 @@ class SupervisedCLV(ClassifierMixin, BaseEstimator):
         model = self.churn_model_
         if isinstance(model, _Constant):
             return model.predict(X)
-        with self._threads():
-            return model.predict_proba(X)[:, 1]
+        return self._boosted("churn", model, X)
 
     def predict_proba(self, X) -> np.ndarray:
         """Columns P(not churned), P(churned) (one column when ``y`` had one class)."""
@@ -190,8 +192,28 @@ class SupervisedCLV(ClassifierMixin, BaseEstimator):
         model = getattr(self, f"{name}_model_")
         if model is None:
             raise NotFittedError(f"{type(self).__name__} was fitted without {name}: pass {name}= to fit")
-        with self._threads():
-            return model.predict(X)
+        return model.predict(X) if isinstance(model, _Constant) else self._boosted(name, model, X)
+
+    def _boosted(self, name: str, model, X: np.ndarray) -> np.ndarray:
+        """``model``'s prediction (P(churned) for the classifier), by the compiled kernel from
+        ``COMPILED_FROM`` rows: bit for bit scikit-learn's, several times faster."""
+        trees = None
+        if len(X) >= COMPILED_FROM:
+            flat = self.__dict__.setdefault("_flat", {})
+            if name not in flat:
+                from ._boosting_kernel import flat_trees
+
+                flat[name] = flat_trees(model)
+            trees = flat[name]
+        if trees is None:
+            with self._threads():
+                return model.predict_proba(X)[:, 1] if name == "churn" else model.predict(X)
+        from ._boosting_kernel import raw_predict
+
+        workers = (os.cpu_count() or 1) if self.n_threads is None else self.n_threads
+        raw = raw_predict(trees, X, workers)
+        # the last lines of scikit-learn's predict_proba / predict: the model's own inverse link
+        return model._loss.predict_proba(raw)[:, 1] if name == "churn" else model._loss.link.inverse(raw.ravel())
 
     def predict_purchases(self, X) -> np.ndarray:
         """Expected purchase days in the horizon per row of ``X``."""
