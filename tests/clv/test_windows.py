@@ -138,3 +138,4 @@ def test_features_equal_an_independent_pandas_computation(cut_back, horizon):
                                    err_msg=c)
     np.testing.assert_array_equal(got["label_churn"].to_numpy(), want["label_churn"].to_numpy(bool))
     assert 0.1 < got["label_churn"].mean() < 0.9  # both outcomes present: the labels are exercised
+
