@@ -43,7 +43,10 @@ def trained(tmp_path_factory) -> Trained:
     pq.write_table(table, root / "tx.parquet")
     out = root / "out"
     config = load_config(None, {"input": {"source": str(root / "tx.parquet")}, "output": {"dir": str(out), "dashboards": False},
-                                "validation": {"enabled": False}})
+                                "validation": {"enabled": False},
+                                # the saved model scores churn and CLV with a BTYD model (a chosen
+                                # supervised model is not saved: tests/scoring/test_bundle.py)
+                                "clv": {"model": "pareto"}})
     result = run(config)
     return Trained(out=out, model=out / "model", customers=pd.read_parquet(out / "customer_segments.parquet"),
                    transactions=table.to_pandas(), as_of=result.cleaning.as_of)

@@ -254,3 +254,18 @@ def test_save_model_inside_the_output_folder_is_kept(trained, tmp_path):
     out = tmp_path / "out"
     _run(root / "tx.txt", out, output={**SETTINGS["output"], "dir": str(out), "save_model": str(out / "model")})
     assert load_bundle(out / "model").spec["trained_on"]["customers"] > 0
+
+
+def test_a_run_that_chose_the_supervised_model_saves_no_churn_model_and_says_so(trained, tmp_path):
+    root, _ = trained
+    result = _run(root / "tx.txt", tmp_path / "out", clv={"model": "supervised"})
+    assert result.clv.record["selection"]["chosen"] == "Gradient boosting (time split)"
+    assert result.customers["churn_probability"].notna().all()
+    model = load_bundle(tmp_path / "out" / "model")
+    assert model.spec["clv"]["scorable"] is False and "not saved" in model.spec["clv"]["reason"]
+    res = _score(tmp_path / "out" / "model", root / "tx.txt", tmp_path / "s")
+    assert res.exit_code == 0, res.output
+    scored = pd.read_parquet(tmp_path / "s" / "customer_scores.parquet")
+    assert scored["churn_probability"].isna().all() and scored["clv"].isna().all()
+    assert scored["segment"].tolist() == result.customers["segment"].tolist()
+    assert json.loads((tmp_path / "s" / "score.json").read_text())["clv"] == model.spec["clv"]["reason"]
