@@ -13,7 +13,15 @@ model predicts the next H days from features as of ``t``.
 Deterministic: no early stopping (no random validation split), and at most ``max_train``
 customers are used for training, a uniform sample without replacement drawn with
 ``random_state``; the same inputs and seed give identical predictions. Missing features (NaN,
-e.g. the mean gap of a one-time buyer) are routed by the trees themselves.
+e.g. the mean gap of a one-time buyer) are routed by the trees themselves. From
+``COMPILED_FROM`` rows the trees are walked by a compiled kernel (:mod:`._boosting_kernel`),
+bit for bit scikit-learn's predictions at a third of the CPU time.
+
+Limits (measured): a time split learns the behaviour of one window and applies it to the next.
+Where the population changes between them the totals drift: on CDNOW (one cohort, ageing)
+the predicted holdout purchase days were 1.17-1.67x the actual; on Online Retail II 2010, with
+its autumn peak in the holdout, 0.76x. The ranking held (churn AUC 0.80-0.84 on CDNOW, 0.72-0.75
+on Online Retail II, each at or above frequency alone), so the holdout should judge the totals.
 """
 
 from __future__ import annotations
