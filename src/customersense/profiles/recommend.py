@@ -8,7 +8,7 @@ Per segment:
   ``discount_depth`` from the first band of the rules the index falls under;
 - ``contact_after_days``: the median interval between orders of its repeat buyers ((tenure -
   recency) / (orders - 1)), and ``customers_past_contact_day``: how many are past it now;
-- ``revenue_at_stake``: the sum over its customers of churn probability (1 - P(alive)) x CLV,
+- ``revenue_at_stake``: the sum over its customers of churn_probability (P(no purchase in the next H days)) x CLV,
   when the run has a CLV model;
 - ``uplift_per_customer`` and ``expected_incremental_revenue`` (if every customer were
   contacted): the last measured uplift of a campaign on the segment when the history has one,
