@@ -258,7 +258,11 @@ class _Trees:
         flat = Z.ravel()
         for _ in range(self.depth):
             q = self.child2[q + (flat[cell[q] + at] > self.threshold2[q])]
-        return self._add(self.value2[q].reshape(trees, rows), rows)
+        values = self.value2[q].reshape(trees, rows)
+        out = np.full(rows, self.baseline)
+        for row in values:  # tree after tree, as scikit-learn adds them
+            out += row
+        return out
 
     def masks(self, Z: np.ndarray) -> np.ndarray:
         """Raw predictions: each tree's leaf found by masks, every split on every row at once
@@ -268,10 +272,11 @@ class _Trees:
         right = np.empty(rows, dtype=bool)
         bits = np.empty(rows, dtype=self.word)
         c = np.empty(rows, dtype=self.word)
-        leaves = np.empty((len(self.words), rows), dtype=np.intp)
         full = self.word(-1 % (1 << self.bits))
+        out = np.full(rows, self.baseline)
         for t, words in enumerate(self.words):
             found = np.zeros(rows, dtype=bool)
+            leaves = np.empty(rows, dtype=np.intp)
             for w, splits in enumerate(words):
                 c.fill(0)  # the leaves ruled out
                 for column, threshold, mask in splits:
@@ -281,18 +286,12 @@ class _Trees:
                 lowest = ~c & (c + self.word(1))  # the lowest bit not set: the first leaf left
                 leaf = np.frexp(lowest.astype(np.float64))[1] - 1 + w * self.bits + self.leaf_offsets[t]
                 if len(words) == 1:
-                    leaves[t] = leaf
+                    leaves = leaf
                 else:  # the first word with a leaf left
                     here = ~found & (c != full)
-                    leaves[t][here] = leaf[here]
+                    leaves[here] = leaf[here]
                     found |= here
-        return self._add(self.leaf_values[leaves], rows)
-
-    def _add(self, values: np.ndarray, rows: int) -> np.ndarray:
-        """The baseline plus the trees' values, added one tree after the other as scikit-learn does."""
-        out = np.full(rows, self.baseline)
-        for row in values:
-            out += row
+            out += self.leaf_values[leaves]  # tree after tree, as scikit-learn adds them
         return out
 
 
