@@ -9,6 +9,7 @@ the split itself (threshold +inf), values exactly on thresholds, integer feature
 +-inf, and trees of more than 32 and more than 64 leaves (one and two mask words)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.exceptions import NotFittedError
@@ -133,6 +134,20 @@ def test_many_rows_in_threads_and_a_single_row():
     _assert_same(arrays, "churn", estimator, rows[:1])
     assert boosting_predict(arrays, "churn", rows[:0]).shape == (0,)
     assert np.array_equal(boosting_predict(arrays, "churn", rows[:1000]), boosting_predict(arrays, "churn", rows[:1000]))
+
+
+def test_early_stopping_and_a_data_frame():
+    """Early stopping keeps the iterations it made (the frozen trees are the ones predict uses); a
+    frame fitted by name is predicted from its columns in the same order."""
+    rng = np.random.default_rng(10)
+    X = pd.DataFrame(_features(rng, 2000), columns=[f"f{i}" for i in range(6)])
+    y = rng.random(2000) < 1 / (1 + np.exp(-_signal(X.to_numpy())))
+    estimator = HistGradientBoostingClassifier(max_iter=200, early_stopping=True, n_iter_no_change=3,
+                                               random_state=10).fit(X, y)
+    arrays = boosting_arrays(estimator, "es")
+    assert estimator.n_iter_ < 200 and len(arrays["es_tree_offsets"]) == estimator.n_iter_ + 1
+    rows = pd.DataFrame(_rows(estimator, X.to_numpy(), seed=10), columns=X.columns)
+    _assert_same(arrays, "es", estimator, rows)
 
 
 def test_trees_without_splits_predict_the_baseline():
