@@ -16,7 +16,7 @@ from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 from customersense.scoring import ScoringModel, load_bundle, write_bundle
-from customersense.scoring.boosting import ROWS_PER_CHUNK, boosting_arrays, boosting_predict
+from customersense.scoring.boosting import ROWS_PER_CHUNK, boosting_arrays, boosting_predict, check_boosting_arrays
 
 RTOL = 1e-12
 WALKS = {"walk": 10**9, "masks": 0}  # walk_below: every chunk walked level by level / by leaf masks
@@ -197,6 +197,7 @@ def test_inconsistent_arrays_or_rows_are_refused():
     X = _features(np.random.default_rng(9), 10)
     with pytest.raises(ValueError, match="6 feature columns"):
         boosting_predict(arrays, "m", X[:, :5])
+    check_boosting_arrays(arrays, "m")
     split = np.flatnonzero(arrays["m_is_leaf"] == 0)[0]
     for name, value in [("m_right", 10**6), ("m_left", 0), ("m_feature", 6), ("m_feature", -1),
                         ("m_threshold", np.nan), ("m_link", 7)]:
@@ -204,6 +205,8 @@ def test_inconsistent_arrays_or_rows_are_refused():
         changed[name][split if changed[name].size > 1 else 0] = value
         with pytest.raises(ValueError, match="inconsistent"):
             boosting_predict(changed, "m", X)
+        with pytest.raises(ValueError, match="inconsistent"):
+            check_boosting_arrays(changed, "m")
     swapped = {k: v.copy() for k, v in arrays.items()}  # children swapped: not the depth-first order
     swapped["m_left"][split], swapped["m_right"][split] = arrays["m_right"][split], arrays["m_left"][split]
     with pytest.raises(ValueError, match="inconsistent"):

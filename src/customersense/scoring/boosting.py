@@ -143,6 +143,12 @@ def boosting_predict(arrays: dict[str, np.ndarray], prefix: str, X, walk_below: 
     return out
 
 
+def check_boosting_arrays(arrays: dict[str, np.ndarray], prefix: str) -> None:
+    """Raise ValueError unless the ``prefix`` arrays form a model :func:`boosting_predict` can use
+    (for a bundle reader to refuse a changed bundle when it loads it, not when it scores)."""
+    _Trees(arrays, prefix)
+
+
 class _Trees:
     """The arrays checked and laid out for the two walks.
 
