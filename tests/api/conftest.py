@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from threadpoolctl import threadpool_limits
 
 from customersense.api import create_app
 from customersense.api.schemas import CustomerFeatures
@@ -44,10 +45,26 @@ def trained(tmp_path_factory) -> Trained:
     out = root / "out"
     config = load_config(None, {"input": {"source": str(root / "tx.parquet")}, "output": {"dir": str(out), "dashboards": False},
                                 "validation": {"enabled": False},
-                                # the saved model scores churn and CLV with a BTYD model (a chosen
-                                # supervised model is not saved: tests/scoring/test_bundle.py)
+                                # the saved model scores churn and CLV with a BTYD model (a saved
+                                # supervised model: trained_supervised)
                                 "clv": {"model": "pareto"}})
     result = run(config)
+    return Trained(out=out, model=out / "model", customers=pd.read_parquet(out / "customer_segments.parquet"),
+                   transactions=table.to_pandas(), as_of=result.cleaning.as_of)
+
+
+@pytest.fixture(scope="session")
+def trained_supervised(tmp_path_factory) -> Trained:
+    """The same kind of run with the supervised churn model asked for (saved as boosting arrays)."""
+    root = tmp_path_factory.mktemp("api_supervised")
+    table, _ = planted_transactions(n_customers=400, seed=7)
+    pq.write_table(table, root / "tx.parquet")
+    out = root / "out"
+    config = load_config(None, {"input": {"source": str(root / "tx.parquet")},
+                                "output": {"dir": str(out), "dashboards": False, "plots": False},
+                                "validation": {"enabled": False}, "clv": {"model": "supervised"}})
+    with threadpool_limits(1):  # OpenMP's waiting threads slow the boosting fits on 2 shared cores
+        result = run(config)
     return Trained(out=out, model=out / "model", customers=pd.read_parquet(out / "customer_segments.parquet"),
                    transactions=table.to_pandas(), as_of=result.cleaning.as_of)
 
