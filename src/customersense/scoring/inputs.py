@@ -5,8 +5,10 @@ cleaning settings and column mapping: read (or take in-memory rows), clean, feat
 given date (else the day after the last transaction, the run's rule), and the CLV models'
 inputs; for a saved supervised churn model also its window features as of the day before
 as_of (:func:`customersense.clv.windows.window_features`, in the engine as the run computes
-them), kept beside the customer table (``ScoringInput.windows``), not as columns of it. A customer table (for example a run's ``customer_segments.parquet``) is read as it is;
-its customer ids are read as text.
+them), kept beside the customer table (``ScoringInput.windows``), not as columns of it.
+
+A customer table (for example a run's ``customer_segments.parquet``) is read as it is; its
+customer ids are read as text.
 """
 
 from __future__ import annotations
