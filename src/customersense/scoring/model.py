@@ -329,6 +329,8 @@ def freeze(*, info: dict[str, Any], customers: pd.DataFrame, rfm, segment_map, l
                        "horizon_days": clv.horizon_days, "horizon_months": clv_settings["horizon_months"],
                        "scorable": True, "status": clv.record["status"]["label"], "reason": None}
         if "transactions" not in clv.record["prediction_model"]:  # the supervised model
+            if not clv.fitted:
+                raise ValueError("the chosen supervised model's fitted estimator is missing (CLVResult.fitted)")
             spec["clv"]["supervised"] = _freeze_supervised(clv.fitted[0], arrays)
     return ScoringModel(spec=spec, arrays=arrays)
 
