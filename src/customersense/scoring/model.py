@@ -97,8 +97,8 @@ class ScoringModel:
         """Why churn and CLV stay empty for customers without the model's CLV inputs."""
         if self.supervised:
             return ("the supervised churn model needs each customer's purchase-day window features, computed "
-                    "from transactions: score transactions (POST /v1/score/transactions); a customer table or "
-                    "feature rows do not carry them")
+                    "from transactions: score transactions (`customersense score` on transaction lines, or POST "
+                    "/v1/score/transactions); a customer table or feature rows do not carry them")
         return ("the input lacks the CLV inputs (clv_frequency, clv_recency, clv_T, clv_monetary_value): "
                 "score transactions, or a customer table from a run")
 
