@@ -184,6 +184,27 @@ def simulate_seasonal(
     return transactions, truth
 
 
+def bgnbd_churn_oracle(frequency, recency, T, r: float, alpha: float, a: float, b: float, horizon: float,
+                       modified: bool = False) -> np.ndarray:
+    """P(no purchase in (T, T + horizon]) under the *planted* BG/NBD (or MBG/NBD) parameters:
+    the best any model of this population can do (the "oracle" of the planted-truth tests).
+
+    P(alive) = 1 / (1 + a / (b + x - 1) ((alpha + T) / (alpha + t_x))^(r + x)) for x > 0 and
+    1 for x = 0 (Fader, Hardie & Lee 2005, eq. 13); MBG/NBD: a / (b + x) for every x (Batislam,
+    Denizel & Filiztekin 2007). While alive, lambda | data ~ Gamma(r + x, alpha + T), so
+    P(some purchase in h | alive) = 1 - ((alpha + T) / (alpha + T + h))^(r + x).
+    Inputs in the simulation's time unit (days), as from ``rfm_summary(..., time_unit="days")``.
+    """
+    x, tx, t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    ratio = ((alpha + t) / (alpha + tx)) ** (r + x)
+    if modified:
+        p_alive = 1.0 / (1.0 + a / (b + x) * ratio)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_alive = np.where(x > 0, 1.0 / (1.0 + a / (b + x - 1) * ratio), 1.0)
+    return 1.0 - p_alive * (1.0 - ((alpha + t) / (alpha + t + horizon)) ** (r + x))
+
+
 def last_day(n_days: int = 730, start: dt.date = START) -> dt.date:
     """The last day a simulation with ``n_days`` can record."""
     return start + dt.timedelta(days=n_days - 1)

@@ -12,7 +12,7 @@ import pytest
 
 from customersense.clv import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter, rfm_summary
 
-from .simulate import clean_table, last_day, simulate_bgnbd, simulate_pareto_nbd, simulate_seasonal
+from .simulate import bgnbd_churn_oracle, clean_table, last_day, simulate_bgnbd, simulate_pareto_nbd, simulate_seasonal
 
 N = 4_000
 SPEND = (6.0, 4.0, 15.0)
@@ -80,3 +80,24 @@ def test_the_seasonal_population_buys_on_its_cycles():
     annual_gaps = gaps.to_numpy()[~cycle]
     assert ((annual_gaps <= 10) | (np.abs(annual_gaps - 365) <= 25)).all()
     assert set(truth["kind"]) == {"cycle", "annual"} and (truth["kind"] == "annual").mean() == pytest.approx(0.3, abs=0.04)
+
+
+@pytest.mark.parametrize("modified", [False, True])
+def test_the_oracle_churn_probability_matches_the_simulated_holdout(modified):
+    """The planted-parameter churn probability is calibrated on the simulated holdout: by decile
+    within 4 Monte Carlo standard errors (+ 0.01 for the rounding of times to days), in total
+    within 3. Measured (seed 7): BG/NBD 0.830 predicted, 0.836 actual, oracle AUC 0.880;
+    MBG/NBD 0.850, 0.851, AUC 0.894."""
+    r, alpha, a, b, H = 0.5, 20.0, 0.8, 2.5, 90
+    n_days = 730
+    tx, _ = simulate_bgnbd(N, r, alpha, a, b, modified=modified, n_days=n_days, seed=7)
+    cal_end = last_day(n_days) - dt.timedelta(days=H)
+    s = rfm_summary(clean_table(tx), cal_end, time_unit="days", holdout_end=last_day(n_days))
+    p = bgnbd_churn_oracle(s["frequency"], s["recency"], s["T"], r, alpha, a, b, H, modified=modified)
+    y = (s["holdout_frequency"].to_numpy() == 0).astype(float)
+    se = np.sqrt(np.sum(p * (1 - p))) / len(p)
+    assert abs(p.mean() - y.mean()) < 3 * se
+    deciles = pd.qcut(p, 10, labels=False, duplicates="drop")
+    for d in np.unique(deciles):
+        pd_, yd = p[deciles == d], y[deciles == d]
+        assert abs(pd_.mean() - yd.mean()) < 4 * np.sqrt(np.sum(pd_ * (1 - pd_))) / len(pd_) + 0.01, d

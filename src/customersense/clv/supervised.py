@@ -13,7 +13,17 @@ model predicts the next H days from features as of ``t``.
 Deterministic: no early stopping (no random validation split), and at most ``max_train``
 customers are used for training, a uniform sample without replacement drawn with
 ``random_state``; the same inputs and seed give identical predictions. Missing features (NaN,
-e.g. the mean gap of a one-time buyer) are routed by the trees themselves.
+e.g. the mean gap of a one-time buyer) are routed by the trees themselves. From
+``COMPILED_FROM`` rows the trees are walked by a compiled kernel (:mod:`._boosting_kernel`),
+bit for bit scikit-learn's predictions at a third of the CPU time.
+
+Limits (measured, default settings, H = 90 days, last 90 days as holdout): a time split learns
+the behaviour of one window and applies it to the next; where the population changes between
+them, the totals drift. CDNOW (one ageing cohort): holdout purchase days predicted 1.17x the
+actual (1.30x three months earlier). Online Retail II 2009-2010: 0.76x with the autumn peak in
+the holdout, 1.44x three months earlier. The ranking held: churn AUC 0.838 / 0.805 on CDNOW
+(frequency alone 0.826 / 0.794), 0.724 / 0.752 on Online Retail II (frequency alone 0.715 /
+0.734), Brier scores below the base rate's in all four. The holdout has to judge the totals.
 """
 
 from __future__ import annotations
