@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
+from threadpoolctl import threadpool_limits
 
 from customersense.api import create_app
 from customersense.api.schemas import CustomerFeatures
@@ -36,20 +37,30 @@ class Trained:
     as_of: dt.date
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory) -> Trained:
-    root = tmp_path_factory.mktemp("api_run")
+def _train(root: Path, clv_model: str, **output) -> Trained:
+    """A run on 400 planted customers (seed 7) with clv.model ``clv_model``."""
     table, _ = planted_transactions(n_customers=400, seed=7)
     pq.write_table(table, root / "tx.parquet")
     out = root / "out"
-    config = load_config(None, {"input": {"source": str(root / "tx.parquet")}, "output": {"dir": str(out), "dashboards": False},
-                                "validation": {"enabled": False},
-                                # the saved model scores churn and CLV with a BTYD model (a chosen
-                                # supervised model is not saved: tests/scoring/test_bundle.py)
-                                "clv": {"model": "pareto"}})
-    result = run(config)
+    config = load_config(None, {"input": {"source": str(root / "tx.parquet")},
+                                "output": {"dir": str(out), "dashboards": False, **output},
+                                "validation": {"enabled": False}, "clv": {"model": clv_model}})
+    with threadpool_limits(1):  # OpenMP's waiting threads slow the boosting fits on 2 shared cores
+        result = run(config)
     return Trained(out=out, model=out / "model", customers=pd.read_parquet(out / "customer_segments.parquet"),
                    transactions=table.to_pandas(), as_of=result.cleaning.as_of)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Trained:
+    """The saved model scores churn and CLV with a BTYD model."""
+    return _train(tmp_path_factory.mktemp("api_run"), "pareto")
+
+
+@pytest.fixture(scope="session")
+def trained_supervised(tmp_path_factory) -> Trained:
+    """The supervised churn model asked for (saved as boosting arrays)."""
+    return _train(tmp_path_factory.mktemp("api_supervised"), "supervised", plots=False)
 
 
 @pytest.fixture

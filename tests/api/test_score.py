@@ -53,10 +53,7 @@ def test_without_clv_inputs_the_clv_fields_are_null(client, trained):
 
 
 def test_transactions_of_one_customer_give_its_run_values(client, trained):
-    counts = trained.transactions["customer_id"].value_counts()
-    customer = counts[(counts > 3) & (counts <= 50)].index[0]
-    lines = trained.transactions[trained.transactions["customer_id"] == customer]
-    body = {"as_of": trained.as_of.isoformat(), "transactions": transaction_rows(lines)}
+    customer, body = _one_customer(trained)
     r = client.post("/v1/score/transactions", json=body, headers=AUTH)
     assert r.status_code == 200, r.text
     answer = r.json()
@@ -122,3 +119,31 @@ def test_model_info(client, trained):
     assert info["clv"] is True and "recency_days" in info["required_columns"]
     profiles = pd.read_csv(trained.out / "segment_profiles.csv")
     assert len(info["segments"]) == len(profiles)
+
+
+def _one_customer(trained) -> tuple[str, dict]:
+    counts = trained.transactions["customer_id"].value_counts()
+    customer = counts[(counts > 3) & (counts <= 50)].index[0]
+    lines = trained.transactions[trained.transactions["customer_id"] == customer]
+    return customer, {"as_of": trained.as_of.isoformat(), "transactions": transaction_rows(lines)}
+
+
+def test_a_supervised_model_scores_one_customers_transactions_with_its_run_values(trained_supervised):
+    trained = trained_supervised
+    customer, body = _one_customer(trained)
+    assert trained.customers["clv_model"].eq("Gradient boosting (time split)").all()
+    with TestClient(create_app(trained.model, api_key=KEY)) as c:
+        r = c.post("/v1/score/transactions", json=body, headers=AUTH)
+        assert r.status_code == 200, r.text
+        answer = r.json()["customers"]
+        assert [a["customer_id"] for a in answer] == [customer]
+        assert answer[0]["churn_probability"] is not None and answer[0]["p_alive"] is None
+        _same(answer, trained.customers)
+        # feature rows carry no window features: churn and CLV are null, and GET /v1/model says why
+        rows = feature_rows(trained.customers.head(3))
+        scored = c.post("/v1/score", json={"customers": rows}, headers=AUTH).json()["customers"]
+        assert all(a["churn_probability"] is None and a["clv"] is None for a in scored)
+        assert [a["segment"] for a in scored] == trained.customers["segment"].head(3).tolist()
+        info = c.get("/v1/model", headers=AUTH).json()
+        assert info["clv"] is True and info["clv_inputs"].startswith("transactions only")
+        assert "POST /v1/score leaves them null" in info["clv_inputs"]

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from threadpoolctl import threadpool_limits
 
 from customersense.cli.main import cli
+from customersense.clv.windows import FEATURES
 from customersense.config import load_config
 from customersense.datasets import dataset_path
 from customersense.errors import EXIT_MODEL, ModelError
@@ -256,16 +258,72 @@ def test_save_model_inside_the_output_folder_is_kept(trained, tmp_path):
     assert load_bundle(out / "model").spec["trained_on"]["customers"] > 0
 
 
-def test_a_run_that_chose_the_supervised_model_saves_no_churn_model_and_says_so(trained, tmp_path):
-    root, _ = trained
-    result = _run(root / "tx.txt", tmp_path / "out", clv={"model": "supervised"})
+@pytest.fixture(scope="module")
+def supervised(trained, tmp_path_factory):
+    """The same transactions, the supervised churn model asked for (saved as boosting arrays)."""
+    root = tmp_path_factory.mktemp("supervised")
+    with threadpool_limits(1):  # OpenMP's waiting threads slow the boosting fits on 2 shared cores
+        result = _run(trained[0] / "tx.txt", root / "out", clv={"model": "supervised"})
+    return root, result
+
+
+def test_a_supervised_run_scores_its_transactions_exactly(trained, supervised, tmp_path):
+    root, result = supervised
     assert result.clv.record["selection"]["chosen"] == "Gradient boosting (time split)"
-    assert result.customers["churn_probability"].notna().all()
-    model = load_bundle(tmp_path / "out" / "model")
-    assert model.spec["clv"]["scorable"] is False and "not saved" in model.spec["clv"]["reason"]
-    res = _score(tmp_path / "out" / "model", root / "tx.txt", tmp_path / "s")
+    model = load_bundle(root / "out" / "model")
+    sv = model.spec["clv"]["supervised"]
+    assert model.spec["clv"]["scorable"] is True and sv["features"] == list(FEATURES)
+    assert {f"sv_{t}_value" for t in ("churn", "purchases", "spend") if t not in sv["constants"]} <= set(model.arrays)
+    res = _score(root / "out" / "model", trained[0] / "tx.txt", tmp_path / "s")
+    assert res.exit_code == 0, res.output
+    written = pd.read_parquet(root / "out" / "customer_segments.parquet")
+    scored = pd.read_parquet(tmp_path / "s" / "customer_scores.parquet")
+    assert list(scored.columns) == list(written.columns)  # the window features are not added
+    pd.testing.assert_frame_equal(scored, written, check_exact=True)  # exact: no tolerance
+    assert written["churn_probability"].notna().all() and written["p_alive"].isna().all()
+    assert (written["clv_model"] == "Gradient boosting (time split)").all()
+    assert json.loads((tmp_path / "s" / "score.json").read_text())["clv"] == "computed"
+
+
+def test_a_supervised_model_gives_the_fitted_estimators_predictions(trained, supervised, tmp_path):
+    """The frozen arrays predict what the refitted SupervisedCLV itself predicts from the same
+    window features (scikit-learn's predict, not the arrays), and p_alive stays empty."""
+    root, result = supervised
+    config = load_config(None, {"input": {"source": str(trained[0] / "tx.txt")}, "output": {"dir": str(tmp_path)}})
+    scored = score(config, root / "out" / "model")
+    windows = scored.input.windows
+    assert list(windows.columns) == list(FEATURES) and len(windows) == len(scored.customers)
+    estimator = result.clv.fitted[0]
+    with threadpool_limits(1):
+        expected = {"churn_probability": estimator.predict_churn(windows),
+                    "expected_purchases_90d": estimator.predict_purchases(windows),
+                    "expected_spend_90d": estimator.predict_spend(windows)}
+    for column, values in expected.items():
+        np.testing.assert_array_equal(scored.customers[column].to_numpy(), np.round(values, 6), err_msg=column)
+    assert scored.customers["p_alive"].isna().all()
+
+
+def test_a_supervised_model_without_window_features_leaves_churn_empty_and_says_why(supervised, tmp_path):
+    root, result = supervised
+    res = _score(root / "out" / "model", root / "out" / "customer_segments.parquet", tmp_path / "s")
     assert res.exit_code == 0, res.output
     scored = pd.read_parquet(tmp_path / "s" / "customer_scores.parquet")
     assert scored["churn_probability"].isna().all() and scored["clv"].isna().all()
+    assert scored["clv_model"].isna().all()
     assert scored["segment"].tolist() == result.customers["segment"].tolist()
-    assert json.loads((tmp_path / "s" / "score.json").read_text())["clv"] == model.spec["clv"]["reason"]
+    clv = json.loads((tmp_path / "s" / "score.json").read_text())["clv"]
+    assert "window features" in clv and "score transactions" in clv
+
+
+@pytest.mark.parametrize("array, change, message", [
+    ("sv_churn_feature", lambda a: np.where(a == a.max(), 99, a).astype(a.dtype), "inconsistent"),
+    ("sv_spend_left", lambda a: np.where(a > 0, a + 1, a).astype(a.dtype), "inconsistent"),
+])
+def test_a_changed_boosting_array_is_refused(supervised, tmp_path, array, change, message):
+    model = shutil.copytree(supervised[0] / "out" / "model", tmp_path / "model")
+    np.save(model / "arrays" / f"{array}.npy", change(np.load(model / "arrays" / f"{array}.npy")))
+    with pytest.raises(ModelError, match="content hash does not match"):
+        load_bundle(model)
+    _rewrite_manifest(model)  # even with matching hashes
+    with pytest.raises(ModelError, match=message):
+        load_bundle(model)

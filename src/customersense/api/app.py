@@ -31,7 +31,7 @@ from ..errors import CustomerSenseError, ModelError
 from .middleware import ACCESS_KEY, BodyLimit, Metrics, Observed
 from .schemas import (ErrorBody, Health, ModelInfo, Reloaded, ScoreRequest, ScoreResponse, TransactionsRequest,
                       TransactionsScoreResponse)
-from .scoring import ModelHolder, answer, customer_columns, customers_from_transactions, model_info, table_columns
+from .scoring import ModelHolder, answer, customer_columns, customers_from_transactions, model_info
 
 
 class ApiError(Exception):
@@ -97,7 +97,7 @@ def create_app(model_dir: str | Path, *, api_key: str | None, max_batch: int = 1
         training run's rules, as of ``as_of`` (default: the day after the last line)."""
         model = started(request, len(body.transactions), "transactions")
         customers, as_of = customers_from_transactions(model, body.transactions, body.as_of)
-        rows = scored(request, model, table_columns(customers))
+        rows = scored(request, model, customers)
         return JSONResponse({"customers": rows, "model_version": model.spec["model_version"],
                              "as_of": as_of.isoformat()})
 

@@ -124,6 +124,9 @@ class ModelInfo(BaseModel):
     features: list[str] = Field(description="Features the learned segments use.")
     required_columns: list[str] = Field(description="Features every customer of POST /v1/score must carry.")
     clv: bool = Field(description="Whether churn and CLV are scored (false: those fields are null).")
+    clv_inputs: str | None = Field(
+        default=None, description="What churn and CLV need from a request (a saved supervised churn model: "
+                                  "transactions only; without them those fields are null). Null without CLV.")
     churn_horizon_days: int | None = Field(description="The churn horizon H in days (null without CLV).")
     segments: list[SegmentInfo]
 

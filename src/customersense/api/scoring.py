@@ -26,6 +26,7 @@ from ..config import EngineConfig
 from ..engine import connect
 from ..errors import DataError, ModelError
 from ..scoring import ScoringModel, load_bundle
+from ..scoring.model import WINDOW
 from ..scoring.forest import warm
 from ..scoring.inputs import customers_from_records
 from .schemas import CustomerFeatures, CustomerScore, ModelInfo, SegmentInfo, Transaction
@@ -100,11 +101,15 @@ def customer_columns(model: ScoringModel, rows: list[CustomerFeatures]) -> Custo
     return ids, values
 
 
-def table_columns(customers: pd.DataFrame) -> Customers:
-    """A customer table (from transactions) as ids and float columns."""
+def table_columns(customers: pd.DataFrame, windows: pd.DataFrame | None = None) -> Customers:
+    """A customer table (from transactions) as ids and float columns, with the supervised
+    model's window features (``windows``, one row per customer) under their ``WINDOW`` keys."""
     ids = customers[S.CUSTOMER_ID].astype(str).tolist()
-    return ids, {c: pd.to_numeric(customers[c], errors="coerce").to_numpy(np.float64)
-                 for c in customers.columns if c != S.CUSTOMER_ID}
+    columns = {c: pd.to_numeric(customers[c], errors="coerce").to_numpy(np.float64)
+               for c in customers.columns if c != S.CUSTOMER_ID}
+    if windows is not None:
+        columns.update({WINDOW + c: windows[c].to_numpy(np.float64) for c in windows.columns})
+    return ids, columns
 
 
 def transaction_frame(rows: list[Transaction]) -> pd.DataFrame:
@@ -130,14 +135,15 @@ def _naive(value: dt.datetime) -> dt.datetime:
 
 
 def customers_from_transactions(model: ScoringModel, rows: list[Transaction],
-                                as_of: dt.date | None) -> tuple[pd.DataFrame, dt.date]:
-    """The customer table of the request's transactions (the run's stages, a fresh engine)."""
+                                as_of: dt.date | None) -> tuple[Customers, dt.date]:
+    """The customers of the request's transactions as ids and float columns (the run's stages,
+    a fresh engine), and the as_of date used."""
     engine = connect(REQUEST_ENGINE)
     try:
         scoring_input = customers_from_records(engine, model, transaction_frame(rows), as_of)
     finally:
         engine.close()
-    return scoring_input.customers, scoring_input.as_of
+    return table_columns(scoring_input.customers, scoring_input.windows), scoring_input.as_of
 
 
 def answer(model: ScoringModel, customers: Customers) -> list[dict[str, Any]]:
@@ -166,9 +172,25 @@ def model_info(model: ScoringModel) -> ModelInfo:
         model_version=spec["model_version"], customersense_version=spec.get("customersense_version"),
         trained_on=spec.get("trained_on") or {}, k=learned.get("k"), features=list(learned.get("features", [])),
         required_columns=model.required_columns, clv=bool(spec.get("clv")) and spec["clv"]["scorable"],
+        clv_inputs=_clv_inputs(model),
         churn_horizon_days=spec["clv"]["horizon_days"] if spec.get("clv") else None,
         segments=[_segment(p) for p in spec.get("profiles", [])],
     )
+
+
+def _clv_inputs(model: ScoringModel) -> str | None:
+    """What churn and CLV need, in words (None without them)."""
+    clv = model.spec.get("clv")
+    if not clv:
+        return None
+    if not clv["scorable"]:
+        return clv["reason"]
+    if model.supervised:
+        return ("transactions only: the supervised churn model reads each customer's purchase-day window "
+                "features, which feature rows do not carry; POST /v1/score/transactions scores churn and CLV, "
+                "POST /v1/score leaves them null")
+    return ("clv_frequency, clv_recency, clv_T and clv_monetary_value in POST /v1/score (a run's customer "
+            "table carries them), or transactions in POST /v1/score/transactions")
 
 
 def _segment(profile: dict[str, Any]) -> SegmentInfo:

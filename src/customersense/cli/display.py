@@ -194,8 +194,7 @@ def print_scores(result) -> None:
             table.add_row(str(name), f"{n:,}", f"{n / len(scored):.1%}")
         console.print(table)
     if spec["clv"] and scored["clv"].isna().all():
-        console.print("[yellow]note[/]: no CLV: the input lacks the CLV inputs (clv_frequency, clv_recency, clv_T, "
-                      "clv_monetary_value); score transactions, or a run's customer table")
+        console.print(f"[yellow]note[/]: no CLV: {result.model.clv_missing}")
     console.print(f"outputs: {result.config.output.dir} ({', '.join(p.name for p in result.outputs)})")
 
 

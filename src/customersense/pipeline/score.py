@@ -48,5 +48,5 @@ def score(config: Config, model_dir: str | Path, kind: str = "auto", reporter: R
 
 def _scored(model: ScoringModel, scoring_input: ScoringInput, clock: StageClock, config: Config) -> ScoreResult:
     with clock.stage("score", "Scoring with the frozen rules"):
-        customers = model.score(scoring_input.customers)
+        customers = model.score(scoring_input.customers, windows=scoring_input.windows)
     return ScoreResult(model=model, input=scoring_input, customers=customers, clock=clock, config=config)

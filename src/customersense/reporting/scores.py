@@ -45,8 +45,7 @@ def score_record(result: ScoreResult, files: list[str]) -> dict[str, Any]:
         "customers": len(customers),
         "clv": "computed" if spec["clv"] and customers["clv"].notna().any() else
                ("not in the model" if not spec["clv"] else spec["clv"]["reason"] if not spec["clv"]["scorable"]
-                else "the input lacks the CLV inputs (clv_frequency, clv_recency, clv_T, clv_monetary_value): "
-                     "score transactions, or a customer table from a run"),
+                else model.clv_missing),
         "counts": counts,
         "timings": result.clock.to_dict(),
         "outputs": files,

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .model import FORMAT, FORMAT_VERSION, ScoringModel
+from .boosting import check_boosting_arrays
+from .model import FORMAT, FORMAT_VERSION, SUPERVISED_TARGETS, ScoringModel
 
 MANIFEST = "manifest.json"
 SPEC = "model.json"
@@ -150,6 +151,7 @@ def _check_shapes(folder: Path, spec: dict, arrays: dict[str, np.ndarray]) -> No
     def bad(why: str) -> ModelError:
         return ModelError(f"{folder}: the bundle's arrays are inconsistent ({why}); re-run `customersense run`")
 
+    _check_supervised(spec, arrays, bad)
     learned = spec.get("learned")
     if not learned:
         return
@@ -166,6 +168,24 @@ def _check_shapes(folder: Path, spec: dict, arrays: dict[str, np.ndarray]) -> No
                 or t.dtype != np.float32 or (f.size and (f.min() < 0 or f.max() >= n)) \
                 or (f.shape[1] + 1) & f.shape[1]:
             raise bad("isolation forest")
+
+
+def _check_supervised(spec: dict, arrays: dict[str, np.ndarray], bad) -> None:
+    """The saved supervised model's boosting arrays form models of its features (a constant
+    target has none)."""
+    supervised = (spec.get("clv") or {}).get("supervised")
+    if not supervised:
+        return
+    for target in SUPERVISED_TARGETS:
+        if target in supervised.get("constants", {}):
+            continue
+        prefix = f"sv_{target}"
+        try:
+            check_boosting_arrays(arrays, prefix)
+        except ValueError as exc:
+            raise bad(str(exc)) from None
+        if int(arrays[f"{prefix}_n_features"][0]) != len(supervised.get("features", [])):
+            raise bad(f"{prefix}: not a model of the {len(supervised.get('features', []))} features")
 
 
 def _json(path: Path, missing: str) -> Any:

@@ -3,8 +3,12 @@
 From transactions, the run's own stages compute the customer table, with the model's frozen
 cleaning settings and column mapping: read (or take in-memory rows), clean, features as of the
 given date (else the day after the last transaction, the run's rule), and the CLV models'
-inputs. A customer table (for example a run's ``customer_segments.parquet``) is read as it is;
-its customer ids are read as text.
+inputs; for a saved supervised churn model also its window features as of the day before
+as_of (:func:`customersense.clv.windows.window_features`, in the engine as the run computes
+them), kept beside the customer table (``ScoringInput.windows``), not as columns of it.
+
+A customer table (for example a run's ``customer_segments.parquet``) is read as it is; its
+customer ids are read as text.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .. import schema as S
 from ..cleaning import CleaningReport, clean
 from ..clv.stage import SUMMARY_COLUMNS, known_spend
 from ..clv.summary import customer_periods, purchase_days, summary_frame
+from ..clv.windows import window_features
 from ..config import CleaningPolicy, InputConfig
 from ..engine import Engine
 from ..errors import DataError, InputError
@@ -38,6 +43,7 @@ class ScoringInput:
     as_of: dt.date | None
     source: dict[str, Any]
     cleaning: CleaningReport | None = None
+    windows: pd.DataFrame | None = None  # the supervised model's features, one row per customer row
 
 
 def input_kind(path: str) -> str:
@@ -110,9 +116,12 @@ def _from(engine: Engine, model: ScoringModel, tx, as_of: dt.date | None) -> Sco
     kept = cleaned.purchases_and_returns
     customers = customer_frame(kept, cleaned.report.as_of, engine=engine)
     customers = customers.astype({S.CUSTOMER_ID: "string"})
+    windows = None
     if model.spec["clv"]:
         last_day = cleaned.report.as_of - dt.timedelta(days=1)
         days = purchase_days(kept)
+        if model.supervised:
+            windows = _windows(days, last_day, customers[S.CUSTOMER_ID], model.supervised["features"], engine)
         h = model.spec["clv"]["horizon_days"]
         periods = customer_periods(days, [last_day], engine=engine,
                                    windows=[(last_day - dt.timedelta(days=h), last_day)])
@@ -121,7 +130,15 @@ def _from(engine: Engine, model: ScoringModel, tx, as_of: dt.date | None) -> Sco
         inputs[f"spend_last_{h}d"] = known_spend(periods, inputs.index)
         customers = customers.join(inputs.rename(columns=SUMMARY_COLUMNS), on=S.CUSTOMER_ID)
     return ScoringInput(customers=customers, kind="transactions", as_of=cleaned.report.as_of,
-                        source=_source(tx.info), cleaning=cleaned.report)
+                        source=_source(tx.info), cleaning=cleaned.report, windows=windows)
+
+
+def _windows(days, last_day: dt.date, customer_ids: pd.Series, features: list[str], engine: Engine) -> pd.DataFrame:
+    """The window features as of ``last_day`` of ``customer_ids``, in their order (NaN for a
+    customer without a purchase day by then)."""
+    feats = window_features(days, last_day, engine=engine)
+    feats = feats.set_index(feats[S.CUSTOMER_ID].astype("string"))
+    return feats.reindex(pd.Index(customer_ids.astype("string")))[list(features)].reset_index(drop=True)
 
 
 def _source(info: SourceInfo) -> dict[str, Any]:

@@ -15,9 +15,14 @@ Scoring applies the frozen rules to a customer table with the run's feature colu
 - the learned segment: signed log1p, the frozen scaler, the nearest frozen centre, the frozen
   Isolation Forest and threshold, anomaly reasons against the training segments' medians;
 - churn, CLV and P(alive) from the frozen BTYD model parameters and the customer's CLV inputs
-  (``clv_frequency``, ``clv_recency``, ``clv_T``, ``clv_monetary_value``). When the run chose the
-  supervised model, the saved model carries no churn and CLV model (``spec["clv"]["scorable"]`` is
-  False, with the reason): its columns stay empty.
+  (``clv_frequency``, ``clv_recency``, ``clv_T``, ``clv_monetary_value``); or, when the run chose
+  the supervised model, from its three gradient-boosting models frozen as arrays
+  (:mod:`.boosting`, prefixes ``sv_churn``, ``sv_purchases``, ``sv_spend``; a target without
+  variation is a constant in the spec) and the customer's purchase-day window features as of the
+  day before as_of (:func:`customersense.clv.windows.window_features`). Those features come from
+  transactions only: they are given to the scorer beside the customer table (``windows``), not as
+  columns of it; without them the churn and CLV columns stay empty (:attr:`ScoringModel.clv_missing`
+  says why).
 
 Scoring the training customers reproduces the run's columns exactly (tested).
 """
@@ -32,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema as S
-from ..clv.choice import SUMMARY_COLUMNS, btyd_columns, rebuild_btyd
+from ..clv.choice import SUMMARY_COLUMNS, btyd_columns, rebuild_btyd, supervised_columns
 from ..config import CLVConfig
 from ..errors import DataError
 from ..features.customer import FEATURE_COLUMNS, engagement_from_ranks
@@ -43,12 +48,15 @@ from ..models.preprocess import feature_matrix, signed_log1p
 from ..models.segmenter import OUTLIER_CLUSTER
 from ..rfm import SegmentMap
 from ..rfm.scoring import DimensionBins, bin_scores
+from .boosting import boosting_arrays, boosting_predict
 from .forest import forest_arrays, score_samples
 
 FORMAT = "customersense-model"
 FORMAT_VERSION = 2  # 2: churn and CLV chosen by holdout (issue 15)
 RFM_INPUTS = ("recency_days", "frequency", "monetary")
 CLV_INPUTS = tuple(SUMMARY_COLUMNS.values())
+WINDOW = "window:"  # score_arrays' key prefix of the supervised model's window features
+SUPERVISED_TARGETS = ("churn", "purchases", "spend")  # arrays prefixed sv_<target>
 
 
 @dataclass(frozen=True)
@@ -78,18 +86,40 @@ class ScoringModel:
         return ["churn_probability", f"expected_purchases_{h}d", f"expected_spend_{h}d", "clv", "p_alive",
                 "clv_model", "clv_status"]
 
+    @property
+    def supervised(self) -> dict[str, Any] | None:
+        """The saved supervised churn model's spec (features, targets), None for a BTYD model."""
+        clv = self.spec["clv"]
+        return clv.get("supervised") if clv else None
+
+    @property
+    def clv_missing(self) -> str:
+        """Why churn and CLV stay empty for customers without the model's CLV inputs."""
+        if self.supervised:
+            return ("the supervised churn model needs each customer's purchase-day window features, computed "
+                    "from transactions: score transactions (`customersense score` on transaction lines, or POST "
+                    "/v1/score/transactions); a customer table or feature rows do not carry them")
+        return ("the input lacks the CLV inputs (clv_frequency, clv_recency, clv_T, clv_monetary_value): "
+                "score transactions, or a customer table from a run")
+
     # -- scoring ---------------------------------------------------------------------------------
-    def score(self, customers: pd.DataFrame) -> pd.DataFrame:
+    def score(self, customers: pd.DataFrame, windows: pd.DataFrame | None = None) -> pd.DataFrame:
         """``customers`` (one row per customer, the run's feature columns) with the scored
         columns added or replaced: engagement_score, r/f/m scores, rfm_segment, the learned
-        columns, and the CLV columns when the CLV inputs are present. The numbers come from
-        :meth:`score_arrays`; this adds the run's column types and order."""
+        columns, and the CLV columns when the CLV inputs are present. ``windows``: the
+        supervised model's window features, one row per row of ``customers`` (in that order),
+        used and not added to the output. The numbers come from :meth:`score_arrays`; this adds
+        the run's column types and order."""
         missing = [c for c in [S.CUSTOMER_ID, *self.required_columns] if c not in customers.columns]
         if missing:
             raise DataError(f"the customer table lacks column(s) {', '.join(missing)} that the model needs")
         out = customers.reset_index(drop=True)
         inputs = {c: pd.to_numeric(out[c], errors="coerce").to_numpy(np.float64)
                   for c in {*RFM_INPUTS, *self.segment_features, *CLV_INPUTS} if c in out.columns}
+        if windows is not None:
+            if len(windows) != len(out):
+                raise ValueError(f"windows has {len(windows)} rows for {len(out)} customers")
+            inputs.update({WINDOW + c: windows[c].to_numpy(np.float64) for c in windows.columns})
         scored = self.score_arrays(inputs)
         out = out.drop(columns=[c for c in scored if c in out.columns]).assign(
             **{S.CUSTOMER_ID: out[S.CUSTOMER_ID].astype("string")})
@@ -103,7 +133,8 @@ class ScoringModel:
     def score_arrays(self, columns: dict[str, np.ndarray], reasons: bool = True) -> dict[str, np.ndarray]:
         """The scored columns of customers given as float arrays by column name (no pandas: one
         customer takes a few milliseconds here). Text columns are object arrays; the CLV columns
-        are NaN where a CLV input is missing (all of them when absent). ``reasons=False`` leaves
+        are NaN where a CLV input is missing (all of them when absent; the supervised model's
+        window features are keys ``WINDOW + name``). ``reasons=False`` leaves
         out ``anomaly_reason`` (the slowest column at a million customers)."""
         n = len(columns["recency_days"])
         for name in RFM_INPUTS:  # a missing value would land in the top bin: refuse it
@@ -206,7 +237,11 @@ class ScoringModel:
         outputs = self.clv_outputs
         out = {c: np.full(n, np.nan) for c in outputs[:-2]}
         out.update(clv_model=np.full(n, None, dtype=object), clv_status=np.full(n, None, dtype=object))
-        if not self.spec["clv"]["scorable"] or not all(c in t for c in CLV_INPUTS):
+        if not self.spec["clv"]["scorable"]:
+            return out
+        if self.supervised:
+            return self._supervised(t, out)
+        if not all(c in t for c in CLV_INPUTS):
             return out
         inputs = {name: t[column] for name, column in SUMMARY_COLUMNS.items()}
         ok = np.all([np.isfinite(v) for v in inputs.values()], axis=0)
@@ -220,6 +255,30 @@ class ScoringModel:
         for column in outputs[:-2]:
             out[column][ok] = predicted[column]
         out["clv_model"][ok] = self.spec["clv"]["prediction_model"]["transactions"]["model"]
+        out["clv_status"][ok] = self.spec["clv"]["status"]
+        return out
+
+    def _supervised(self, t: dict[str, np.ndarray], out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The supervised model's columns where the window features are given (a customer with
+        none, not known at the cut, stays empty as in the run), by clv.choice.supervised_columns."""
+        sv = self.supervised
+        features = [WINDOW + f for f in sv["features"]]
+        if not all(f in t for f in features):
+            return out
+        X = np.column_stack([t[f] for f in features]) if features else np.zeros((len(out["clv"]), 0))
+        ok = ~np.isnan(X).all(axis=1)
+        if not ok.any():
+            return out
+        X = X[ok]
+        pred = {}
+        for target in SUPERVISED_TARGETS:
+            constant = sv["constants"].get(target)
+            pred[target] = (np.full(len(X), float(constant)) if constant is not None
+                            else boosting_predict(self.arrays, f"sv_{target}", X))
+        predicted = supervised_columns(pred, self.spec["clv"]["horizon_days"], self._clv_settings)
+        for column in self.clv_outputs[:-2]:
+            out[column][ok] = predicted[column]
+        out["clv_model"][ok] = self.spec["clv"]["prediction_model"]["model"]
         out["clv_status"][ok] = self.spec["clv"]["status"]
         return out
 
@@ -266,13 +325,28 @@ def freeze(*, info: dict[str, Any], customers: pd.DataFrame, rfm, segment_map, l
             "outlier_segment": OUTLIERS,
         }
     if clv is not None:
-        scorable = "transactions" in clv.record["prediction_model"]
         spec["clv"] = {"prediction_model": clv.record["prediction_model"], "settings": clv_settings,
                        "horizon_days": clv.horizon_days, "horizon_months": clv_settings["horizon_months"],
-                       "scorable": scorable, "status": clv.record["status"]["label"],
-                       "reason": None if scorable else
-                       "the supervised churn model is not saved in the model bundle: its columns stay empty"}
+                       "scorable": True, "status": clv.record["status"]["label"], "reason": None}
+        if "transactions" not in clv.record["prediction_model"]:  # the supervised model
+            if not clv.fitted:
+                raise ValueError("the chosen supervised model's fitted estimator is missing (CLVResult.fitted)")
+            spec["clv"]["supervised"] = _freeze_supervised(clv.fitted[0], arrays)
     return ScoringModel(spec=spec, arrays=arrays)
+
+
+def _freeze_supervised(model, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The supervised model's spec; its boosting models go into ``arrays`` (``sv_<target>``), a
+    target without variation (clv.supervised's ``_Constant``) is its value in the spec."""
+    constants: dict[str, float] = {}
+    for target in SUPERVISED_TARGETS:
+        fitted = getattr(model, f"{target}_model_")
+        if hasattr(fitted, "_predictors"):
+            arrays.update(boosting_arrays(fitted, f"sv_{target}"))
+        else:
+            constants[target] = float(fitted.value)
+    return {"features": [str(f) for f in model.feature_names_in_], "targets": list(SUPERVISED_TARGETS),
+            "constants": constants, "as_of": "the day before as_of (window features of clv.windows)"}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
