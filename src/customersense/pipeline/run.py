@@ -229,6 +229,12 @@ def _clv(cleaned, config: Config, notes: list[str], engine: Engine, progress=Non
         notes.append(f"churn/CLV candidate {name} not fitted: {error}")
     if clv.record["status"]["label"] != "supported":
         notes.append(clv.record["status"]["message"])
+    fit = clv.record["prediction_model"].get("transactions")
+    weak = [n for n, v in (fit or {}).get("identifiability", {}).items() if v != "identified"]
+    if weak:
+        notes.append(f"{fit['model']} fitted on all data: parameter(s) {', '.join(weak)} not well identified "
+                     "(relative standard error 0.5 or more; clv_models.json); its predictions were checked on the "
+                     "holdout, its parameters should not be read on their own")
     return clv
 
 
