@@ -88,21 +88,22 @@ def btyd_predict(model, spend: GammaGammaFitter, summary: pd.DataFrame, horizon:
     }
 
 
-def fit_btyd(key: str, summary: pd.DataFrame, penalizer: float):
+def fit_btyd(key: str, summary: pd.DataFrame, penalizer: float, standard_errors: bool = True):
     """The transaction model ``key`` of :data:`BTYD` fitted on ``summary`` with ``penalizer``."""
     _, cls = BTYD[key]
-    return cls(penalizer_coef=penalizer).fit(*frt(summary))
+    return cls(penalizer_coef=penalizer).fit(*frt(summary), standard_errors=standard_errors)
 
 
 def btyd_candidate(key: str, summary: pd.DataFrame, spend: GammaGammaFitter, horizon: float,
                    churned: np.ndarray, penalizers: tuple[float, ...]) -> Candidate:
     """Fit ``key`` with each penalty; keep the one with the lowest holdout Brier score (ties:
-    the smaller penalty). A penalty whose fit fails is recorded and skipped."""
+    the smaller penalty). A penalty whose fit fails is recorded and skipped. Only the kept fit
+    gets standard errors (the others' Hessians would be thrown away)."""
     name = BTYD[key][0]
     search, best = [], None
     for pen in penalizers:
         try:
-            model = fit_btyd(key, summary, pen)
+            model = fit_btyd(key, summary, pen, standard_errors=False)
             pred = btyd_predict(model, spend, summary, horizon)
         except DataError as exc:  # ConvergenceError included
             search.append({"penalizer": pen, "error": str(exc)})
@@ -114,6 +115,7 @@ def btyd_candidate(key: str, summary: pd.DataFrame, spend: GammaGammaFitter, hor
     if best is None:
         raise DataError(f"{name} could not be fitted with any penalty: {search[-1]['error']}")
     _, model, pred = best
+    model.add_standard_errors(*frt(summary))
     fit = describe_fit(name, model, len(summary))
     fit["penalizer_search"] = search
     return Candidate(key, name, "btyd", Prediction(churn=pred["churn"], purchases=pred["purchases"],
