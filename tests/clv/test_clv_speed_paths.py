@@ -1,14 +1,18 @@
 """The speed paths of the CLV models give the very numbers of the plain paths: standard errors
 added after a fit made without them (the penalty search's discarded fits skip their Hessian),
-and expected purchases computed once per distinct (x, T) row."""
+expected purchases computed once per distinct (x, T) row; and the penalty search on a seeded
+sample above SEARCH_SAMPLE customers (within a stated tolerance of the search on every customer)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import hyp2f1
 
 from customersense.clv import BetaGeoFitter, ParetoNBDFitter
+from customersense.clv import candidates
+from customersense.clv.candidates import fit_spend
 from customersense.clv.mbgnbd import ModifiedBetaGeoFitter
 
 from ._simulate import simulate_beta_geo
@@ -56,3 +60,34 @@ def test_expected_purchases_per_distinct_row_equal_the_formula_on_every_row(cls)
         got = model.expected_purchases(t, x, tx, T)
         assert got.shape == ref.shape
         assert np.allclose(got, ref, rtol=1e-13, atol=0)
+
+
+def _candidate_inputs(n=12_000, seed=21):
+    rng = np.random.default_rng(seed)
+    T = rng.integers(10, 78, n).astype(float)
+    x, tx, churned = simulate_beta_geo(rng, {"r": 0.25, "alpha": 4.4, "a": 0.8, "b": 2.4}, T, 13.0, modified=False)
+    m = np.where(x > 0, rng.gamma(6.0, 5.0, n), 0.0)
+    summary = pd.DataFrame({"customer_id": np.arange(n).astype(str), "frequency": x, "recency": tx, "T": T,
+                            "monetary_value": m})
+    return summary, fit_spend(summary), churned.astype(float)
+
+
+def test_penalty_search_on_a_sample_above_the_limit(monkeypatch):
+    """Above SEARCH_SAMPLE customers the penalties are tried on a seeded sample: the record says
+    so, the kept penalty is fitted on every customer (the very fit of the plain path with that
+    penalty), and its Brier score on every customer is within 0.001 of the best penalty's."""
+    summary, spend, churned = _candidate_inputs()
+    exact = candidates.btyd_candidate("bgnbd", summary, spend, 13.0, churned, candidates.PENALIZERS)
+    assert "search_sample" not in exact.fit                     # 12,000 customers: below the limit
+    monkeypatch.setattr(candidates, "SEARCH_SAMPLE", 4_000)
+    fast = candidates.btyd_candidate("bgnbd", summary, spend, 13.0, churned, candidates.PENALIZERS, random_state=7)
+    assert fast.fit["search_sample"]["customers"] == 4_000 and fast.fit["search_sample"]["of"] == 12_000
+    pen = fast.fit["penalizer"]
+    plain = candidates.fit_btyd("bgnbd", summary, pen)
+    assert fast.models[0].params_ == plain.params_ and fast.models[0].standard_errors_ == plain.standard_errors_
+    ref = candidates.btyd_predict(plain, spend, summary, 13.0)
+    assert np.array_equal(fast.prediction.churn, ref["churn"])
+    full_brier = {s["penalizer"]: s["brier"] for s in exact.fit["penalizer_search"]}
+    assert full_brier[pen] <= min(full_brier.values()) + 1e-3
+    again = candidates.btyd_candidate("bgnbd", summary, spend, 13.0, churned, candidates.PENALIZERS, random_state=7)
+    assert again.fit == fast.fit                                   # seeded: the same sample, the same record
