@@ -13,7 +13,12 @@ whole days. Then times, on the same data:
 - **lifetimes** (0.11.3, a subprocess of its own virtual environment, ``--lifetimes-python``):
   from the same per-customer (x, t_x, T, m) summary, which it is handed ready-made, BG/NBD and
   Gamma-Gamma fits, P(alive), conditional expected purchases and CLV for every customer (its
-  Pareto/NBD fit at ``--lifetimes-pareto-customers`` only: it takes minutes at 1M).
+  Pareto/NBD fit only at sizes up to ``--lifetimes-pareto-customers``: it takes minutes at 1M).
+- **customersense, the same work**: those BG/NBD and Gamma-Gamma fits and predictions by
+  customersense's own models on that summary (standard errors included), for the like-for-like
+  ratio.
+
+The machine's 1-minute load average before and after each size is in the JSON.
 
 Prints a markdown table; ``--json`` writes the numbers.
 
@@ -26,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -121,6 +127,27 @@ def run_customersense(cid, day, amount, threads: int):
     return seconds, steps, result
 
 
+def customersense_same_work(result) -> dict:
+    """lifetimes' side done by customersense on the same summary: BG/NBD and Gamma-Gamma fits
+    (standard errors included), P(alive), expected purchases in 90 days, 12-month CLV."""
+    from customersense.clv.models import BetaGeoFitter, GammaGammaFitter, lifetime_values
+
+    cols = result.columns
+    x, tx, T, m = (cols[c].to_numpy(float) for c in ("clv_frequency", "clv_recency", "clv_T", "clv_monetary_value"))
+    t0 = time.perf_counter()
+    bg = BetaGeoFitter().fit(x, tx, T)
+    t1 = time.perf_counter()
+    pa = bg.probability_alive(x, tx, T)
+    bg.expected_purchases(90 / 7, x, tx, T, p_alive=pa)
+    t2 = time.perf_counter()
+    rep = (x > 0) & (m > 0)
+    gg = GammaGammaFitter().fit(x[rep], m[rep])
+    lifetime_values(bg, gg, x, tx, T, m, horizon=12, discount_rate=0.01, p_alive=pa)
+    t3 = time.perf_counter()
+    return {"fit": t1 - t0, "predict": t2 - t1, "gg_and_clv": t3 - t2, "total": t3 - t0,
+            "params": dict(bg.params_)}
+
+
 def lifetimes_side(result, python: str, n_pareto: int):
     cols = result.columns
     weeks = result.record["time_unit"] == "weeks"
@@ -149,18 +176,24 @@ def main() -> None:
     rows = []
     for n in args.customers:
         cid, day, amount = simulate(n)
+        load = round(os.getloadavg()[0], 2)
         seconds, steps, result = run_customersense(cid, day, amount, args.threads)
         chosen = result.record["selection"]["chosen"]
         table = result.holdout.set_index("candidate")
-        row = {"customers": n, "transactions": int(cid.size), "seconds": round(seconds, 2), "steps": steps,
+        row = {"customers": n, "load_before": load, "transactions": int(cid.size), "seconds": round(seconds, 2), "steps": steps,
                "chosen": chosen, "auc": {k: table.loc[k, "churn_auc"] for k in table.index}}
+        row["customersense_bgnbd_gg"] = customersense_same_work(result)
+        row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if Path(args.lifetimes_python).exists():
-            row["lifetimes"] = lifetimes_side(result, args.lifetimes_python, min(n, args.lifetimes_pareto_customers))
+            pareto = n if n <= args.lifetimes_pareto_customers else 0
+            row["lifetimes"] = lifetimes_side(result, args.lifetimes_python, pareto)
+        row["load_1min"] = round(os.getloadavg()[0], 2)
         rows.append(row)
         print(json.dumps(row, default=float), file=sys.stderr)
-    print("| customers | transactions | customersense stage (s) | its steps (s) | chosen | lifetimes BG/NBD + GG + "
-          "predictions (s) | lifetimes Pareto/NBD fit (s) |")
-    print("|---:|---:|---:|---|---|---:|---:|")
+    print("| customers | transactions | customersense stage (s) | its steps (s) | chosen | customersense BG/NBD + GG + "
+          "predictions (s) | lifetimes BG/NBD + GG + predictions (s) | lifetimes Pareto/NBD fit (s) | peak RSS MiB | "
+          "load |")
+    print("|---:|---:|---:|---|---|---:|---:|---:|---:|---|")
     for r in rows:
         lt = r.get("lifetimes", {})
         bg = lt.get("bgnbd_gg", {})
@@ -168,7 +201,8 @@ def main() -> None:
         pareto = (f"{pn['fit']:.1f} at {pn['n']:,}" if "fit" in pn else pn.get("error", "-"))
         steps = ", ".join(f"{k} {v}" for k, v in r["steps"].items())
         print(f"| {r['customers']:,} | {r['transactions']:,} | {r['seconds']:.1f} | {steps} | {r['chosen']} | "
-              f"{bg.get('total', float('nan')):.1f} | {pareto} |")
+              f"{r['customersense_bgnbd_gg']['total']:.1f} | {bg.get('total', float('nan')):.1f} | {pareto} | "
+              f"{r['peak_rss_mib']:,} | {r['load_before']} -> {r.get('load_1min')} |")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=float))
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Issue 5 (scale), every table of docs/benchmarks.md section 5, from one command:
+# Issue 5 (scale), every table of docs/benchmarks.md section 5 (and section 7, the CLV stage of
+# issue 15), from one command:
 #
 #     make bench-scale            (or: bash bench/scale.sh [RESULTS_FILE])
 #
 # Sets up what it needs on first use: the project's .venv (make), lifetimes in its own
 # environment (/tmp/lifetimes-venv, pinned versions below), and the seeded synthetic files in
 # bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only with
-# SCALE_200M=1). Run it on a quiet machine: every number is a time. About 35 minutes on
+# SCALE_200M=1). Run it on a quiet machine: every number is a time. About 40 minutes on
 # 2 cores (the 200M-row run adds about 40). The tables go to stdout and to RESULTS_FILE
 # (default bench/results/scale.md, git-ignored), each with its machine load before and after.
 set -euo pipefail
@@ -44,6 +45,8 @@ section "5.3 Isolation Forest"
 $PY bench/bench_anomaly.py --customers 500000 5000000 --repeats 3 | tee -a "$OUT"
 section "5.4 k sweep"
 $PY bench/bench_kselect.py --customers 1000000 5000000 --repeats 3 | tee -a "$OUT"
+section "7. the churn and CLV stage (issue 15), against lifetimes"
+$PY bench/bench_clv_stage.py --customers 100000 1000000 --lifetimes-python "$LT/bin/python" | tee -a "$OUT"
 if [ "${SCALE_200M:-0}" = 1 ]; then
     section "5.5 200M rows, bounded memory"
     [ -f bench/data/synthetic_200000000.parquet ] || $PY bench/generate.py --rows 200000000

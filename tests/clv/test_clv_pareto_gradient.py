@@ -40,6 +40,24 @@ def test_log_series_derivatives_match_central_differences():
         assert np.allclose(out[:, j], ref, rtol=1e-5, atol=1e-7), j
 
 
+def test_log_series_grouped_gamma_terms_equal_per_row_ones():
+    """The gamma terms computed once per (b, c) group (as the likelihood does, per x) give the
+    very same values as computing them for every row: rows share 6 (b, c) pairs, z on both
+    sides of the series limit."""
+    rng = np.random.default_rng(8)
+    b_u = rng.uniform(0.3, 4.0, 6)
+    c_u = b_u + np.array([0.05, 0.4, 1.3, 3.7, 25.0, 2.0])
+    codes = rng.integers(0, 6, 500)
+    rep = np.array([np.flatnonzero(codes == k)[0] for k in range(6)])
+    z = np.concatenate([rng.uniform(0, 0.9, 200), 1 - 10 ** rng.uniform(-6, -1, 300)])
+    b, c = b_u[codes], c_u[codes]
+    grouped = _pareto.log_series_grad(b, c, z, groups=(codes, rep))
+    from customersense.clv._hyp2f1 import gamma_terms, log_s_grad
+    every_row = log_s_grad(b, c, z, _pareto.SERIES_MAX_Z, *gamma_terms(b, c), np.empty((z.size, 4)))
+    assert np.array_equal(grouped, every_row)
+    assert np.array_equal(_pareto.log_series_grad(b, c, z), every_row)
+
+
 def test_three_evaluations_agree_where_they_overlap():
     """Series, connection formula at z = 1 and continued fraction give the same values."""
     rng = np.random.default_rng(4)

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import optimize
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, DataError
 
@@ -249,13 +250,13 @@ class MLEFitter(BaseEstimator):
             raise ConfigError(f"{type(self).__name__} penalizer_coef={pen!r} must be a finite number >= 0")
         return float(pen)
 
-    def _maximise(self, data: tuple, weights: np.ndarray, starts: list[np.ndarray],
-                  penalty_scale: np.ndarray | None = None) -> None:
-        """Minimise the penalised objective from each start in turn; set the fitted attributes."""
+    def _objective(self, data: tuple, weights: np.ndarray, penalty_scale: np.ndarray | None = None):
+        """``(objective, nll)``: the per-customer negative log-likelihood (+ penalty) with its
+        gradient in log-parameters, ``objective(theta, penalised=True)``, and ``nll(theta)``."""
         total = float(weights.sum())
-        names = self._param_names
         pen = self._penalizer()
-        inv_scale2 = 1.0 / (np.ones(len(names)) if penalty_scale is None else np.asarray(penalty_scale)) ** 2
+        k = len(self._param_names)
+        inv_scale2 = 1.0 / (np.ones(k) if penalty_scale is None else np.asarray(penalty_scale)) ** 2
         grad_fn = getattr(self, "_loglik_grad", None)
 
         def nll(theta: np.ndarray) -> float:
@@ -264,7 +265,6 @@ class MLEFitter(BaseEstimator):
             return value if np.isfinite(value) else 1e300
 
         def objective(theta: np.ndarray, penalised: bool = True) -> tuple[float, np.ndarray]:
-            """Per-customer negative log-likelihood (+ penalty) and its gradient in log-parameters."""
             params = np.exp(theta)
             if grad_fn is not None:
                 with np.errstate(all="ignore"):
@@ -282,13 +282,26 @@ class MLEFitter(BaseEstimator):
                 grad = grad + 2 * pen * params**2 * inv_scale2
             return value, grad
 
+        return objective, nll
+
+    def _maximise(self, data: tuple, weights: np.ndarray, starts: list[np.ndarray],
+                  penalty_scale: np.ndarray | None = None, errors: bool = True) -> None:
+        """Minimise the penalised objective from each start in turn; set the fitted attributes.
+        ``errors=False`` leaves the standard errors to :meth:`_set_errors` (NaN and "not
+        computed" until then): a fit that may be thrown away skips its Hessian."""
+        total = float(weights.sum())
+        names = self._param_names
+        objective, nll = self._objective(data, weights, penalty_scale)
         best, best_grad, failures = None, None, []
         for start in starts:
-            res = optimize.minimize(
-                objective, np.log(start), jac=True, method="L-BFGS-B",
-                bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
-                options={"maxiter": self.max_iter, "ftol": 1e-14, "gtol": 1e-7},
-            )
+            # One BLAS thread: L-BFGS-B's tiny vector operations cost ~10 ms an iteration with
+            # OpenBLAS's threads on a busy machine, 0.3 ms with one (same results: too small to split).
+            with threadpool_limits(1, user_api="blas"):
+                res = optimize.minimize(
+                    objective, np.log(start), jac=True, method="L-BFGS-B",
+                    bounds=[(-LOG_BOUND, LOG_BOUND)] * len(names),
+                    options={"maxiter": self.max_iter, "ftol": 1e-14, "gtol": 1e-7},
+                )
             value, g = objective(res.x)
             g = projected_gradient(res.x, g)
             small = float(np.max(np.abs(g))) < GRAD_TOL
@@ -304,24 +317,37 @@ class MLEFitter(BaseEstimator):
                 f"{self._model_name} fit did not converge ({failures[-1]}); check that the data has "
                 "repeat purchases and consistent recency/T, or try another time unit"
             )
-        at_bound = np.abs(best.x) > LOG_BOUND - 1e-2
-        if grad_fn is not None:
-            hess = gradient_hessian(lambda th: objective(th, penalised=False)[1], best.x) * total
-        else:
-            hess = numerical_hessian(nll, best.x) * total
-        var = log_variances(hess, at_bound)
-        params = np.exp(best.x)
-        self.params_ = {n: float(v) for n, v in zip(names, params)}
-        # Delta method: d(param) = param * d(log param); se / param = sd(log param).
-        rel_se = np.sqrt(var)
-        self.standard_errors_ = {n: float(p * e) for n, p, e in zip(names, params, rel_se)}
-        self.identifiability_ = {n: identifiability(e, b) for n, e, b in zip(names, rel_se, at_bound)}
+        self._log_params = best.x
+        self.params_ = {n: float(v) for n, v in zip(names, np.exp(best.x))}
+        self.standard_errors_ = {n: float("nan") for n in names}
+        self.identifiability_ = {n: "not computed" for n in names}
+        if errors:
+            self._set_errors(data, weights)
         self.log_likelihood_ = float(-nll(best.x) * total)
         self.max_gradient_ = float(np.max(np.abs(best_grad)))
         self.converged_ = bool(best.success) and self.max_gradient_ < GRAD_TOL
         self.convergence_message_ = str(best.message)
         self.n_customers_ = int(round(total))
         self.n_iterations_ = int(best.nit)
+
+    def _set_errors(self, data: tuple, weights: np.ndarray) -> None:
+        """``standard_errors_`` and ``identifiability_`` at the fitted optimum (see the class
+        docstring), from the data and weights the fit used."""
+        theta = self._log_params
+        total = float(weights.sum())
+        names = self._param_names
+        objective, nll = self._objective(data, weights)
+        at_bound = np.abs(theta) > LOG_BOUND - 1e-2
+        if getattr(self, "_loglik_grad", None) is not None:
+            hess = gradient_hessian(lambda th: objective(th, penalised=False)[1], theta) * total
+        else:
+            hess = numerical_hessian(nll, theta) * total
+        var = log_variances(hess, at_bound)
+        params = np.exp(theta)
+        # Delta method: d(param) = param * d(log param); se / param = sd(log param).
+        rel_se = np.sqrt(var)
+        self.standard_errors_ = {n: float(p * e) for n, p, e in zip(names, params, rel_se)}
+        self.identifiability_ = {n: identifiability(e, b) for n, e, b in zip(names, rel_se, at_bound)}
 
     def _check_fitted(self) -> np.ndarray:
         if not hasattr(self, "params_"):

@@ -44,25 +44,43 @@ def log_series(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
     return log_series_grad(b, c, z)[:, 0]
 
 
-def log_series_grad(b: np.ndarray, c: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Columns ``log S``, ``d log S/db``, ``d log S/dc``, ``d log S/dz`` of :func:`log_series`."""
+def log_series_grad(b: np.ndarray, c: np.ndarray, z: np.ndarray,
+                    groups: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Columns ``log S``, ``d log S/db``, ``d log S/dc``, ``d log S/dz`` of :func:`log_series`.
+
+    The gamma-function terms of the connection formula are computed only for the rows with
+    ``z > SERIES_MAX_Z`` (the only ones that may use it); ``groups = (codes, rep)``, when given,
+    says that rows with one code share ``(b, c)`` (``rep``: one row per code), so the terms are
+    computed once per code. Either way every row gets the same values as without them."""
     from ._hyp2f1 import gamma_terms, log_s_grad  # numba: imported when a model is used
 
     b, c, z = (np.ascontiguousarray(v, dtype=float).ravel() for v in np.broadcast_arrays(b, c, z))
-    return log_s_grad(b, c, z, SERIES_MAX_Z, *gamma_terms(b, c), np.empty((z.size, 4)))
+    far = z > SERIES_MAX_Z
+    terms = [np.zeros(z.size) for _ in range(5)]
+    if far.any():
+        if groups is None:
+            parts = gamma_terms(b[far], c[far])
+        else:
+            codes, rep = groups
+            parts = [v[codes[far]] for v in gamma_terms(b[rep], c[rep])]
+        for whole, part in zip(terms, parts):
+            whole[far] = part
+    return log_s_grad(b, c, z, SERIES_MAX_Z, *terms, np.empty((z.size, 4)))
 
 
 def log_g(
-    r: float, s: float, alpha: float, beta: float, x: np.ndarray, tau: np.ndarray, grad: bool = False
+    r: float, s: float, alpha: float, beta: float, x: np.ndarray, tau: np.ndarray, grad: bool = False,
+    x_groups: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """``log G(τ)`` of the module docstring for arrays of (x, τ) pairs; with ``grad``, an array
-    of shape (5, n): ``log G`` and its derivatives in r, alpha, s, beta."""
+    of shape (5, n): ``log G`` and its derivatives in r, alpha, s, beta. ``x_groups``: codes of
+    the distinct ``x`` and one row of each (see :func:`log_series_grad`)."""
     la = np.log(alpha + tau)
     lb = np.log(beta + tau)
     c = r + s + x + 1.0
     if alpha >= beta:
         z = (alpha - beta) / (alpha + tau)
-        ls = log_series_grad(r + x, c, z)
+        ls = log_series_grad(r + x, c, z, x_groups)
         value = -(r + x) * la - s * lb + ls[:, 0]
         if not grad:
             return value
@@ -72,7 +90,7 @@ def log_g(
         d_beta = -s / (beta + tau) - ls[:, 3] / (alpha + tau)
         return np.stack([value, d_r, d_alpha, d_s, d_beta])
     z = (beta - alpha) / (beta + tau)
-    ls = log_series_grad(s + 1.0, c, z)
+    ls = log_series_grad(s + 1.0, c, z, x_groups)
     value = -(r + x - 1.0) * la - (s + 1.0) * lb + ls[:, 0]
     if not grad:
         return value
@@ -96,6 +114,8 @@ class ParetoData:
         inv, rep = factorize_rows(px, ptau)
         self.pair_x, self.pair_tau = px[rep], ptau[rep]
         self.i_tx, self.i_T = inv[: x.size], inv[x.size:]
+        _, rep_x, codes_x = np.unique(self.pair_x, return_index=True, return_inverse=True)
+        self.pair_x_groups = (codes_x, rep_x)
         self.ux, self.ix = np.unique(x, return_inverse=True)
 
 
@@ -109,7 +129,7 @@ def _log_terms(params: np.ndarray, d: ParetoData, grad: bool, weights: np.ndarra
     from ._pareto_kernel import row_terms  # numba: imported when a model is used
 
     r, alpha, s, beta = params
-    lg = np.atleast_2d(log_g(r, s, alpha, beta, d.pair_x, d.pair_tau, grad=grad))
+    lg = np.atleast_2d(log_g(r, s, alpha, beta, d.pair_x, d.pair_tau, grad=grad, x_groups=d.pair_x_groups))
     head_x = gammaln(r + d.ux) - gammaln(r)
     dhead_x = digamma(r + d.ux) - digamma(r) if grad else head_x
     ll, surv, g = np.empty(d.x.size), np.empty(d.x.size), np.zeros(4)

@@ -33,6 +33,7 @@ BTYD = {
 }
 SUPERVISED = ("supervised", "Gradient boosting (time split)")
 PENALIZERS = (0.0, 0.001, 0.01, 0.1)
+SEARCH_SAMPLE = 250_000  # customers: above it the penalty search runs on a seeded sample (btyd_candidate)
 BASELINES = ("recency only", "frequency only", "last-period spend")
 
 
@@ -88,34 +89,61 @@ def btyd_predict(model, spend: GammaGammaFitter, summary: pd.DataFrame, horizon:
     }
 
 
-def fit_btyd(key: str, summary: pd.DataFrame, penalizer: float):
+def fit_btyd(key: str, summary: pd.DataFrame, penalizer: float, standard_errors: bool = True):
     """The transaction model ``key`` of :data:`BTYD` fitted on ``summary`` with ``penalizer``."""
     _, cls = BTYD[key]
-    return cls(penalizer_coef=penalizer).fit(*frt(summary))
+    return cls(penalizer_coef=penalizer).fit(*frt(summary), standard_errors=standard_errors)
+
+
+def search_rows(n: int, n_penalizers: int, random_state: int) -> np.ndarray | None:
+    """The customers the penalty search fits and scores on: all (None) up to
+    :data:`SEARCH_SAMPLE` customers or with one penalty, else a seeded uniform sample of
+    :data:`SEARCH_SAMPLE` of them (sorted row positions)."""
+    if n_penalizers < 2 or n <= SEARCH_SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(random_state).choice(n, SEARCH_SAMPLE, replace=False))
 
 
 def btyd_candidate(key: str, summary: pd.DataFrame, spend: GammaGammaFitter, horizon: float,
-                   churned: np.ndarray, penalizers: tuple[float, ...]) -> Candidate:
+                   churned: np.ndarray, penalizers: tuple[float, ...], random_state: int = 0) -> Candidate:
     """Fit ``key`` with each penalty; keep the one with the lowest holdout Brier score (ties:
-    the smaller penalty). A penalty whose fit fails is recorded and skipped."""
+    the smaller penalty). A penalty whose fit fails is recorded and skipped. Only the kept fit
+    gets standard errors (the others' Hessians would be thrown away).
+
+    Above :data:`SEARCH_SAMPLE` customers the search fits and scores each penalty on a seeded
+    uniform sample of them (:func:`search_rows`), and the kept penalty is then fitted on every
+    customer, whose prediction is the candidate's (said in the fit record, ``search_sample``)."""
     name = BTYD[key][0]
+    rows = search_rows(len(summary), len(penalizers), random_state)
+    sub = summary if rows is None else summary.iloc[rows]
+    sub_churned = churned if rows is None else np.asarray(churned)[rows]
     search, best = [], None
     for pen in penalizers:
         try:
-            model = fit_btyd(key, summary, pen)
-            pred = btyd_predict(model, spend, summary, horizon)
+            model = fit_btyd(key, sub, pen, standard_errors=False)
+            pred = btyd_predict(model, spend, sub, horizon)
         except DataError as exc:  # ConvergenceError included
             search.append({"penalizer": pen, "error": str(exc)})
             continue
-        brier = float(np.mean((pred["churn"] - churned) ** 2))
+        brier = float(np.mean((pred["churn"] - sub_churned) ** 2))
         search.append({"penalizer": pen, "brier": round(brier, 6), "converged": bool(model.converged_)})
         if best is None or brier < best[0] - 1e-12:
             best = (brier, model, pred)
     if best is None:
         raise DataError(f"{name} could not be fitted with any penalty: {search[-1]['error']}")
     _, model, pred = best
+    if rows is None:
+        model.add_standard_errors(*frt(summary))
+    else:
+        model = fit_btyd(key, summary, float(model.penalizer_coef))
+        pred = btyd_predict(model, spend, summary, horizon)
     fit = describe_fit(name, model, len(summary))
     fit["penalizer_search"] = search
+    if rows is not None:
+        fit["search_sample"] = {
+            "customers": int(rows.size), "of": int(len(summary)), "seed": int(random_state),
+            "rule": f"above {SEARCH_SAMPLE:,} customers each penalty is fitted and its Brier score taken on a "
+                    "seeded uniform sample of them; the chosen penalty is then fitted on every customer"}
     return Candidate(key, name, "btyd", Prediction(churn=pred["churn"], purchases=pred["purchases"],
                                                     spend=pred["spend"]), fit, (model, spend))
 

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from ._base import check_frt, wsum
-from .models import _alive, _BetaGeoFamily, _finite
+from .models import _alive, _BetaGeoFamily, _finite, per_distinct
 
 __all__ = ["ModifiedBetaGeoFitter"]
 
@@ -82,9 +82,9 @@ class ModifiedBetaGeoFitter(_BetaGeoFamily):
         r, alpha, a, b = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = np.asarray(t, dtype=float)
-        z = t / (alpha + tt + t)
         # Euler: (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z) = (1-z)^(a-1) 2F1(a+b-r, a-1; a+b+x; z)
-        f = (1 - z) ** (a - 1) * hyp2f1(a + b - r, a - 1, a + b + x, z)
+        f = per_distinct(x, tt, t, lambda xu, tu: (1 - (z := t / (alpha + tu + t))) ** (a - 1)
+                         * hyp2f1(a + b - r, a - 1, a + b + xu, z))
         out = (a + b + x) / (a - 1) * (1 - f) * _alive(self, p_alive, x, tx, tt)
         return _finite(out, "MBG/NBD expected_purchases")
 

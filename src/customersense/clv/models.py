@@ -55,8 +55,11 @@ class _TransactionModel(MLEFitter):
         self.max_iter = max_iter
         self.penalizer_coef = penalizer_coef
 
-    def fit(self, frequency, recency, T) -> "_TransactionModel":
-        """Fit by maximum likelihood on per-customer (frequency, recency, T); returns self."""
+    def fit(self, frequency, recency, T, *, standard_errors: bool = True) -> "_TransactionModel":
+        """Fit by maximum likelihood on per-customer (frequency, recency, T); returns self.
+        ``standard_errors=False`` skips the Hessian (``standard_errors_`` NaN, ``identifiability_``
+        "not computed") for a fit that may be discarded; :meth:`add_standard_errors` adds them
+        later, the same numbers as fitting with them."""
         x, tx, t = check_frt(frequency, recency, T)
         if not np.any(x > 0):
             raise ConvergenceError(
@@ -66,7 +69,17 @@ class _TransactionModel(MLEFitter):
         (x, tx, t), w = group_rows(x, tx, t)
         t_max = max(float(t.max()), 1e-12)
         scale = np.array([t_max if n in self._time_scale_params else 1.0 for n in self._param_names])
-        self._maximise(self._prepare(x, tx, t), w, self._start_values(x, t, w), penalty_scale=scale)
+        self._maximise(self._prepare(x, tx, t), w, self._start_values(x, t, w), penalty_scale=scale,
+                       errors=standard_errors)
+        return self
+
+    def add_standard_errors(self, frequency, recency, T) -> "_TransactionModel":
+        """``standard_errors_`` and ``identifiability_`` of a fit made with
+        ``standard_errors=False``, on the same (frequency, recency, T); returns self."""
+        self._check_fitted()
+        x, tx, t = check_frt(frequency, recency, T)
+        (x, tx, t), w = group_rows(x, tx, t)
+        self._set_errors(self._prepare(x, tx, t), w)
         return self
 
     def expected_purchases_population(self, t) -> np.ndarray:
@@ -168,9 +181,9 @@ class BetaGeoFitter(_BetaGeoFamily):
         r, alpha, a, b = self._check_fitted()
         x, tx, tt = check_frt(frequency, recency, T)
         t = np.asarray(t, dtype=float)
-        z = t / (alpha + tt + t)
         # Euler: ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
-        f = (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
+        f = per_distinct(x, tt, t, lambda xu, tu: (1 - (z := t / (alpha + tu + t))) ** (a - 1)
+                         * hyp2f1(a + b - 1 - r, a - 1, a + b + xu - 1, z))
         num = (a + b + x - 1) / (a - 1) * (1 - f)
         out = num * _alive(self, p_alive, x, tx, tt)
         return _finite(out, "BG/NBD expected_purchases")
@@ -261,6 +274,17 @@ class ParetoNBDFitter(_TransactionModel):
         out = 1.0 - pa * _pareto.purchase_probability_alive(params, x[r2], tt[r2], t)[..., k2]
         out = out if key is None else out[..., key]
         return _finite(np.clip(out, 0.0, 1.0), "Pareto/NBD probability_no_purchase")
+
+
+def per_distinct(x: np.ndarray, tt: np.ndarray, t: np.ndarray, fn) -> np.ndarray:
+    """``fn(x, T)`` of elementwise arithmetic (with the horizon ``t`` a scalar or a column)
+    computed once per distinct (x, T) row and spread back to every row: the very values of
+    ``fn`` on all rows (customers measured in days share few (x, T) rows; scipy's hyp2f1 costs
+    ~1 µs a value). A horizon per customer is computed row by row."""
+    if np.ndim(t) and np.shape(t)[-1] != 1:
+        return fn(x, tt)
+    codes, rep = factorize_rows(x, tt)
+    return fn(x[rep], tt[rep])[..., codes]
 
 
 def _alive(model: _TransactionModel, p_alive, x: np.ndarray, tx: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -113,7 +113,8 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     penalizers = PENALIZERS if cfg.penalizer is None else (cfg.penalizer,)
     for key in BTYD:
         try:
-            candidates.append(btyd_candidate(key, cal, spend, H / unit, outcome.churned, penalizers))
+            candidates.append(btyd_candidate(key, cal, spend, H / unit, outcome.churned, penalizers,
+                                            random_state))
         except DataError as exc:
             failures[BTYD[key][0]] = str(exc)
     step()
