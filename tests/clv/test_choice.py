@@ -52,6 +52,13 @@ def test_the_chosen_model_ranks_churners_within_0_02_of_the_true_model(truth):
     chosen, table = _chosen(result)
     oracle_auc = _oracle_auc(oracle, clean, result)
     assert table.loc[chosen, "churn_auc"] >= oracle_auc - 0.02, (chosen, table.loc[chosen, "churn_auc"], oracle_auc)
+    # every candidate's calibration by decile is in the record; the chosen one's is the figure's table
+    for row in result.record["candidates"]:
+        if row["kind"] != "baseline":
+            assert [d["decile"] for d in row["deciles"]] == list(range(1, 11))
+            assert sum(d["customers"] for d in row["deciles"]) == result.record["holdout"]["customers"]
+    mine = next(row for row in result.record["candidates"] if row["chosen"])["deciles"]
+    np.testing.assert_allclose([d["actual_churn"] for d in mine], result.deciles["actual_churn"], atol=1e-6)
     # and the chosen probabilities are calibrated: the predicted churn share is near the actual one
     deciles = result.deciles
     weights = deciles["customers"] / deciles["customers"].sum()

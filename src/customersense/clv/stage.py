@@ -199,8 +199,10 @@ def _record(cfg, cal_end, last_day, train_end, H, outcome, candidates, base, tab
             fit, full) -> dict[str, Any]:
     rows = []
     for c in [*candidates, *base]:
+        by_decile = ({"deciles": deciles(c.prediction, outcome).round(6).to_dict(orient="records")}
+                     if c.prediction.churn is not None else {})  # calibration, purchases and spend by decile
         rows.append({"name": c.name, "kind": c.kind, "chosen": c.name == chosen.name, **table[c.name],
-                     **({"fit": c.fit} if c.fit else {})})
+                     **by_decile, **({"fit": c.fit} if c.fit else {})})
     return {
         "purchases_counted": full.attrs.get("purchases_counted"),
         "spend": "sum of the purchase days' value in the window; Gamma-Gamma: mean value of the repeat "
