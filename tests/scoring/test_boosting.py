@@ -6,7 +6,7 @@ the same order, so they agree exactly in practice; the tolerance only allows for
 that changed how it adds). The rows are chosen to reach every rule of a split: NaN where the
 training data had NaN (learned direction) and where it had none (direction by counts), NaN as
 the split itself (threshold +inf), values exactly on thresholds, integer features with ties,
-+-inf, and trees of more than 32 and more than 64 leaves (one and two mask words)."""
++-inf, and trees of more than 32 and more than 64 leaves."""
 
 import numpy as np
 import pandas as pd
@@ -16,10 +16,10 @@ from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 from customersense.scoring import ScoringModel, load_bundle, write_bundle
-from customersense.scoring.boosting import ROWS_PER_CHUNK, boosting_arrays, boosting_predict, check_boosting_arrays
+from customersense.scoring.boosting import boosting_arrays, boosting_predict, check_boosting_arrays
 
 RTOL = 1e-12
-WALKS = {"walk": 10**9, "masks": 0}  # walk_below: every chunk walked level by level / by leaf masks
+WORKERS = (1, 2)  # the kernel on one thread, and rows split over two
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -89,8 +89,8 @@ def _rows(estimator, X, seed):
 
 def _assert_same(arrays, prefix, estimator, rows):
     expected = _truth(estimator, rows)
-    for walk_below in WALKS.values():
-        got = boosting_predict(arrays, prefix, rows, walk_below=walk_below)
+    for workers in WORKERS:
+        got = boosting_predict(arrays, prefix, rows, workers=workers)
         assert got.dtype == np.float64 and got.shape == expected.shape
         np.testing.assert_allclose(got, expected, rtol=RTOL, atol=0)
 
@@ -118,7 +118,7 @@ def test_every_split_rule_is_reached():
 
 
 @pytest.mark.parametrize("leaves", [40, 90])
-def test_trees_with_more_leaves_than_a_mask_word(leaves):
+def test_trees_with_many_leaves(leaves):
     estimator, X = _fit("squared_error", seed=2, n=4000, max_leaf_nodes=leaves, max_iter=10)
     arrays = boosting_arrays(estimator, "big")
     per_tree = np.add.reduceat(arrays["big_is_leaf"], arrays["big_tree_offsets"][:-1])
@@ -129,8 +129,9 @@ def test_trees_with_more_leaves_than_a_mask_word(leaves):
 def test_many_rows_in_threads_and_a_single_row():
     estimator, _ = _fit("classifier", seed=3)
     arrays = boosting_arrays(estimator, "churn")
-    rows = _features(np.random.default_rng(7), 2 * ROWS_PER_CHUNK + 5)
-    np.testing.assert_allclose(boosting_predict(arrays, "churn", rows), _truth(estimator, rows), rtol=RTOL, atol=0)
+    rows = _features(np.random.default_rng(7), 40_005)
+    np.testing.assert_allclose(boosting_predict(arrays, "churn", rows, workers=2), _truth(estimator, rows),
+                               rtol=RTOL, atol=0)
     _assert_same(arrays, "churn", estimator, rows[:1])
     assert boosting_predict(arrays, "churn", rows[:0]).shape == (0,)
     again = boosting_predict(arrays, "churn", rows[:1000])

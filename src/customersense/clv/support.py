@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import CLVConfig
-
-MONTH_DAYS = 30.0
+from .choice import MONTH_DAYS
 
 
 def segment_support(customers: pd.DataFrame, segment_columns: list[str], horizon_days: int,

@@ -27,29 +27,17 @@ order (as ``BaseHistGradientBoosting._raw_predict`` does); then the loss's inver
 exp, scipy's expit, as scikit-learn calls them). Same arithmetic in the same order: the
 predictions are scikit-learn's to the bit (tested to 1e-12 relative).
 
-Two vectorised walks give these numbers, both in numpy over all rows of a chunk at once (no
-loop over rows), both tested against scikit-learn:
-
-- small chunks (fewer than ``WALK_BELOW`` rows): every row down every tree at once, one level a
-  step (a leaf points to itself; ``depth`` steps);
-- larger chunks: leaf masks (QuickScorer, Lucchese et al., SIGIR 2015): each split is tested on
-  all rows at once with one comparison on a contiguous column, and clears, for the rows it sends
-  right, the bits of the leaves in its left subtree; a row's leaf is the first bit left. Three
-  numpy calls on contiguous data per split, instead of seven gathers per level: measured with
-  150 trees of 31 leaves, 16k rows a chunk, one thread, about 7 s per million rows against 39 s
-  for the level walk (which wins below about a thousand rows: fewer numpy calls).
-
-Neither tests for NaN per step: the chunk is laid out three times (:meth:`_Trees.layout`) and
-each split reads the copy that makes ``x > threshold`` scikit-learn's "goes right".
+The walk itself is the run's own compiled kernel (:mod:`customersense.clv._boosting_kernel`,
+the one :class:`~customersense.clv.supervised.SupervisedCLV` predicts with): one tree walk for the
+run and for the saved model. This module only freezes, checks and hands the arrays to it.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 from scipy.special import expit
+
+from ..clv._boosting_kernel import raw_predict
 
 LINKS = ("identity", "log", "logit")
 # The link of each supported regression loss (the classifier's is logit).
@@ -59,8 +47,6 @@ REGRESSION_LINKS = {"squared_error": "identity", "absolute_error": "identity", "
 # changed the mapping is refused instead of frozen wrong.
 _SKLEARN_LINKS = {"identity": "IdentityLink", "log": "LogLink", "logit": "LogitLink"}
 NODE_ARRAYS = ("feature", "threshold", "missing_left", "left", "right", "is_leaf", "value")
-ROWS_PER_CHUNK = 16384  # rows a thread handles at once (layout and masks stay a few MB)
-WALK_BELOW = 1024  # smaller chunks are walked (fewer numpy calls), larger ones by masks (less work a row)
 
 
 def boosting_arrays(estimator, prefix: str) -> dict[str, np.ndarray]:
@@ -115,27 +101,15 @@ def boosting_arrays(estimator, prefix: str) -> dict[str, np.ndarray]:
     }
 
 
-def boosting_predict(arrays: dict[str, np.ndarray], prefix: str, X, walk_below: int = WALK_BELOW) -> np.ndarray:
+def boosting_predict(arrays: dict[str, np.ndarray], prefix: str, X, workers: int = 1) -> np.ndarray:
     """``predict_proba(X)[:, 1]`` (classifier) or ``predict(X)`` (regressor) of the frozen model;
-    X is rows x features, in the columns' order at fit time. Chunks of fewer than ``walk_below``
-    rows are walked level by level, larger ones by leaf masks (the same numbers; both are tested
-    against scikit-learn). Raises ValueError when the arrays are inconsistent (a changed bundle)
-    or X has the wrong number of columns."""
+    X is rows x features, in the columns' order at fit time. Raises ValueError when the arrays are
+    inconsistent (a changed bundle) or X has the wrong number of columns."""
     trees = _Trees(arrays, prefix)
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != trees.n_features:
         raise ValueError(f"X has shape {X.shape}; the model needs {trees.n_features} feature columns")
-
-    def raw(rows: np.ndarray) -> np.ndarray:
-        return (trees.walk if len(rows) < walk_below else trees.masks)(trees.layout(rows))
-
-    chunks = [X[i:i + ROWS_PER_CHUNK] for i in range(0, len(X), ROWS_PER_CHUNK)]
-    if len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=min(os.cpu_count() or 1, len(chunks))) as pool:
-            parts = list(pool.map(raw, chunks))
-    else:
-        parts = [raw(c) for c in chunks]
-    out = np.concatenate(parts) if parts else np.zeros(0)
+    out = raw_predict(trees.flat, X, workers)[:, 0]
     if trees.link == "log":
         return np.exp(out)  # scikit-learn's LogLink.inverse
     if trees.link == "logit":
@@ -150,13 +124,8 @@ def check_boosting_arrays(arrays: dict[str, np.ndarray], prefix: str) -> None:
 
 
 class _Trees:
-    """The arrays checked and laid out for the two walks.
-
-    Each split reads one row of the chunk's layout (:meth:`layout`) and sends a row right when
-    its value there is ``> threshold``; with the row chosen by the split's missing-value rule this
-    is exactly scikit-learn's test (``missing_left``: the values as given, NaN > t is false;
-    otherwise NaN as +inf, which is > t; and for a split on missing values, threshold +inf, a 0/1
-    NaN indicator against 0.5)."""
+    """The arrays checked (a tree each, scikit-learn's depth-first node order) and flattened for
+    the kernel (``flat``: children as global node numbers)."""
 
     def __init__(self, arrays: dict[str, np.ndarray], prefix: str):
         _check_prefix(prefix)
@@ -201,104 +170,8 @@ class _Trees:
             if np.any(right[inner] != end[left[inner]]):
                 raise _bad(prefix, "node order")  # the right child must follow the left subtree
             end[inner] = end[right[inner]]
-        self.depth = len(levels) - 1
-
-        nan_split = ~(a["missing_left"] != 0) & (threshold == np.inf)
-        block = np.where(a["missing_left"] != 0, 0, np.where(nan_split, 2, 1))
-        column = np.where(leaf, 0, block * self.n_features + feature)
-        threshold = np.where(leaf, 0.0, np.where(nan_split, 0.5, threshold))
-        # the walk: positions doubled (q = 2 * node); the next position is child[q + (x > t)]
-        self.column2 = np.repeat(column, 2).astype(np.intp)
-        self.threshold2 = np.repeat(threshold, 2)
-        self.child2 = (2 * np.stack([left, right], axis=1)).ravel().astype(np.intp)
-        self.value2 = np.repeat(np.where(leaf, a["value"], 0.0), 2)
-        self.roots2 = 2 * offsets[:-1]
-
-        # the leaf masks: leaves numbered left to right (node order within a tree); a row that goes
-        # right at a split cannot end in the split's left subtree, and ends in the first leaf left
-        leaves_before = np.concatenate([[0], np.cumsum(leaf)])  # leaves_before[i]: leaves among nodes < i
-        self.leaf_values = a["value"][leaf].astype(np.float64)
-        self.leaf_offsets = leaves_before[offsets]
-        n_leaves = np.diff(self.leaf_offsets)
-        self.bits = 32 if n_leaves.max() <= 32 else 64
-        word = np.uint32 if self.bits == 32 else np.uint64
-        self.word = word
-        lo = leaves_before[left] - leaves_before[offsets[tree]]
-        hi = leaves_before[right] - leaves_before[offsets[tree]]
-        # each split clears its left subtree's leaves [lo, hi) in the words of `bits` leaves they touch
-        n_words = -(-n_leaves // self.bits)
-        k = np.flatnonzero(split)
-        touched = (hi[k] - 1) // self.bits - lo[k] // self.bits + 1
-        k = np.repeat(k, touched)
-        w = lo[k] // self.bits + np.arange(k.size) - np.repeat(np.cumsum(touched) - touched, touched)
-        b0 = np.clip(lo[k] - w * self.bits, 0, self.bits)
-        width = np.clip(hi[k] - w * self.bits, 0, self.bits) - b0
-        mask = ((np.asarray(-1 % (1 << self.bits), dtype=word) >> (self.bits - width).astype(word))
-                << b0.astype(word)).astype(word)
-        key = np.concatenate([[0], np.cumsum(n_words)])[tree[k]] + w  # (tree, word), in order
-        order = np.argsort(key, kind="stable")
-        starts = np.searchsorted(key[order], np.arange(n_words.sum() + 1))
-        groups = [list(zip(column[k][order][i:j].tolist(), threshold[k][order][i:j].tolist(), mask[order][i:j]))
-                  for i, j in zip(starts[:-1], starts[1:])]
-        firsts = np.concatenate([[0], np.cumsum(n_words)])
-        self.words = [groups[firsts[t]:firsts[t + 1]] for t in range(n_words.size)]
-
-    def layout(self, X: np.ndarray) -> np.ndarray:
-        """The chunk X as the splits read it: three blocks of rows (features x rows): the values
-        as given; NaN as +inf; 1.0 where NaN, else 0.0."""
-        f = self.n_features
-        Z = np.empty((3 * f, X.shape[0]))
-        nan = np.isnan(X.T)
-        Z[:f] = X.T
-        Z[f:2 * f] = np.where(nan, np.inf, X.T)
-        Z[2 * f:] = nan
-        return Z
-
-    def walk(self, Z: np.ndarray) -> np.ndarray:
-        """Raw predictions: every row down every tree at once, one level a step."""
-        rows = Z.shape[1]
-        trees = self.roots2.size
-        q = np.repeat(self.roots2, rows).astype(np.intp)
-        at = np.tile(np.arange(rows, dtype=np.intp), trees)
-        cell = self.column2 * rows
-        flat = Z.ravel()
-        for _ in range(self.depth):
-            q = self.child2[q + (flat[cell[q] + at] > self.threshold2[q])]
-        values = self.value2[q].reshape(trees, rows)
-        out = np.full(rows, self.baseline)
-        for row in values:  # tree after tree, as scikit-learn adds them
-            out += row
-        return out
-
-    def masks(self, Z: np.ndarray) -> np.ndarray:
-        """Raw predictions: each tree's leaf found by masks, every split on every row at once
-        (QuickScorer: a row that goes right at a split does not end in the split's left subtree;
-        it ends in the first leaf, left to right, that no split ruled out)."""
-        rows = Z.shape[1]
-        right = np.empty(rows, dtype=bool)
-        bits = np.empty(rows, dtype=self.word)
-        c = np.empty(rows, dtype=self.word)
-        full = self.word(-1 % (1 << self.bits))
-        out = np.full(rows, self.baseline)
-        for t, words in enumerate(self.words):
-            found = np.zeros(rows, dtype=bool)
-            leaves = np.empty(rows, dtype=np.intp)
-            for w, splits in enumerate(words):
-                c.fill(0)  # the leaves ruled out
-                for column, threshold, mask in splits:
-                    np.greater(Z[column], threshold, out=right)
-                    np.multiply(right.view(np.uint8), mask, out=bits)
-                    np.bitwise_or(c, bits, out=c)
-                lowest = ~c & (c + self.word(1))  # the lowest bit not set: the first leaf left
-                leaf = np.frexp(lowest.astype(np.float64))[1] - 1 + w * self.bits + self.leaf_offsets[t]
-                if len(words) == 1:
-                    leaves = leaf
-                else:  # the first word with a leaf left
-                    here = ~found & (c != full)
-                    leaves[here] = leaf[here]
-                    found |= here
-            out += self.leaf_values[leaves]  # tree after tree, as scikit-learn adds them
-        return out
+        self.flat = (self.baseline, offsets[:-1].copy(), np.where(leaf, 0, feature), threshold,
+                     a["missing_left"] != 0, left, right, leaf, a["value"].astype(np.float64))
 
 
 def _levels(roots: np.ndarray, left: np.ndarray, right: np.ndarray, leaf: np.ndarray) -> list[np.ndarray]:
