@@ -4,8 +4,9 @@
 #
 #     make bench-scale            (or: bash bench/scale.sh [RESULTS_FILE])
 #
-# Sets up what it needs on first use: the project's .venv (make), lifetimes in its own
-# environment (/tmp/lifetimes-venv, pinned versions below), and the seeded synthetic files in
+# Sets up what it needs on first use: the project's .venv with the bench extra (polars; make),
+# lifetimes in its own environment (/tmp/lifetimes-venv, pinned versions below), and the seeded
+# synthetic files in
 # bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only with
 # SCALE_200M=1). Run it on a quiet machine: every number is a time. About 40 minutes on
 # 2 cores (the 200M-row run adds about 40). The tables go to stdout and to RESULTS_FILE
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 OUT=${1:-bench/results/scale.md}
 LT=${LIFETIMES_VENV:-/tmp/lifetimes-venv}
-make --quiet .venv/.installed
+make --quiet .venv/.installed-bench
 if [ ! -x "$LT/bin/python" ]; then
     python3 -m venv "$LT"
     "$LT/bin/pip" install --quiet "lifetimes==0.11.3" "pandas==3.1.1" "pyarrow==26.0.1"
