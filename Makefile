@@ -41,7 +41,7 @@ test: $(VENV)/.installed-dev $(CHROMIUM)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_features.py --rows 10000000
 
-# Issue 5: every table of docs/benchmarks.md section 5 (about 35 minutes; a quiet machine).
+# Issue 5: every table of docs/benchmarks.md section 5 (about 50 minutes; a quiet machine).
 bench-scale: $(VENV)/.installed-bench
 	bash bench/scale.sh
 
