@@ -40,7 +40,7 @@ section "5.2 the whole run with DuckDB capped at 3 GB, 50M rows / 5M customers"
     --out /tmp/customersense-capped50 --quiet --memory-limit 3GB --no-dashboards \
     2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true
 section "5.2 from a 10M-row CSV"
-peers --rows 10000000 --csv --jobs duckdb_groupby cs_features --repeats 1
+peers --rows 10000000 --csv --jobs duckdb_groupby cs_features polars --repeats 1
 section "5.3 Isolation Forest"
 $PY bench/bench_anomaly.py --customers 500000 5000000 --repeats 3 | tee -a "$OUT"
 section "5.4 k sweep"
