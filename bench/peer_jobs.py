@@ -3,7 +3,7 @@
 A job imports what it needs, calls ``clock.imports_done()``, then ``clock.start()`` where its
 timed work begins (and ``clock.stop()`` where it ends, when that is not at its return), and
 returns ``(customers, extra)``: the number of customers it produced and anything else to report
-(``extra["stages"]``: seconds per stage). The building blocks (``polars_query``,
+(``extra["stages"]``: seconds per stage; ``extra["note"]``: a sentence for the report). The building blocks (``polars_query``,
 ``filtered_frame``, ``rfm_groupby``, ``seed_features``) are shared with the tests.
 
 Imports only the standard library at the top: the lifetimes environment runs it too.
@@ -193,7 +193,9 @@ def lifetimes_bgnbd(path: str, clock: Clock):
     bgf = BetaGeoFitter(penalizer_coef=0.0).fit(summary["frequency"], summary["recency"], summary["T"])
     laps.lap("BG/NBD fit")
     clock.stop()
-    return len(summary), {"stages": laps.stages, "params": {k: float(v) for k, v in bgf.params_.items()}}
+    params = {k: float(v) for k, v in bgf.params_.items()}
+    note = "BG/NBD parameters: " + ", ".join(f"{k} {v:.4g}" for k, v in params.items()) + "."
+    return len(summary), {"stages": laps.stages, "params": params, "note": note}
 
 
 def seed_pipeline(path: str, clock: Clock):
@@ -225,8 +227,9 @@ def seed_pipeline(path: str, clock: Clock):
     flags = IsolationForest(n_estimators=SEED["iforest_trees"], random_state=rs).fit(X).predict(X)
     laps.lap("IsolationForest fit + predict")
     clock.stop()
-    return len(X), {"stages": laps.stages, "best_k": max(silhouettes, key=silhouettes.get),
-                    "anomalies": int(np.sum(flags == -1))}
+    best_k, anomalies = max(silhouettes, key=silhouettes.get), int(np.sum(flags == -1))
+    note = f"The best silhouette picks k = {best_k}; Isolation Forest flags {anomalies:,} customers."
+    return len(X), {"stages": laps.stages, "best_k": best_k, "anomalies": anomalies, "note": note}
 
 
 JOBS = {  # job name: (its function, its label in the tables)

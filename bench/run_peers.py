@@ -72,16 +72,6 @@ def child(job: str, path: str) -> dict:
     return res
 
 
-def _notes(job: str, run: dict) -> str:
-    """What a job found besides its customers, for its stage line."""
-    if job == "lifetimes":
-        return " BG/NBD parameters: " + ", ".join(f"{k} {v:.4g}" for k, v in run["params"].items()) + "."
-    if job == "seed_pipeline":
-        return (f" The best silhouette picks k = {run['best_k']}; Isolation Forest flags "
-                f"{run['anomalies']:,} customers.")
-    return ""
-
-
 def run_child(job: str, path: Path, python: str) -> dict | str:
     """The child's JSON line plus its process wall time; a string saying why when it failed."""
     t0 = time.perf_counter()
@@ -127,7 +117,7 @@ def report(results: dict[str, list[dict]], path: Path, rows: int, load: tuple[fl
             mid = runs[len(runs) // 2]
             stages = ", ".join(f"{k} {v:.1f}" for k, v in mid["stages"].items())
             lines += ["", f"{title}, seconds per stage in the median run ({mid['seconds']:.1f} s): "
-                          f"{stages}.{_notes(job, mid)}"]
+                          f"{stages}.{' ' + mid['note'] if mid.get('note') else ''}"]
     for job, why in skipped.items():
         lines += ["", f"{JOBS[job]}: not run ({why})."]
     return "\n".join(lines) + "\n"

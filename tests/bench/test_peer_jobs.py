@@ -144,9 +144,9 @@ def test_report_ratios_against_the_group_by(tmp_path):
 
     results = {"duckdb_groupby": [res(2.0, 100), res(4.0, 120), res(3.0, 110)],
                "polars": [res(1.0, 90), res(1.5, 60), res(2.0, 70)],
-               "seed_pipeline": [res(30.0, 600, stages={"k": 20.0}, best_k=3, anomalies=1)] * 3}
+               "seed_pipeline": [res(30.0, 600, stages={"k": 20.0}, note="Picks k = 3.")] * 3}
     text = run_peers.report(results, path, 1000, (0.5, 1.0), {})
     polars_row = next(line for line in text.splitlines() if line.startswith("| polars"))
     # median 1.5 / 3.0 = 0.50x; max RSS 90 / 120 = 0.75x
     assert "| 1.50 | 1.00 | 2.00 | 2.50 | 90 | 0.50x | 0.75x | 10 |" in polars_row
-    assert "k 20.0." in text and "k = 3" in text
+    assert "(30.0 s): k 20.0. Picks k = 3." in text
