@@ -1,7 +1,8 @@
 """Peer benchmark for issue 5: CustomerSense against the tools users pick today, same file,
 same run, interleaved, median of several repeats, each job in a fresh subprocess.
 
-Jobs (each a child process; its peak RSS comes from ``wait4``, so it covers the whole process):
+Jobs (each a child process; its peak RSS is the child's own ``getrusage`` ``ru_maxrss`` at its
+end, so it covers the whole process, imports included). Their code is in peer_jobs.py.
 
 - ``duckdb_groupby``: the baseline, a plain RFM GROUP BY in DuckDB SQL (sql/plain_groupby.sql).
 - ``cs_features``: CustomerSense read + clean + features, as ``customersense run`` calls them;
@@ -10,9 +11,21 @@ Jobs (each a child process; its peak RSS comes from ``wait4``, so it covers the 
 - ``cs_run``: the whole ``customersense run FILE --out TMP --quiet`` (every stage, every output).
 - ``pandas``: a careful pandas groupby: only the needed columns read with pyarrow, ids as
   categoricals, the same filter and aggregates as the plain GROUP BY.
-- ``lifetimes``: lifetimes' ``summary_data_from_transaction_data`` on the same filtered rows, run
-  by the Python of its own virtual environment (``--lifetimes-python``, default
-  /tmp/lifetimes-venv/bin/python); skipped, with a message, when that is missing.
+- ``polars``: polars' streaming engine on the same query: a lazy ``scan_parquet`` (``scan_csv``)
+  of only the needed columns, the same filter and aggregates, ``collect(engine="streaming")``
+  (polars 2.x, from the ``bench`` extra: ``pip install -e '.[bench]'``).
+- ``lifetimes``: lifetimes' ``summary_data_from_transaction_data`` on the same filtered rows,
+  then a BG/NBD fit on that summary (``BetaGeoFitter(penalizer_coef=0.0)``); the seconds of the
+  read, the summary and the fit are reported under the table. Run by the Python of its own
+  virtual environment (``--lifetimes-python``, default /tmp/lifetimes-venv/bin/python); skipped,
+  with a message, when that is missing.
+- ``seed_pipeline``: what a data scientist writes by hand: the pandas read and filter above,
+  recency, frequency, monetary, tenure and average order value per customer (pandas), a signed
+  ``log1p`` and ``StandardScaler``, scikit-learn ``KMeans(k, n_init=4, random_state=0)`` for k = 2..10 on all
+  customers with ``silhouette_score`` on a seeded 5,000-customer sample per k, and
+  ``IsolationForest(n_estimators=200, random_state=0)`` fitted and applied to all customers.
+  n_init=4 as the full K-Means reference of bench_kselect.py (scikit-learn's default "auto" is one
+  k-means++ start). Its seconds per stage are reported under the table.
 
 "s" is the work inside the child after its imports; "process s" adds interpreter start and
 imports. Ratios are on "s", against the plain GROUP BY of the same repeat set.
@@ -32,113 +45,31 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 T_START = time.perf_counter()
 HERE = Path(__file__).resolve().parent
-JOBS = {
-    "duckdb_groupby": "DuckDB SQL, plain RFM GROUP BY",
-    "cs_features": "CustomerSense read + clean + features",
-    "cs_run": "CustomerSense whole `customersense run`",
-    "pandas": "pandas groupby (pyarrow read, categorical ids)",
-    "lifetimes": "lifetimes summary_data_from_transaction_data",
-}
-COLUMNS = ["Invoice", "Quantity", "InvoiceDate", "Price", "Customer ID"]
+sys.path.insert(0, str(HERE))
+import peer_jobs  # noqa: E402 (standard library only at its top, like this file)
+
+JOBS = {name: label for name, (_, label) in peer_jobs.JOBS.items()}
 TARGETS = {"cs_features_stage": 1.2, "cs_features_stage_csv": 1.3}
-
-
-def _read_arrow(path: str):
-    """Only the needed columns, with pyarrow (Parquet or CSV)."""
-    if path.endswith(".csv"):
-        import pyarrow.csv as pacsv
-
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(include_columns=COLUMNS))
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path, columns=COLUMNS)
-
-
-def _filtered_frame(path: str):
-    """Rows with a customer, not cancelled, price > 0 (the plain GROUP BY's filter)."""
-    import pyarrow.compute as pc
-
-    t = _read_arrow(path)
-    keep = pc.and_(pc.and_(pc.is_valid(t["Customer ID"]), pc.invert(pc.starts_with(t["Invoice"], "C"))),
-                   pc.greater(t["Price"], 0))
-    t = t.filter(keep)
-    df = t.to_pandas()
-    df["Customer ID"] = df["Customer ID"].astype("category")
-    df["Invoice"] = df["Invoice"].astype("category")
-    df["amount"] = df["Quantity"] * df["Price"]
-    return df
+STAGE_TITLES = {  # jobs whose seconds per stage are reported under the table
+    "cs_features": "CustomerSense read + clean + features",
+    "cs_run": "CustomerSense `customersense run`",
+    "lifetimes": "lifetimes summary + BG/NBD",
+    "seed_pipeline": "Seed-style pipeline",
+}
 
 
 def child(job: str, path: str) -> dict:
-    extra: dict = {}
-    if job == "duckdb_groupby":
-        import duckdb
-
-        sql = (HERE / "sql" / "plain_groupby.sql").read_text()
-        if path.endswith(".csv"):
-            sql = sql.replace("read_parquet(", "read_csv(")
-        imported = time.perf_counter()
-        con = duckdb.connect()
-        t0 = time.perf_counter()
-        rows = con.execute(sql.format(path="'" + path.replace("'", "''") + "'")).fetch_arrow_table().num_rows
-    elif job == "cs_features":
-        sys.path.insert(0, str(HERE))
-        import bench_features
-
-        imported = time.perf_counter()
-        t0 = time.perf_counter()
-        res = bench_features.child("customersense", path)
-        rows, extra["feature_stage_s"] = res["customers"], res["stages"]["features (total)"]
-        extra["stages"] = res["stages"]
-    elif job == "cs_run":
-        from customersense.cli.main import cli
-
-        imported = time.perf_counter()
-        with tempfile.TemporaryDirectory() as out:
-            t0 = time.perf_counter()
-            cli.main(["run", path, "--out", out, "--quiet"], prog_name="customersense", standalone_mode=False)
-            seconds = time.perf_counter() - t0
-            record = json.loads((Path(out) / "run.json").read_text())
-        extra["stages"] = {k: v["seconds"] for k, v in record["timings"]["stages"].items()}
-        rows = record.get("customers")
-        t0 = time.perf_counter() - seconds
-    elif job == "pandas":
-        import pandas as pd  # noqa: F401 (imported before the clock starts)
-        import pyarrow  # noqa: F401
-
-        imported = time.perf_counter()
-        t0 = time.perf_counter()
-        df = _filtered_frame(path)
-        g = df.groupby("Customer ID", observed=True).agg(
-            frequency=("Invoice", "nunique"), monetary=("amount", "sum"),
-            first_purchase=("InvoiceDate", "min"), last_purchase=("InvoiceDate", "max"))
-        rows = len(g)
-    elif job == "lifetimes":
-        import pyarrow  # noqa: F401
-        from lifetimes.utils import summary_data_from_transaction_data
-
-        imported = time.perf_counter()
-        t0 = time.perf_counter()
-        df = _filtered_frame(path)
-        df["Customer ID"] = df["Customer ID"].astype("float64")
-        summary = summary_data_from_transaction_data(
-            df, "Customer ID", "InvoiceDate", monetary_value_col="amount",
-            observation_period_end=df["InvoiceDate"].max())
-        rows = len(summary)
-    else:
-        raise SystemExit(f"unknown job {job}")
-    seconds = time.perf_counter() - t0
+    res = peer_jobs.run(job, path)
     import resource
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"job": job, "seconds": seconds, "import_seconds": imported - T_START, "customers": rows,
-            "peak_rss_mib": peak, **extra}
+    res["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    res["import_seconds"] = res.pop("imported_at") - T_START
+    return res
 
 
 def run_child(job: str, path: Path, python: str) -> dict | str:
@@ -180,13 +111,13 @@ def report(results: dict[str, list[dict]], path: Path, rows: int, load: tuple[fl
         lines += ["", f"Feature stage alone (customer_frame on the cleaned rows, median): {feat:.2f} s = "
                       f"{feat / base:.2f}x the plain GROUP BY (issue 5 target <= {target}x). Read + clean + "
                       f"features: {med['cs_features'] / base:.2f}x."]
-    for job, what in (("cs_features", "read + clean + features"), ("cs_run", "`customersense run`")):
+    for job, title in STAGE_TITLES.items():
         if results.get(job):
             runs = sorted(results[job], key=lambda x: x["seconds"])
             mid = runs[len(runs) // 2]
             stages = ", ".join(f"{k} {v:.1f}" for k, v in mid["stages"].items())
-            lines += ["", f"CustomerSense {what}, seconds per stage in the median run ({mid['seconds']:.1f} s): "
-                          f"{stages}."]
+            lines += ["", f"{title}, seconds per stage in the median run ({mid['seconds']:.1f} s): "
+                          f"{stages}.{' ' + mid['note'] if mid.get('note') else ''}"]
     for job, why in skipped.items():
         lines += ["", f"{JOBS[job]}: not run ({why})."]
     return "\n".join(lines) + "\n"
@@ -209,14 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.path)))
         return 0
-    sys.path.insert(0, str(HERE))
     import generate
 
     jobs = ["duckdb_groupby", *(j for j in args.jobs if j != "duckdb_groupby")]
     skipped = {}
     if "lifetimes" in jobs and not Path(args.lifetimes_python).exists():
         skipped["lifetimes"] = (f"{args.lifetimes_python} missing; create it with `python3 -m venv "
-                                "/tmp/lifetimes-venv && /tmp/lifetimes-venv/bin/pip install lifetimes pandas pyarrow`")
+                                "/tmp/lifetimes-venv && /tmp/lifetimes-venv/bin/pip install lifetimes==0.11.3 pandas==3.1.1 pyarrow==26.0.1`")
         jobs.remove("lifetimes")
         print(f"skipping lifetimes: {skipped['lifetimes']}", file=sys.stderr)
     for rows in args.rows:

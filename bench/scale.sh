@@ -4,10 +4,10 @@
 #
 #     make bench-scale            (or: bash bench/scale.sh [RESULTS_FILE])
 #
-# Sets up what it needs on first use: the project's .venv (make), lifetimes in its own
-# environment (/tmp/lifetimes-venv, pinned versions below), and the seeded synthetic files in
-# bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only with
-# SCALE_200M=1). Run it on a quiet machine: every number is a time. About 40 minutes on
+# Sets up what it needs on first use: the project's .venv with the bench extra (polars; make),
+# lifetimes in its own environment (/tmp/lifetimes-venv, pinned versions below), and the seeded
+# synthetic files in bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only
+# with SCALE_200M=1). Run it on a quiet machine: every number is a time. About 50 minutes on
 # 2 cores (the 200M-row run adds about 40). The tables go to stdout and to RESULTS_FILE
 # (default bench/results/scale.md, git-ignored), each with its machine load before and after.
 set -euo pipefail
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 OUT=${1:-bench/results/scale.md}
 LT=${LIFETIMES_VENV:-/tmp/lifetimes-venv}
-make --quiet .venv/.installed
+make --quiet .venv/.installed-bench
 if [ ! -x "$LT/bin/python" ]; then
     python3 -m venv "$LT"
     "$LT/bin/pip" install --quiet "lifetimes==0.11.3" "pandas==3.1.1" "pyarrow==26.0.1"
@@ -40,7 +40,7 @@ section "5.2 the whole run with DuckDB capped at 3 GB, 50M rows / 5M customers"
     --out /tmp/customersense-capped50 --quiet --memory-limit 3GB --no-dashboards \
     2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true
 section "5.2 from a 10M-row CSV"
-peers --rows 10000000 --csv --jobs duckdb_groupby cs_features --repeats 1
+peers --rows 10000000 --csv --jobs duckdb_groupby cs_features polars --repeats 1
 section "5.3 Isolation Forest"
 $PY bench/bench_anomaly.py --customers 500000 5000000 --repeats 3 | tee -a "$OUT"
 section "5.4 k sweep"
