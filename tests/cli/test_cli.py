@@ -3,6 +3,7 @@
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -213,12 +214,14 @@ def test_memory_limit_reaches_the_engine_and_the_run_record(small, tmp_path):
     from customersense.config import EngineConfig
     from customersense.engine import connect, default_memory_limit
 
-    half = default_memory_limit()  # the default: half the machine's memory
+    share = default_memory_limit()  # the default: a quarter of the machine's memory, at most 4 GiB
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert int(share.removesuffix("MiB")) == max(min(total // 4, 4096), 256)
     engine = connect(EngineConfig())
     try:
         shown = engine.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
         value, unit = shown.split()
-        assert abs(float(value) * {"MiB": 1, "GiB": 1024}[unit] - int(half.removesuffix("MiB"))) < 0.1 * 1024
+        assert abs(float(value) * {"MiB": 1, "GiB": 1024}[unit] - int(share.removesuffix("MiB"))) < 0.1 * 1024
     finally:
         engine.close()
     engine = connect(EngineConfig(memory_limit="1GiB"))

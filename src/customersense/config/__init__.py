@@ -291,9 +291,9 @@ class EngineConfig(Section):
     name: Engine = setting("duckdb", "Where transaction-level work runs.", flag="--engine")
     threads: int | None = setting(None, "Engine threads.", shown="all cores")
     # DuckDB's memory cap, e.g. "2GB": beyond it, tables, joins, aggregates and sorts spill to
-    # the run's scratch folder. Default: half of the machine's memory (see engine.connect).
+    # the run's scratch folder. Default: a quarter of the machine's memory, at most 4 GiB.
     memory_limit: str | None = setting(None, "DuckDB memory cap, e.g. 2GB; beyond it the engine spills to "
-                                       "disk.", shown="half the RAM")
+                                       "disk.", shown="a quarter of the RAM, at most 4 GiB")
     spark_master: str | None = setting(None, "Spark master URL.",
                                        shown="$SPARK_MASTER, spark-submit's, else local[*]")
     spark_conf: Annotated[Mapping[str, str], BeforeValidator(_spark_conf)] = setting(

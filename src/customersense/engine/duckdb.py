@@ -31,14 +31,21 @@ _TABLES = itertools.count()
 _ATTACHED = itertools.count()
 
 
+# The engine's default share of the machine: a quarter of its memory, at most 4 GiB. The run
+# also holds customer-level tables and models in Python beside it, and a laptop has 8-16 GB:
+# beyond this the engine spills to the run's scratch folder (docs/benchmarks.md section 8).
+MEMORY_SHARE = 4
+MEMORY_CAP_MIB = 4096
+
+
 def default_memory_limit() -> str | None:
-    """Half of the machine's physical memory in DuckDB's notation (e.g. "12034MiB"); None
-    (DuckDB's own default) where the system does not say."""
+    """A quarter of the machine's physical memory, at most 4 GiB, in DuckDB's notation (e.g.
+    "4096MiB"); None (DuckDB's own default) where the system does not say."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
         return None
-    return f"{max(total // 2 // 2**20, 256)}MiB"
+    return f"{max(min(total // MEMORY_SHARE // 2**20, MEMORY_CAP_MIB), 256)}MiB"
 
 
 @ibis.udf.scalar.builtin(name="try_strptime")
@@ -63,7 +70,7 @@ class DuckDBEngine:
         if cfg.threads is not None:
             kwargs["threads"] = cfg.threads
         # DuckDB's own default is 80% of the memory; the run also holds customer tables in
-        # pandas next to it, so by default the engine gets half and spills beyond that.
+        # Python next to it, so by default the engine gets a quarter (at most 4 GiB) and spills.
         limit = cfg.memory_limit or default_memory_limit()
         if limit is not None:
             kwargs["memory_limit"] = limit

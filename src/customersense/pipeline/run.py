@@ -106,7 +106,7 @@ def _disk_full(exc: BaseException) -> bool:
 
 def _out_of_memory(config: Config, exc: Exception) -> ResourceError:
     limit = config.engine.memory_limit
-    where = f"--memory-limit {limit}" if limit else f"its default limit, half the RAM ({default_memory_limit()})"
+    where = f"--memory-limit {limit}" if limit else f"its default limit, a quarter of the RAM at most 4 GiB ({default_memory_limit()})"
     detail = first_line(exc)
     return ResourceError(
         f"the engine ran out of memory within {where}; raise --memory-limit (DuckDB spills to disk "
