@@ -43,7 +43,6 @@ from ..config import CleaningPolicy
 from ..engine.base import Engine
 from ..errors import DataError
 from .plausible import PlausibleBounds, drops_zero_value, examples, plausible_bounds, zero_value_policy
-from .duplicates import distinct_rows
 from .returns import decide_markers
 
 PRE_DUPLICATE_RULES = ("missing_customer_id", "missing_timestamp", "implausible_date", "after_as_of")
@@ -117,7 +116,9 @@ def clean(engine: Engine, tx: ibis.Table, policy: CleaningPolicy, source: str = 
     cols = [c for c in tx.columns if c != S.ROW_ID]  # the data; ROW_ID: where a row came in
     dedupe = policy.drop_duplicates if policy.drop_duplicates != "auto" else S.ORDER_ID in cols
     if dedupe:
-        rows = distinct_rows(tx, cols, engine)  # copies of a row are one row, placed where its first copy came in
+        # Copies of a row are one row, placed where its first copy came in.
+        first = {S.ROW_ID: tx[S.ROW_ID].min()} if S.ROW_ID in tx.columns else {}
+        rows = tx.group_by(cols).aggregate(_n=tx.count(), **first)
     else:
         rows = tx.mutate(_n=ibis.literal(1, "int64"))
     markers = decide_markers(tx, policy.cancel_prefix)
