@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 (scale), every table of docs/benchmarks.md section 5 (and section 7, the CLV stage of
-# issue 15), from one command:
+# Issues 5 and 19 (scale), every table of docs/benchmarks.md sections 5 and 8 (and section 7, the
+# CLV stage of issue 15), from one command:
 #
 #     make bench-scale            (or: bash bench/scale.sh [RESULTS_FILE])
 #
@@ -31,6 +31,17 @@ section "5.2 issue shape, 10M rows / 1M customers"
 peers --shape issue5 --rows 10000000 --repeats 3
 section "5.2 issue shape, 50M rows / 5M customers"
 peers --shape issue5 --rows 50000000 --repeats 1
+section "8.2 the exact-duplicate step, GROUP BY over every column against a row hash, 50M rows"
+$PY bench/bench_dedupe.py bench/data/synthetic_50000000_issue5.parquet | tee -a "$OUT"
+section "8.3 the default run, the engine's default memory (a quarter of the RAM, at most 4 GiB) against half the RAM, 10M rows"
+HALF=$(( $(getconf PAGE_SIZE) * $(getconf _PHYS_PAGES) / 2 / 1048576 ))MiB
+for limit in default "$HALF"; do
+    echo "memory limit: $limit" | tee -a "$OUT"
+    extra=(); [ "$limit" = default ] || extra=(--memory-limit "$limit")
+    /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
+        --out /tmp/customersense-memory --quiet "${extra[@]}" \
+        2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true
+done
 section "5.2 the whole run with DuckDB capped at 1 GB, 10M rows / 1M customers"
 /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
     --out /tmp/customersense-capped --quiet --memory-limit 1GB --no-dashboards \
@@ -48,10 +59,10 @@ $PY bench/bench_kselect.py --customers 1000000 5000000 --repeats 3 | tee -a "$OU
 section "7. the churn and CLV stage (issue 15), against lifetimes"
 $PY bench/bench_clv_stage.py --customers 100000 1000000 --lifetimes-python "$LT/bin/python" | tee -a "$OUT"
 if [ "${SCALE_200M:-0}" = 1 ]; then
-    section "5.5 200M rows, bounded memory"
+    section "5.5 / 8 200M rows, default options, bounded memory"
     [ -f bench/data/synthetic_200000000.parquet ] || $PY bench/generate.py --rows 200000000
     /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_200000000.parquet \
-        --out /tmp/customersense-200m --quiet --no-clv --no-validate --no-plots --no-dashboards --memory-limit 6GB \
+        --out /tmp/customersense-200m --quiet \
         2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT"
     $PY -c "import json; t = json.load(open('/tmp/customersense-200m/run.json'))['timings']; print(json.dumps(t))" | tee -a "$OUT"
 fi
