@@ -7,6 +7,7 @@ interleaved, median of the repeats. Spark's session start-up (JVM) is timed sepa
 the work. The synthetic file comes from ``bench/generate.py``.
 
     .venv/bin/python bench/bench_spark.py --rows 1000000 --repeats 3
+    .venv/bin/python bench/bench_spark.py --rows 50000000 --shape issue5 --repeats 1   # issue 19
 """
 
 from __future__ import annotations
@@ -82,17 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--shape", default="retail", help="the file's shape (bench/generate.py --shape)")
     ap.add_argument("--child", nargs=2, metavar=("ENGINE", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
     sys.path.insert(0, str(HERE))
-    from generate import default_path, generate
+    from generate import SHAPES, default_path, generate
 
-    path = default_path(args.rows)
+    path = default_path(args.rows, args.shape)
     if not path.exists():
-        generate(args.rows, max(1, args.rows // 10), 20240601, path)
+        mean_lines, pool = SHAPES[args.shape]
+        generate(args.rows, max(1, int(args.rows * pool)), 20240601, path, mean_lines=mean_lines)
     path.read_bytes()  # warm the page cache for both engines
     load0 = os.getloadavg()[0]
     results: dict[str, list[dict]] = {e: [] for e in RUNS}
