@@ -63,10 +63,19 @@ def describe_fit(name: str, model, n: int | None = None) -> dict[str, Any]:
     }
 
 
+def _spends(summary: pd.DataFrame) -> pd.Series:
+    return (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
+
+
+def spend_customers(summary: pd.DataFrame) -> int:
+    """How many customers of ``summary`` :func:`fit_spend` fits on."""
+    return int(_spends(summary).sum())
+
+
 def fit_spend(summary: pd.DataFrame) -> GammaGammaFitter:
     """Gamma-Gamma on the repeat customers with positive spend (a repeat customer whose repeat
     purchases were all worth nothing is left out of this fit, not of the run)."""
-    spends = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
+    spends = _spends(summary)
     if int(spends.sum()) < 2:
         raise DataError("the spend model needs repeat customers with positive spend; none in this period")
     return GammaGammaFitter().fit(summary["frequency"][spends], summary["monetary_value"][spends])

@@ -27,7 +27,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from ..engine.base import Engine, fetch
+from ..engine.base import Engine, fetch_columns, sample_bucket
 from ..errors import DataError
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -68,7 +68,7 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
 
 def customer_periods(
     days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None,
-    engine: Engine | None = None, windows: Sequence[tuple[dt.date, dt.date]] = (),
+    engine: Engine | None = None, windows: Sequence[tuple[dt.date, dt.date]] = (), bucket_seed: int | None = None,
 ) -> pd.DataFrame:
     """Per-customer counts for several period ends at once: one query on ``days`` (from
     :func:`purchase_days`).
@@ -80,7 +80,8 @@ def customer_periods(
     and ``repeat_value_k`` (value of those days, the first excluded). With ``holdout =
     (start, end)`` also ``holdout_n``: the purchase days in ``(start, end]``; for each
     ``windows[j] = (start, end)``: ``w{j}_n`` and ``w{j}_value``, the purchase days in ``(start, end]``
-    and their value.
+    and their value. With ``bucket_seed``, ``sample_bucket``: the customer's hash bucket for that
+    seed (:func:`customersense.engine.base.sample_bucket`, int64).
     """
     j = days.filter(days.first_day <= ibis.literal(max(cuts)))
     date = j.purchase_date
@@ -104,8 +105,10 @@ def customer_periods(
         derived[f"repeat_value_{k}"] = stats[f"repeat_value_{k}"].fill_null(0.0)
     for w in range(len(windows)):
         derived[f"w{w}_value"] = stats[f"w{w}_value"].fill_null(0.0)
+    if bucket_seed is not None:
+        derived["sample_bucket"] = sample_bucket(stats.customer_id, bucket_seed).cast("int64")
     stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
-    df = fetch(stats.order_by("customer_id"), engine)
+    df = fetch_columns(stats.order_by("customer_id"))
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     return df
 

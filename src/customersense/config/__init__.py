@@ -69,6 +69,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     horizon_months = 12
     discount_rate = 0.01          # per month
     margin = 1.0                  # profit share of revenue
+    fit_sample = 200000           # above this many customers the models fit on a seeded sample; 0: all
     [representations]
     trajectories = false          # trajectory segments (monthly spend shapes)
     trajectory_months = 12
@@ -217,8 +218,12 @@ class CLVConfig(Section):
     horizon_months: int = setting(12, "CLV and expected-purchases horizon in months.", aliases=("--horizon",))
     discount_rate: float = setting(0.01, "Monthly (30-day) discount rate for CLV.")
     margin: float = setting(1.0, "Profit share of revenue for CLV; 1.0 gives revenue CLV.")
+    fit_sample: int = setting(200_000, "Above this many customers, the churn/CLV candidates are fitted and "
+                              "ranked on a seeded sample of about this many; every customer is predicted. "
+                              "0: fit on all.")
 
     _horizon = at_least(1, "horizon_months")
+    _fit_sample = at_least(0, "fit_sample")
     _holdout = at_least(7, "holdout_days")
 
     @field_validator("penalizer")
