@@ -31,6 +31,7 @@ from customersense.clv.fit_sample import FitSample, sampling_errors
 from customersense.clv.stage import run_clv
 from customersense.config import CLVConfig
 from customersense.engine.base import SAMPLE_BUCKETS, sample_bucket
+from customersense.pipeline.run import _sample_note
 
 from ._simulate import simulate_beta_geo
 from .simulate import clean_table, last_day, simulate_bgnbd
@@ -177,3 +178,8 @@ def test_above_the_limit_every_customer_is_predicted_by_the_sample_model(transac
     assert len(cols) == 6000 and np.all(np.isfinite(cols["clv"].to_numpy(float)))
     np.testing.assert_allclose(cols["churn_probability"].to_numpy(float), churn, atol=1e-6)
     np.testing.assert_allclose(cols["p_alive"].to_numpy(float), model.probability_alive(x, tx, T), atol=1e-6)
+    # the run's note says it plainly, with the largest relative sampling error of the parameters
+    note = _sample_note(info, fit)
+    assert f"sample of {int(keep.sum()):,} of the 6,000 customers" in note
+    worst = max(fit["sampling_errors"][k] / v for k, v in fit["params"].items())
+    assert f"at most {100 * worst:.1f}% of their value" in note
