@@ -161,6 +161,7 @@ def test_above_the_limit_every_customer_is_predicted_by_the_sample_model(transac
     info = rec["fit_sample"]
     assert info["sampled"] and info["customers"] == 6000 and info["customers_fitted"] == int(keep.sum())
     assert rec["holdout"]["customers"] == info["holdout_customers_scored"] <= info["customers_fitted"]
+    assert info["holdout_customers_known"] == 6000  # every simulated customer bought before the calibration end
     fit = rec["prediction_model"]["transactions"]
     assert fit["customers"] == int(keep.sum()) and fit["customers_of"] == 6000
     assert set(fit["sampling_errors"]) == set(fit["params"]) == set(PLANTED)

@@ -69,11 +69,13 @@ class FitSample:
             return days
         return days.filter(sample_bucket(days.customer_id, self.seed) < self.cut)
 
-    def record(self, fitted: int, holdout: int) -> dict[str, Any]:
-        """clv_models.json's ``fit_sample``: how many customers the models were fitted on, and the rule."""
+    def record(self, fitted: int, holdout: int, holdout_known: int) -> dict[str, Any]:
+        """clv_models.json's ``fit_sample``: how many customers the models were fitted on (of
+        ``customers``), how many of the ``holdout_known`` customers known at the calibration end
+        the holdout scores cover, and the rule."""
         out: dict[str, Any] = {"customers": self.customers, "customers_fitted": int(fitted),
-                               "holdout_customers_scored": int(holdout), "limit": self.limit,
-                               "sampled": self.sampled}
+                               "holdout_customers_scored": int(holdout), "holdout_customers_known": int(holdout_known),
+                               "limit": self.limit, "sampled": self.sampled}
         if self.sampled:
             out.update(
                 seed=self.seed, fraction=round(self.cut / SAMPLE_BUCKETS, 8),

@@ -17,7 +17,14 @@ Time line (days; ``last_day = as_of - 1``; ``H = clv.holdout_days``, or the days
    ``churn_probability`` (no purchase in the next H days), ``expected_purchases_<H>d``,
    ``expected_spend_<H>d``, ``clv`` (discounted over ``clv.horizon_months``, times the margin),
    ``p_alive`` (BTYD models only), ``clv_model`` and ``clv_status``.
-3. ``clv_status`` says whether the chosen model beat the baselines on the holdout: churn AUC
+3. Above ``clv.fit_sample`` customers (default 200,000; 0: never) steps 1 and 2 run on a seeded
+   uniform sample of about that many customers (:mod:`.fit_sample`: a hash of the customer id
+   and the seed, the same sample for every candidate): the candidates are fitted, scored on the
+   holdout and chosen on the sample, the chosen model is refitted on the sample's whole history,
+   and its columns are computed for every customer. clv_models.json says so (``fit_sample``)
+   and gives each parameter's sampling error against a fit on every customer; at or below the
+   limit nothing is sampled and the results are those of the exact path.
+4. ``clv_status`` says whether the chosen model beat the baselines on the holdout: churn AUC
    above recency alone and frequency alone, spend error below last-period spend. A model that
    does not is still published, with that status in every row, in clv_models.json and in the
    run's notes with what the user can do.
@@ -150,7 +157,7 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     step()
     record = _record(cfg, cal_end, last_day, train_end, H, outcome, candidates, base, table, chosen, failures,
                      status, refit.fit, full)
-    record["fit_sample"] = sample.record(len(full_fit), outcome.churned.size)
+    record["fit_sample"] = sample.record(len(full_fit), outcome.churned.size, known_all)
     return CLVResult(
         columns=columns, record=record,
         tracking=_tracking(candidates, table, periods, days, cal_end, last_day, cfg),
