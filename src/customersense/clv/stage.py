@@ -170,7 +170,10 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
 
 def known_spend(periods: pd.DataFrame, index: pd.Index) -> np.ndarray:
     """Each customer's spend in the last H days (the holdout window), in ``index`` order."""
-    spend = pd.Series(periods[f"w{HOLDOUT}_value"].to_numpy(float), index=periods["customer_id"].astype("string"))
+    values, ids = periods[f"w{HOLDOUT}_value"].to_numpy(float), periods["customer_id"].to_numpy(object)
+    if len(ids) == len(index) and np.array_equal(ids, index.to_numpy(object)):
+        return values.copy()  # the same customers in the same order (the run's case): no string lookup
+    spend = pd.Series(values, index=periods["customer_id"].astype("string"))
     return spend.reindex(index).fillna(0.0).to_numpy()
 
 
