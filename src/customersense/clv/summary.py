@@ -119,22 +119,28 @@ def summary_frame(
     """The :func:`rfm_summary` of period end ``cuts[k]`` from :func:`customer_periods` rows
     (``holdout_end`` needs ``holdout_n`` counted from ``cut``)."""
     per = _days_per_unit(time_unit)
-    rows = periods[periods[f"n_{k}"].to_numpy() > 0]
-    if rows.empty:
+    keep = periods[f"n_{k}"].to_numpy() > 0
+    if not keep.any():
         raise DataError(f"no customer made a purchase on or before calibration_end {cut}")
-    frequency = rows[f"n_{k}"].to_numpy().astype("int64") - 1
-    repeat_value = rows[f"repeat_value_{k}"].to_numpy(float)
+    every = bool(keep.all())
+
+    def rows(name: str, dtype=None) -> np.ndarray:  # the column's values of the kept rows (no frame copy)
+        values = periods[name].to_numpy(dtype)
+        return values if every else values[keep]
+
+    frequency = rows(f"n_{k}").astype("int64") - 1
+    repeat_value = rows(f"repeat_value_{k}", float)
     with np.errstate(divide="ignore", invalid="ignore"):
         monetary = np.where(frequency > 0, repeat_value / frequency.astype(float), 0.0)
     df = pd.DataFrame({
-        "customer_id": rows["customer_id"].to_numpy(),
+        "customer_id": rows("customer_id"),
         "frequency": frequency,
-        "recency": rows[f"recency_{k}"].to_numpy(float) / per,
-        "T": rows[f"T_{k}"].to_numpy(float) / per,
+        "recency": rows(f"recency_{k}", float) / per,
+        "T": rows(f"T_{k}", float) / per,
         "monetary_value": monetary,
     })
     if holdout_end is not None:
-        df["holdout_frequency"] = rows["holdout_n"].to_numpy().astype("int64")
+        df["holdout_frequency"] = rows("holdout_n").astype("int64")
         df["holdout_duration"] = (holdout_end - cut).days / per
     df.attrs.update(
         purchases_counted=PURCHASES_COUNTED,
