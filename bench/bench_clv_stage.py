@@ -211,9 +211,10 @@ def main() -> None:
         table = result.holdout.set_index("candidate")
         row = {"customers": n, "load_before": load, "transactions": int(cid.size), "seconds": round(seconds, 2), "steps": steps,
                "chosen": chosen, "auc": {k: table.loc[k, "churn_auc"] for k in table.index}, "cpu": cpu,
-               "fit_sample": {k: v for k, v in result.record["fit_sample"].items() if k not in ("rule", "parameter_error")},
+               "fit_sample": {k: v for k, v in result.record["fit_sample"].items()
+                              if k not in ("rule", "parameter_error")},
                "prediction_model": result.record["prediction_model"].get("transactions")}
-        row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # the stage's
+        row["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # so far: simulation + stage
         row["customersense_bgnbd_gg"] = customersense_same_work(result)
         row["against_full_fit"] = against_full_fit(result)
         if Path(args.lifetimes_python).exists():
@@ -228,8 +229,8 @@ def main() -> None:
             print(f"{r['customers']:,} customers, {check['model']} fitted on {r['fit_sample']['customers_fitted']:,} "
                   "vs on all: " + ", ".join(f"{k} {check['sample_params'][k]:.6g} vs {v:.6g} "
                                             f"({check['z'][k]:+.2f} sampling errors)" for k, v in check["params"].items()))
-    print("| customers | transactions | customersense stage (s) | its steps (s) | customers fitted | chosen | customersense BG/NBD + GG + "
-          "predictions (s) | lifetimes BG/NBD + GG + predictions (s) | lifetimes Pareto/NBD fit (s) | peak RSS MiB | "
+    print("| customers | transactions | customersense stage (s) | its steps (s) | customers fitted | chosen | "
+          "customersense BG/NBD + GG + predictions (s) | lifetimes BG/NBD + GG + predictions (s) | lifetimes Pareto/NBD fit (s) | peak RSS MiB | "
           "load |")
     print("|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---|")
     for r in rows:

@@ -108,7 +108,7 @@ def customer_periods(
     if bucket_seed is not None:
         derived["sample_bucket"] = sample_bucket(stats.customer_id, bucket_seed).cast("int64")
     stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
-    df = fetch_columns(stats.order_by("customer_id"))
+    df = fetch_columns(stats.order_by("customer_id"), engine)
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     return df
 

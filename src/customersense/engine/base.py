@@ -124,10 +124,13 @@ def sample_cut(fraction: float) -> int:
     return int(round(min(1.0, max(0.0, fraction)) * SAMPLE_BUCKETS))
 
 
-def fetch_columns(expr: ibis.Table) -> pd.DataFrame:
+def fetch_columns(expr: ibis.Table, engine: Engine | None = None) -> pd.DataFrame:
     """A customer-level result as pandas by way of Arrow, one block per column (no consolidation
     into 2-D blocks, which Ibis's own conversion spends most of its time on); the same values
-    as :func:`fetch` (strings as Python str, dates as ``datetime.date``)."""
+    as :func:`fetch` (strings as Python str, dates as ``datetime.date``). An engine other than
+    DuckDB fetches it its own way (:meth:`Engine.fetch`)."""
+    if engine is not None and engine.name != "duckdb":
+        return engine.fetch(expr)
     return expr.to_pyarrow().to_pandas(split_blocks=True, self_destruct=True)
 
 
