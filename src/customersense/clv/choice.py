@@ -3,7 +3,8 @@
 - :func:`choose`: ``clv.model = "auto"`` takes the candidate with the lowest holdout Brier score
   of churn (ties: the higher AUC); a named model is used as asked (the others are still scored).
 - :func:`statuses`: the chosen model against the naive baselines, in plain words.
-- :func:`columns_for`: the chosen model refitted on all data, and every customer's columns.
+- :func:`columns_for`: the chosen model refitted on all data (on the sample's whole history
+  above ``clv.fit_sample`` customers: :mod:`.fit_sample`), and every customer's columns.
 
 CLV of a BTYD model is :func:`~customersense.clv.models.lifetime_values` (discounted monthly
 expected purchases times the Gamma-Gamma expected spend). The supervised model predicts the
