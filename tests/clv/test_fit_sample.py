@@ -153,17 +153,25 @@ def test_below_the_limit_the_stage_is_the_unsampled_one(transactions):
     assert "sampling_errors" not in a["prediction_model"]["transactions"]
 
 
-def test_above_the_limit_every_customer_is_predicted_by_the_sample_model(transactions):
-    result = _run(transactions, fit_sample=2000, model="bgnbd")
+def test_the_limit_is_zero_or_at_least_ten_thousand():
+    assert CLVConfig().fit_sample == 200_000 and CLVConfig(fit_sample=0).fit_sample == 0
+    assert CLVConfig(fit_sample=10_000).fit_sample == 10_000
+    with pytest.raises(Exception, match="at least 10,000"):
+        CLVConfig(fit_sample=9_999)
+
+
+def test_above_the_limit_every_customer_is_predicted_by_the_sample_model():
+    tx, _ = simulate_bgnbd(24_000, r=0.243, alpha=4.414 * 7, a=0.793, b=2.426, seed=32)
+    result = _run(tx, fit_sample=10_000, model="bgnbd")
     rec = result.record
     ids = result.columns.index.to_numpy(dtype=object)
-    keep = FitSample.of(len(ids), 2000, 0).mask(buckets(ids, 0))
+    keep = FitSample.of(len(ids), 10_000, 0).mask(buckets(ids, 0))
     info = rec["fit_sample"]
-    assert info["sampled"] and info["customers"] == 6000 and info["customers_fitted"] == int(keep.sum())
+    assert info["sampled"] and info["customers"] == 24_000 and info["customers_fitted"] == int(keep.sum())
     assert rec["holdout"]["customers"] == info["holdout_customers_scored"] <= info["customers_fitted"]
-    assert info["holdout_customers_known"] == 6000  # every simulated customer bought before the calibration end
+    assert info["holdout_customers_known"] == 24_000  # every simulated customer bought before the calibration end
     fit = rec["prediction_model"]["transactions"]
-    assert fit["customers"] == int(keep.sum()) and fit["customers_of"] == 6000
+    assert fit["customers"] == int(keep.sum()) and fit["customers_of"] == 24_000
     assert set(fit["sampling_errors"]) == set(fit["params"]) == set(PLANTED)
     for row in rec["candidates"]:
         if row["kind"] == "btyd":
@@ -176,11 +184,11 @@ def test_above_the_limit_every_customer_is_predicted_by_the_sample_model(transac
     # and it predicts every customer, sampled or not
     model, _ = rebuild_btyd(rec["prediction_model"])
     churn = model.probability_no_purchase(90 / 7, x, tx, T)
-    assert len(cols) == 6000 and np.all(np.isfinite(cols["clv"].to_numpy(float)))
+    assert len(cols) == 24_000 and np.all(np.isfinite(cols["clv"].to_numpy(float)))
     np.testing.assert_allclose(cols["churn_probability"].to_numpy(float), churn, atol=1e-6)
     np.testing.assert_allclose(cols["p_alive"].to_numpy(float), model.probability_alive(x, tx, T), atol=1e-6)
     # the run's note says it plainly, with the largest relative sampling error of the parameters
     note = _sample_note(info, fit)
-    assert f"sample of {int(keep.sum()):,} of the 6,000 customers" in note
+    assert f"sample of {int(keep.sum()):,} of the 24,000 customers" in note
     worst = max(fit["sampling_errors"][k] / v for k, v in fit["params"].items())
     assert f"at most {100 * worst:.1f}% of their value" in note
