@@ -252,8 +252,9 @@ def _sample_note(sample: dict, fit: dict | None) -> str:
     rel = {k: fit["sampling_errors"][k] / v for k, v in fit["params"].items() if v}
     rel = {k: r for k, r in rel.items() if r == r}  # NaN: a parameter without a standard error
     worst = max(rel, key=lambda k: rel[k]) if rel else None
-    return text + (f"; {fit['model']}'s parameters differ from a fit on every customer by a sampling error of at most "
-                   f"{100 * rel[worst]:.1f}% of their value ({worst}; each in clv_models.json, sampling_errors)"
+    return text + (f"; {fit['model']}'s parameters carry a sampling error (their expected difference from a fit on "
+                   f"every customer) of at most {100 * rel[worst]:.1f}% of their value ({worst}; each in "
+                   "clv_models.json, sampling_errors)"
                    if worst is not None else "")
 
 
