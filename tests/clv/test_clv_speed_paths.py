@@ -117,3 +117,23 @@ def test_lifetime_values_per_distinct_cell_equal_the_per_customer_sum(cls):
     assert np.array_equal(got, reference)
     assert np.array_equal(lifetime_values(model, spend, x, tx, T, m, margin=0.5), reference)
     assert np.unique(np.stack([x, tx, T]), axis=1).shape[1] < x.size  # cells shared: the grouped path ran
+
+
+@pytest.mark.parametrize("cls", [BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter])
+def test_predictions_per_distinct_cell_equal_those_of_every_customer(cls):
+    """btyd_predict computes P(alive), churn and purchases once per distinct (x, t_x, T) cell:
+    the very numbers of the model's methods called on every customer."""
+    x, tx, T = _bgnbd_customers()
+    tx, T = np.round(tx * 7) / 7, np.round(T * 7) / 7
+    tx = np.minimum(tx, T)
+    m = np.where(x > 0, np.random.default_rng(5).gamma(6.0, 5.0, x.size), 0.0)
+    summary = pd.DataFrame({"frequency": x, "recency": tx, "T": T, "monetary_value": m})
+    spend = fit_spend(summary)
+    model = cls().fit(x, tx, T)
+    got = candidates.btyd_predict(model, spend, summary, 13.0)
+    pa = model.probability_alive(x, tx, T)
+    purchases = model.expected_purchases(13.0, x, tx, T, p_alive=pa)
+    assert np.array_equal(got["p_alive"], pa)
+    assert np.array_equal(got["churn"], model.probability_no_purchase(13.0, x, tx, T, p_alive=pa))
+    assert np.array_equal(got["purchases"], purchases)
+    assert np.array_equal(got["spend"], purchases * spend.expected_average_spend(x, m))
