@@ -91,3 +91,49 @@ def test_penalty_search_on_a_sample_above_the_limit(monkeypatch):
     assert full_brier[pen] <= min(full_brier.values()) + 1e-3
     again = candidates.btyd_candidate("bgnbd", summary, spend, 13.0, churned, candidates.PENALIZERS, random_state=7)
     assert again.fit == fast.fit                                   # seeded: the same sample, the same record
+
+
+@pytest.mark.parametrize("cls", [BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter])
+def test_lifetime_values_per_distinct_cell_equal_the_per_customer_sum(cls):
+    """lifetime_values computes the discounted purchases once per distinct (x, t_x, T) cell: the
+    very numbers of the formula summed customer by customer (customers on a day grid share cells)."""
+    from customersense.clv.models import lifetime_values
+
+    x, tx, T = _bgnbd_customers()
+    tx, T = np.round(tx * 7) / 7, np.round(T * 7) / 7
+    tx = np.minimum(tx, T)
+    m = np.where(x > 0, np.random.default_rng(4).gamma(6.0, 5.0, x.size), 0.0)
+    spend = fit_spend(pd.DataFrame({"frequency": x, "recency": tx, "T": T, "monetary_value": m}))
+    model = cls().fit(x, tx, T)
+    pa = model.probability_alive(x, tx, T)
+    ends = np.array([i * (30.0 / 7.0) for i in range(1, 13)])
+    cums = model.expected_purchases(ends[:, None], x, tx, T, p_alive=pa)   # every customer, every month end
+    total, prev = np.zeros(x.size), np.zeros(x.size)
+    for i, cum in enumerate(cums, start=1):
+        total += (cum - prev) / 1.01**i
+        prev = cum
+    reference = 0.5 * spend.expected_average_spend(x, m) * total
+    got = lifetime_values(model, spend, x, tx, T, m, horizon=12, discount_rate=0.01, margin=0.5, p_alive=pa)
+    assert np.array_equal(got, reference)
+    assert np.array_equal(lifetime_values(model, spend, x, tx, T, m, margin=0.5), reference)
+    assert np.unique(np.stack([x, tx, T]), axis=1).shape[1] < x.size  # cells shared: the grouped path ran
+
+
+@pytest.mark.parametrize("cls", [BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter])
+def test_predictions_per_distinct_cell_equal_those_of_every_customer(cls):
+    """btyd_predict computes P(alive), churn and purchases once per distinct (x, t_x, T) cell:
+    the very numbers of the model's methods called on every customer."""
+    x, tx, T = _bgnbd_customers()
+    tx, T = np.round(tx * 7) / 7, np.round(T * 7) / 7
+    tx = np.minimum(tx, T)
+    m = np.where(x > 0, np.random.default_rng(5).gamma(6.0, 5.0, x.size), 0.0)
+    summary = pd.DataFrame({"frequency": x, "recency": tx, "T": T, "monetary_value": m})
+    spend = fit_spend(summary)
+    model = cls().fit(x, tx, T)
+    got = candidates.btyd_predict(model, spend, summary, 13.0)
+    pa = model.probability_alive(x, tx, T)
+    purchases = model.expected_purchases(13.0, x, tx, T, p_alive=pa)
+    assert np.array_equal(got["p_alive"], pa)
+    assert np.array_equal(got["churn"], model.probability_no_purchase(13.0, x, tx, T, p_alive=pa))
+    assert np.array_equal(got["purchases"], purchases)
+    assert np.array_equal(got["spend"], purchases * spend.expected_average_spend(x, m))

@@ -123,9 +123,11 @@ def print_summary(result, out_dir: Path, files: list[Path]) -> None:
 def print_clv(console, result) -> None:
     """The churn and CLV candidates on the holdout, one row each, and the choice."""
     rec, holdout = result.clv.record, result.clv.holdout
-    h = rec["holdout"]
+    h, sample = rec["holdout"], rec.get("fit_sample", {})
+    who = (f"{h['customers']:,} sampled customers of {sample['holdout_customers_known']:,}" if sample.get("sampled")
+           else f"{h['customers']:,} customers")
     table = Table(title=f"Churn and spend in the holdout ({h['calibration_end']} to {h['holdout_end']}, "
-                        f"{h['days']} days, {h['customers']:,} customers, {h['churn_rate']:.0%} churned)")
+                        f"{h['days']} days, {who}, {h['churn_rate']:.0%} churned)")
     for col in ("candidate", "churn AUC", "Brier", "spend predicted", "spend actual", "error/customer"):
         table.add_column(col, justify="left" if col == "candidate" else "right")
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ._base import factorize_rows
 from .holdout import Prediction
 from .models import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
 from .mbgnbd import ModifiedBetaGeoFitter
@@ -63,10 +64,19 @@ def describe_fit(name: str, model, n: int | None = None) -> dict[str, Any]:
     }
 
 
+def _spends(summary: pd.DataFrame) -> pd.Series:
+    return (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
+
+
+def spend_customers(summary: pd.DataFrame) -> int:
+    """How many customers of ``summary`` :func:`fit_spend` fits on."""
+    return int(_spends(summary).sum())
+
+
 def fit_spend(summary: pd.DataFrame) -> GammaGammaFitter:
     """Gamma-Gamma on the repeat customers with positive spend (a repeat customer whose repeat
     purchases were all worth nothing is left out of this fit, not of the run)."""
-    spends = (summary["frequency"] > 0) & (summary["monetary_value"] > 0)
+    spends = _spends(summary)
     if int(spends.sum()) < 2:
         raise DataError("the spend model needs repeat customers with positive spend; none in this period")
     return GammaGammaFitter().fit(summary["frequency"][spends], summary["monetary_value"][spends])
@@ -77,13 +87,19 @@ def frt(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def btyd_predict(model, spend: GammaGammaFitter, summary: pd.DataFrame, horizon: float) -> dict[str, np.ndarray]:
-    """P(alive), P(no purchase in the next ``horizon``), expected purchases and spend in it."""
+    """P(alive), P(no purchase in the next ``horizon``), expected purchases and spend in it.
+
+    The transaction model's three depend on (x, t_x, T) alone, elementwise: they are computed
+    once per distinct (x, t_x, T) cell and spread back (the very values; customers measured in
+    days share cells); the spend multiplies in each customer's own expected average spend."""
     x, tx, t = frt(summary)
-    p_alive = model.probability_alive(x, tx, t)
-    purchases = model.expected_purchases(horizon, x, tx, t, p_alive=p_alive)
+    cells, rep = factorize_rows(x, tx, t)
+    xc, txc, tc = x[rep], tx[rep], t[rep]
+    p_alive = model.probability_alive(xc, txc, tc)
+    purchases = model.expected_purchases(horizon, xc, txc, tc, p_alive=p_alive)[cells]
     return {
-        "p_alive": p_alive,
-        "churn": model.probability_no_purchase(horizon, x, tx, t, p_alive=p_alive),
+        "p_alive": p_alive[cells],
+        "churn": model.probability_no_purchase(horizon, xc, txc, tc, p_alive=p_alive)[cells],
         "purchases": purchases,
         "spend": purchases * spend.expected_average_spend(x, summary["monetary_value"].to_numpy(float)),
     }

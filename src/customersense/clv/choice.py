@@ -3,7 +3,8 @@
 - :func:`choose`: ``clv.model = "auto"`` takes the candidate with the lowest holdout Brier score
   of churn (ties: the higher AUC); a named model is used as asked (the others are still scored).
 - :func:`statuses`: the chosen model against the naive baselines, in plain words.
-- :func:`columns_for`: the chosen model refitted on all data, and every customer's columns.
+- :func:`columns_for`: the chosen model refitted on all data (on the sample's whole history
+  above ``clv.fit_sample`` customers: :mod:`.fit_sample`), and every customer's columns.
 
 CLV of a BTYD model is :func:`~customersense.clv.models.lifetime_values` (discounted monthly
 expected purchases times the Gamma-Gamma expected spend). The supervised model predicts the
@@ -27,7 +28,9 @@ import pandas as pd
 from ..config import CLVConfig
 from ..engine.base import Engine
 from ..errors import DataError
-from .candidates import BASELINES, BTYD, SUPERVISED, Candidate, btyd_predict, describe_fit, fit_btyd, fit_spend
+from .candidates import (BASELINES, BTYD, SUPERVISED, Candidate, btyd_predict, describe_fit, fit_btyd, fit_spend,
+                         spend_customers)
+from .fit_sample import FitSample
 from .models import lifetime_values
 from .summary import TIME_UNITS
 from .supervised_candidate import fit_supervised, predict_supervised
@@ -86,20 +89,28 @@ class Refit:
 
 
 def columns_for(chosen: Candidate, full: pd.DataFrame, days: ibis.Table, cal_end: dt.date, last_day: dt.date,
-                H: int, cfg: CLVConfig, engine: Engine | None, random_state: int) -> Refit:
-    """The chosen model refitted on all data; one row per customer of ``full`` (the summary at
-    ``last_day``), indexed by customer id."""
+                H: int, cfg: CLVConfig, engine: Engine | None, random_state: int, *,
+                fit_summary: pd.DataFrame | None = None, fit_days: ibis.Table | None = None,
+                sample: FitSample | None = None) -> Refit:
+    """The chosen model refitted on all data (on ``fit_summary`` / ``fit_days``, the sampled
+    customers' summary and purchase days, when ``sample`` says the fit is on a sample); one row
+    per customer of ``full`` (the summary at ``last_day``), indexed by customer id."""
+    fit_summary = full if fit_summary is None else fit_summary
+    fit_days = days if fit_days is None else fit_days
     index = pd.Index(full["customer_id"].astype("string"), name="customer_id")
     inputs = {col: full[name].to_numpy() for name, col in SUMMARY_COLUMNS.items()}
     if chosen.kind == "btyd":
-        model = fit_btyd(chosen.key, full, chosen.fit["penalizer"])
-        spend = fit_spend(full)
+        model = fit_btyd(chosen.key, fit_summary, chosen.fit["penalizer"])
+        spend = fit_spend(fit_summary)
         values = btyd_columns(model, spend, full, H, cfg)
-        fit = {"transactions": describe_fit(chosen.name, model, len(full)),
+        fit = {"transactions": describe_fit(chosen.name, model, len(fit_summary)),
                "spend": describe_fit("Gamma-Gamma", spend), "calibration_end": last_day.isoformat()}
+        if sample is not None:
+            fit["transactions"] = sample.with_sampling_errors(fit["transactions"], len(full))
+            fit["spend"] = sample.with_sampling_errors(fit["spend"], spend_customers(full))
         models = (model, spend)
     else:
-        model = fit_supervised(days, last_day, H, engine, random_state)
+        model = fit_supervised(fit_days, last_day, H, engine, random_state)
         pred = predict_supervised(model, days, last_day, index, engine)
         values = supervised_columns(pred, H, cfg)
         fit = {**chosen.fit, "training_cut": (last_day - dt.timedelta(days=H)).isoformat(),

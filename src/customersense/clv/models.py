@@ -369,15 +369,26 @@ def lifetime_values(transaction_model: _TransactionModel, spend_model: GammaGamm
     cols = (frequency, recency, T)
     spend = spend_model.expected_average_spend(frequency, monetary_value)
     ends = [i * step for i in range(1, int(horizon) + 1)]
+    cells = None
     if isinstance(transaction_model, _TransactionModel):
-        # One call for all period ends (P(alive) computed once): rows of a (horizon, n) array.
-        cums = transaction_model.expected_purchases(np.array(ends)[:, None], *cols, p_alive=p_alive)
+        # The discounted purchases depend on (x, t_x, T) alone, elementwise: computed once per
+        # distinct (x, t_x, T) cell and spread back (the very values; millions of customers
+        # measured in days share a fraction of the cells), for all period ends in one call
+        # (P(alive) once): rows of a (horizon, cells) array.
+        x, tx, tt = check_frt(*cols)
+        cells, rep = factorize_rows(x, tx, tt)
+        alive = None if p_alive is None else np.asarray(p_alive, dtype=float)
+        if alive is not None and alive.shape != x.shape:
+            raise DataError(f"p_alive has shape {alive.shape}, the customers {x.shape}")
+        cums = transaction_model.expected_purchases(np.array(ends)[:, None], x[rep], tx[rep], tt[rep],
+                                                    p_alive=None if alive is None else alive[rep])
+        n = rep.size
     else:
         cums = [transaction_model.expected_purchases(t, *cols) for t in ends]
-    n = len(np.asarray(frequency))
+        n = len(np.asarray(frequency))
     cum_prev = np.zeros(n)
     total = np.zeros(n)
     for i, cum in enumerate(cums, start=1):
         total += (cum - cum_prev) / (1.0 + discount_rate) ** i
         cum_prev = cum
-    return margin * spend * total
+    return margin * spend * (total if cells is None else total[cells])

@@ -17,7 +17,14 @@ Time line (days; ``last_day = as_of - 1``; ``H = clv.holdout_days``, or the days
    ``churn_probability`` (no purchase in the next H days), ``expected_purchases_<H>d``,
    ``expected_spend_<H>d``, ``clv`` (discounted over ``clv.horizon_months``, times the margin),
    ``p_alive`` (BTYD models only), ``clv_model`` and ``clv_status``.
-3. ``clv_status`` says whether the chosen model beat the baselines on the holdout: churn AUC
+3. Above ``clv.fit_sample`` customers (default 200,000; 0: never) steps 1 and 2 run on a seeded
+   uniform sample of about that many customers (:mod:`.fit_sample`: a hash of the customer id
+   and the seed, the same sample for every candidate): the candidates are fitted, scored on the
+   holdout and chosen on the sample, the chosen model is refitted on the sample's whole history,
+   and its columns are computed for every customer. clv_models.json says so (``fit_sample``)
+   and gives each parameter's sampling error against a fit on every customer; at or below the
+   limit nothing is sampled and the results are those of the exact path.
+4. ``clv_status`` says whether the chosen model beat the baselines on the holdout: churn AUC
    above recency alone and frequency alone, spend error below last-period spend. A model that
    does not is still published, with that status in every row, in clv_models.json and in the
    run's notes with what the user can do.
@@ -40,6 +47,7 @@ from ..progress import ProgressFn
 from .candidates import BASELINES, BTYD, SUPERVISED, Candidate, baselines, btyd_candidate, fit_spend, PENALIZERS
 from .choice import MONTH_DAYS, SUMMARY_COLUMNS, choose, columns_for, statuses
 from .evaluation import tracking_data
+from .fit_sample import BUCKET, FitSample
 from .holdout import Outcome, deciles, gains, scores
 from .summary import TIME_UNITS, customer_periods, purchase_days, repeat_counts, summary_frame, tracking_frames
 from .supervised_candidate import supervised_candidate
@@ -98,14 +106,22 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
         days = engine.materialize(days, "clv_days")
     step()
     periods = customer_periods(days, [last_day, cal_end], engine=engine,
-                               windows=[(cal_end, last_day), (train_end, cal_end)])
-    full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)
-    cal = summary_frame(periods, CALIBRATION, cal_end, time_unit=cfg.time_unit)
-    known = periods[periods[f"n_{CALIBRATION}"].to_numpy() > 0]
+                               windows=[(cal_end, last_day), (train_end, cal_end)], bucket_seed=random_state)
+    sample = FitSample.of(len(periods), cfg.fit_sample, random_state)
+    keep = sample.mask(periods[BUCKET].to_numpy())
+    fitting = periods if keep is None else periods[keep]   # the customers the candidates are fitted on
+    full = summary_frame(periods, WHOLE, last_day, time_unit=cfg.time_unit)  # every customer: predicted
+    full_fit = full if keep is None else summary_frame(fitting, WHOLE, last_day, time_unit=cfg.time_unit)
+    cal = summary_frame(fitting, CALIBRATION, cal_end, time_unit=cfg.time_unit)
+    known = fitting[fitting[f"n_{CALIBRATION}"].to_numpy() > 0]
+    known_all = int(np.count_nonzero(periods[f"n_{CALIBRATION}"].to_numpy() > 0))
     outcome = Outcome.from_counts(known[f"w{HOLDOUT}_n"].to_numpy(), known[f"w{HOLDOUT}_value"].to_numpy())
     if outcome.churned.min() == outcome.churned.max():
         raise DataError(f"in the holdout ({cal_end} to {last_day}) {'no' if outcome.churned.min() else 'every'} "
                         "customer bought again: churn cannot be checked; give another --holdout-days or a longer history")
+    fit_days = sample.days(days)
+    if sample.sampled and engine is not None:
+        fit_days = engine.materialize(fit_days, "clv_fit_days")
     step()
     failures: dict[str, str] = {}
     candidates: list[Candidate] = []
@@ -113,13 +129,15 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     penalizers = PENALIZERS if cfg.penalizer is None else (cfg.penalizer,)
     for key in BTYD:
         try:
-            candidates.append(btyd_candidate(key, cal, spend, H / unit, outcome.churned, penalizers,
-                                            random_state))
+            candidate = btyd_candidate(key, cal, spend, H / unit, outcome.churned, penalizers, random_state)
+            candidate.fit = sample.with_sampling_errors(candidate.fit, known_all)
+            candidates.append(candidate)
         except DataError as exc:
             failures[BTYD[key][0]] = str(exc)
     step()
     try:
-        candidates.append(supervised_candidate(days, train_end, cal_end, H, cal["customer_id"], engine, random_state))
+        candidates.append(supervised_candidate(fit_days, train_end, cal_end, H, cal["customer_id"], engine,
+                                               random_state))
     except DataError as exc:
         failures[SUPERVISED[1]] = str(exc)
     step()
@@ -130,7 +148,8 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     chosen = choose(candidates, table, cfg.model, failures)
     status = statuses(chosen, table)
     step()
-    refit = columns_for(chosen, full, days, cal_end, last_day, H, cfg, engine, random_state)
+    refit = columns_for(chosen, full, days, cal_end, last_day, H, cfg, engine, random_state,
+                        fit_summary=full_fit, fit_days=fit_days, sample=sample)
     columns = refit.columns
     columns.insert(columns.columns.get_loc("clv_model") + 1, "clv_status",
                    pd.Series(status["label"], index=columns.index, dtype="string"))
@@ -138,6 +157,7 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     step()
     record = _record(cfg, cal_end, last_day, train_end, H, outcome, candidates, base, table, chosen, failures,
                      status, refit.fit, full)
+    record["fit_sample"] = sample.record(len(full_fit), outcome.churned.size, known_all)
     return CLVResult(
         columns=columns, record=record,
         tracking=_tracking(candidates, table, periods, days, cal_end, last_day, cfg),
@@ -150,7 +170,10 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
 
 def known_spend(periods: pd.DataFrame, index: pd.Index) -> np.ndarray:
     """Each customer's spend in the last H days (the holdout window), in ``index`` order."""
-    spend = pd.Series(periods[f"w{HOLDOUT}_value"].to_numpy(float), index=periods["customer_id"].astype("string"))
+    values, ids = periods[f"w{HOLDOUT}_value"].to_numpy(float), periods["customer_id"].to_numpy(object)
+    if len(ids) == len(index) and np.array_equal(ids, index.to_numpy(object)):
+        return values.copy()  # the same customers in the same order (the run's case): no string lookup
+    spend = pd.Series(values, index=periods["customer_id"].astype("string"))
     return spend.reindex(index).fillna(0.0).to_numpy()
 
 

@@ -27,7 +27,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from ..engine.base import Engine, fetch
+from ..engine.base import Engine, fetch_columns, sample_bucket
 from ..errors import DataError
 
 TIME_UNITS = {"days": 1.0, "weeks": 7.0}
@@ -68,7 +68,7 @@ def purchase_days(clean: ibis.Table) -> ibis.Table:
 
 def customer_periods(
     days: ibis.Table, cuts: Sequence[dt.date], holdout: tuple[dt.date, dt.date] | None = None,
-    engine: Engine | None = None, windows: Sequence[tuple[dt.date, dt.date]] = (),
+    engine: Engine | None = None, windows: Sequence[tuple[dt.date, dt.date]] = (), bucket_seed: int | None = None,
 ) -> pd.DataFrame:
     """Per-customer counts for several period ends at once: one query on ``days`` (from
     :func:`purchase_days`).
@@ -80,7 +80,8 @@ def customer_periods(
     and ``repeat_value_k`` (value of those days, the first excluded). With ``holdout =
     (start, end)`` also ``holdout_n``: the purchase days in ``(start, end]``; for each
     ``windows[j] = (start, end)``: ``w{j}_n`` and ``w{j}_value``, the purchase days in ``(start, end]``
-    and their value.
+    and their value. With ``bucket_seed``, ``sample_bucket``: the customer's hash bucket for that
+    seed (:func:`customersense.engine.base.sample_bucket`, int64).
     """
     j = days.filter(days.first_day <= ibis.literal(max(cuts)))
     date = j.purchase_date
@@ -104,8 +105,10 @@ def customer_periods(
         derived[f"repeat_value_{k}"] = stats[f"repeat_value_{k}"].fill_null(0.0)
     for w in range(len(windows)):
         derived[f"w{w}_value"] = stats[f"w{w}_value"].fill_null(0.0)
+    if bucket_seed is not None:
+        derived["sample_bucket"] = sample_bucket(stats.customer_id, bucket_seed).cast("int64")
     stats = stats.mutate(**derived).drop(*[f"last_{k}" for k in range(len(cuts))])
-    df = fetch(stats.order_by("customer_id"), engine)
+    df = fetch_columns(stats.order_by("customer_id"), engine)
     df["first_day"] = pd.to_datetime(df["first_day"]).dt.date
     return df
 
@@ -116,22 +119,28 @@ def summary_frame(
     """The :func:`rfm_summary` of period end ``cuts[k]`` from :func:`customer_periods` rows
     (``holdout_end`` needs ``holdout_n`` counted from ``cut``)."""
     per = _days_per_unit(time_unit)
-    rows = periods[periods[f"n_{k}"].to_numpy() > 0]
-    if rows.empty:
+    keep = periods[f"n_{k}"].to_numpy() > 0
+    if not keep.any():
         raise DataError(f"no customer made a purchase on or before calibration_end {cut}")
-    frequency = rows[f"n_{k}"].to_numpy().astype("int64") - 1
-    repeat_value = rows[f"repeat_value_{k}"].to_numpy(float)
+    every = bool(keep.all())
+
+    def rows(name: str, dtype=None) -> np.ndarray:  # the column's values of the kept rows (no frame copy)
+        values = periods[name].to_numpy(dtype)
+        return values if every else values[keep]
+
+    frequency = rows(f"n_{k}").astype("int64") - 1
+    repeat_value = rows(f"repeat_value_{k}", float)
     with np.errstate(divide="ignore", invalid="ignore"):
         monetary = np.where(frequency > 0, repeat_value / frequency.astype(float), 0.0)
     df = pd.DataFrame({
-        "customer_id": rows["customer_id"].to_numpy(),
+        "customer_id": rows("customer_id"),
         "frequency": frequency,
-        "recency": rows[f"recency_{k}"].to_numpy(float) / per,
-        "T": rows[f"T_{k}"].to_numpy(float) / per,
+        "recency": rows(f"recency_{k}", float) / per,
+        "T": rows(f"T_{k}", float) / per,
         "monetary_value": monetary,
     })
     if holdout_end is not None:
-        df["holdout_frequency"] = rows["holdout_n"].to_numpy().astype("int64")
+        df["holdout_frequency"] = rows("holdout_n").astype("int64")
         df["holdout_duration"] = (holdout_end - cut).days / per
     df.attrs.update(
         purchases_counted=PURCHASES_COUNTED,

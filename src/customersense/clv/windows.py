@@ -26,7 +26,7 @@ import datetime as dt
 import ibis
 import pandas as pd
 
-from ..engine.base import Engine, fetch
+from ..engine.base import Engine, fetch_columns
 from ..errors import DataError
 
 RECENT_WINDOWS = (30, 90, 180, 365)
@@ -63,7 +63,8 @@ def window_features(
     :data:`FEATURES` (float64) and, with ``horizon_days``, the columns of :data:`LABELS`
     (``label_purchases`` int64, ``label_spend`` float64, ``label_churn`` bool). One engine query.
     """
-    return _typed(fetch(window_expression(days, cut, horizon_days).order_by("customer_id"), engine), horizon_days)
+    expr = window_expression(days, cut, horizon_days).order_by("customer_id")
+    return _typed(fetch_columns(expr, engine), horizon_days)
 
 
 def _typed(df: pd.DataFrame, horizon_days: int | None) -> pd.DataFrame:

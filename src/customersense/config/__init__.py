@@ -69,6 +69,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     horizon_months = 12
     discount_rate = 0.01          # per month
     margin = 1.0                  # profit share of revenue
+    fit_sample = 200000           # above this many customers the models fit on a seeded sample; 0: all
     [representations]
     trajectories = false          # trajectory segments (monthly spend shapes)
     trajectory_months = 12
@@ -199,6 +200,9 @@ class ValidationConfig(Section):
     _sample = at_least(50, "max_customers")
 
 
+MIN_FIT_SAMPLE = 10_000  # clv.fit_sample: 0 or at least this many customers
+
+
 class CLVConfig(Section):
     """Customer lifetime value and churn; see customersense.clv.stage."""
 
@@ -217,6 +221,9 @@ class CLVConfig(Section):
     horizon_months: int = setting(12, "CLV and expected-purchases horizon in months.", aliases=("--horizon",))
     discount_rate: float = setting(0.01, "Monthly (30-day) discount rate for CLV.")
     margin: float = setting(1.0, "Profit share of revenue for CLV; 1.0 gives revenue CLV.")
+    fit_sample: int = setting(200_000, "Above this many customers, the churn/CLV candidates are fitted and "
+                              "ranked on a seeded sample of about this many; every customer is predicted. "
+                              "0: fit on all; else at least 10,000.")
 
     _horizon = at_least(1, "horizon_months")
     _holdout = at_least(7, "holdout_days")
@@ -226,6 +233,14 @@ class CLVConfig(Section):
     def _penalizer(cls, value: float | None) -> float | None:
         if value is not None and not 0 <= value <= 10:
             raise ValueError("a penalty in [0, 10], e.g. 0.01")
+        return value
+
+    @field_validator("fit_sample")
+    @classmethod
+    def _fit_sample(cls, value: int) -> int:
+        if value != 0 and value < MIN_FIT_SAMPLE:
+            raise ValueError(f"0 (fit on every customer) or at least {MIN_FIT_SAMPLE:,}: smaller samples leave the "
+                             "churn models' parameters poorly determined")
         return value
 
     @field_validator("discount_rate")

@@ -108,6 +108,32 @@ def sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+SAMPLE_BUCKETS = 1_000_003  # hash buckets of sample_bucket: fine enough for a sample of one in 10^6
+
+
+def sample_bucket(customer_id: ibis.Value, seed: int) -> ibis.Value:
+    """Each customer's bucket in ``[0, SAMPLE_BUCKETS)``: ``hash(customer_id + "#seed")`` modulo
+    :data:`SAMPLE_BUCKETS`, computed by the engine. The customers whose bucket is below
+    ``sample_cut(fraction)`` are a seeded uniform sample of that fraction: the same customers for
+    the same seed (and engine), whatever the order or number of rows."""
+    return (customer_id.concat(f"#{seed}")).hash().abs() % SAMPLE_BUCKETS
+
+
+def sample_cut(fraction: float) -> int:
+    """The bucket below which a customer is in a sample of ``fraction`` (see :func:`sample_bucket`)."""
+    return int(round(min(1.0, max(0.0, fraction)) * SAMPLE_BUCKETS))
+
+
+def fetch_columns(expr: ibis.Table, engine: Engine | None = None) -> pd.DataFrame:
+    """A customer-level result as pandas by way of Arrow, one block per column (no consolidation
+    into 2-D blocks, which Ibis's own conversion spends most of its time on); the same values
+    as :func:`fetch` (strings as Python str, dates as ``datetime.date``). An engine other than
+    DuckDB fetches it its own way (:meth:`Engine.fetch`)."""
+    if engine is not None and engine.name != "duckdb":
+        return engine.fetch(expr)
+    return expr.to_pyarrow().to_pandas(split_blocks=True, self_destruct=True)
+
+
 def fetch(expr: ibis.Table, engine: Engine | None = None) -> pd.DataFrame:
     """``expr`` as pandas: by ``engine`` (in batches where it can), else by Ibis directly (for
     callers that pass in-memory tables)."""

@@ -27,6 +27,7 @@ import pandas as pd
 from .. import schema as S
 from ..campaigns.history import measured_results
 from ..engine import Engine
+from ..engine.base import sample_bucket, sample_cut
 from ..features import FEATURE_COLUMNS, customer_features
 from ..features.pricing import pricing_signals
 from ..models.anomaly import anomaly_reasons, segment_medians
@@ -45,7 +46,6 @@ _QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 RFM_TYPES = {"r_score": "int8", "f_score": "int8", "m_score": "int8", "rfm_segment": "string"}
 LEARNED_TYPES = {"cluster": "int64", "segment": "string", "is_anomaly": "boolean", "anomaly_score": "float64",
                  "anomaly_reason": "string"}
-_BUCKETS = 1_000_003  # hash buckets for the sample: fine enough for a sample of one in 10^6
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,7 @@ class SampleReport:
 
 def sample_customers(features: ibis.Table, total: int, size: int, seed: int) -> pd.DataFrame:
     """About ``size`` customers, the same ones for the same seed, sorted by customer id."""
-    fraction = min(1.0, size / total)
-    key = (features[S.CUSTOMER_ID].concat(f"#{seed}")).hash().abs() % _BUCKETS
-    picked = features.filter(key < int(round(fraction * _BUCKETS)))
+    picked = features.filter(sample_bucket(features[S.CUSTOMER_ID], seed) < sample_cut(size / total))
     sample = picked.order_by(S.CUSTOMER_ID).to_pandas().astype({S.CUSTOMER_ID: "string"})
     return sample.reset_index(drop=True)
 

@@ -230,12 +230,32 @@ def _clv(cleaned, config: Config, notes: list[str], engine: Engine, progress=Non
     if clv.record["status"]["label"] != "supported":
         notes.append(clv.record["status"]["message"])
     fit = clv.record["prediction_model"].get("transactions")
+    sample = clv.record.get("fit_sample", {})
+    if sample.get("sampled"):
+        notes.append(_sample_note(sample, fit))
     weak = [n for n, v in (fit or {}).get("identifiability", {}).items() if v != "identified"]
     if weak:
-        notes.append(f"{fit['model']} fitted on all data: parameter(s) {', '.join(weak)} not well identified "
+        where = "on the sample" if sample.get("sampled") else "on all data"
+        notes.append(f"{fit['model']} fitted {where}: parameter(s) {', '.join(weak)} not well identified "
                      "(relative standard error 0.5 or more; clv_models.json); its predictions were checked on the "
                      "holdout, its parameters should not be read on their own")
     return clv
+
+
+def _sample_note(sample: dict, fit: dict | None) -> str:
+    """The run's note on a churn/CLV fit made on a sample of customers (clv.fit_sample)."""
+    text = (f"churn/CLV models fitted, scored on the holdout and chosen on a seeded uniform sample of "
+            f"{sample['customers_fitted']:,} of the {sample['customers']:,} customers (clv.fit_sample "
+            f"{sample['limit']:,}; 0 fits on all); every customer is predicted by the sample's model")
+    if fit is None:
+        return text + " (the supervised model, trained on the sample)"
+    rel = {k: fit["sampling_errors"][k] / v for k, v in fit["params"].items() if v}
+    rel = {k: r for k, r in rel.items() if r == r}  # NaN: a parameter without a standard error
+    worst = max(rel, key=lambda k: rel[k]) if rel else None
+    return text + (f"; {fit['model']}'s parameters carry a sampling error (their expected difference from a fit on "
+                   f"every customer) of at most {100 * rel[worst]:.1f}% of their value ({worst}; each in "
+                   "clv_models.json, sampling_errors)"
+                   if worst is not None else "")
 
 
 def _profiles(customers: pd.DataFrame, pricing: pd.DataFrame | None, learned: LearnedSegments | None,
