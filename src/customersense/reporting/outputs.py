@@ -31,6 +31,7 @@ from .validation_plot import validation_figure
 from .folder import check_ownership, foreign, locked
 from .writers import AtomicOutputs
 
+TRANSACTIONS_FILE = "transactions_with_segments.parquet"
 OUTPUT_FILES = (
     "customer_segments.csv",
     "customer_segments.parquet",
@@ -102,14 +103,18 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 out.write_parquet("customer_sample.parquet", customers)
             out.write_csv("segment_profiles.csv", result.profiles)
             out.write_parquet("segment_profiles.parquet", result.profiles)
-            tx = _ordered_transactions(result)
-            engine.write_parquet(tx, out.path("transactions_with_segments.parquet"))
-            # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
-            # to pass through the driver, so the Spark engine writes none.
-            if result.cleaning.rows_kept <= cap and engine.writes_single_files:
-                out.write_table_csv("transactions_with_segments.csv", lambda: engine.record_batches(tx))
-            elif engine.writes_single_files:
-                result.notes.append(_csv_skipped("transactions_with_segments", result.cleaning.rows_kept, cap))
+            rows = result.cleaning.rows_kept
+            if result.config.output.writes_transactions(rows):
+                tx = _ordered_transactions(result)
+                engine.write_parquet(tx, out.path(TRANSACTIONS_FILE))
+                # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
+                # to pass through the driver, so the Spark engine writes none.
+                if rows <= cap and engine.writes_single_files:
+                    out.write_table_csv("transactions_with_segments.csv", lambda: engine.record_batches(tx))
+                elif engine.writes_single_files:
+                    result.notes.append(_csv_skipped("transactions_with_segments", rows, cap))
+            else:
+                result.notes.append(_transactions_skipped(rows, result.config.output.transactions_max_rows))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
             if result.learned is not None:
                 out.write_csv("model_selection.csv", result.learned.model.selection_)
@@ -157,12 +162,14 @@ def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> 
         written["report"] = {k: v for k, v in report.items() if k != "file"}
     book = write_workbook(result, out.path("customersense.xlsx"))
     written["workbook"] = {k: v for k, v in book.items() if k != "path"}
+    # the transactions join the BI files only where they were written (output.transactions_max_rows)
+    tx = TRANSACTIONS_FILE if TRANSACTIONS_FILE in out.written else None
     if not at_scale:
-        tableau = write_tableau(result, out.path("tableau"), out.path("transactions_with_segments.parquet"))
+        tableau = write_tableau(result, out.path("tableau"), out.path(tx) if tx else None)
         written["tableau"] = {"files": [f"tableau/{Path(f).name}" for f in tableau["files"]], "rows": tableau["rows"]}
     if engine.writes_single_files:
         tables = {"customers": "customer_segments.parquet", "segments": "segment_profiles.parquet",
-                  "transactions": "transactions_with_segments.parquet"}
+                  **({"transactions": tx} if tx else {})}
         info = write_powerbi(result, out.path("powerbi"), tables, output_folder=out.out_dir)
         written["powerbi"] = {"project": "powerbi/" + info["project"].name, "output_folder": info["output_folder"],
                               "tables": info["tables"]}
@@ -177,6 +184,13 @@ def _note(result: RunResult, text: str) -> None:
 def _csv_skipped(name: str, rows: int, cap: int) -> str:
     return (f"{name}.csv not written: {rows:,} rows is more than output.csv_max_rows ({cap:,}); "
             f"{name}.parquet has every row (raise --csv-max-rows to get the CSV)")
+
+
+def _transactions_skipped(rows: int, limit: int) -> str:
+    return (f"{TRANSACTIONS_FILE} (and its CSV) not written: {rows:,} kept rows is more than "
+            f"output.transactions_max_rows ({limit:,}); each customer's segments are in customer_segments.parquet "
+            "(customer_id, rfm_segment, segment): join it to your transactions on customer_id, or ask for the "
+            "file with --transactions-max-rows -1; tableau/ and powerbi/ hold customers and segments only")
 
 
 def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
