@@ -79,6 +79,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     dir = "outputs"               # relative to this file
     csv_max_rows = 1000000
     transactions_max_rows = 1000000  # above it no transactions_with_segments; -1: always, 0: never
+    workbook_max_rows = 100000    # customers in customersense.xlsx; -1: as many as Excel holds
     plots = true
     dashboards = true             # report.html, customersense.xlsx, tableau/, powerbi/
     csv_bom = false               # a UTF-8 byte-order mark for Excel's double-click
@@ -275,6 +276,9 @@ class OutputConfig(Section):
                                          "--csv-max-rows) only up to this many kept rows; -1: always, 0: "
                                          "never. Above it, join customer_segments.parquet to your "
                                          "transactions on customer_id.")
+    workbook_max_rows: int = setting(100_000, "The Customers sheet of customersense.xlsx holds at most this "
+                                     "many customers (the first in customer order); -1: as many as Excel "
+                                     "holds (1,048,575).")
     plots: bool = setting(True, "Draw the PNG dashboards.")
     dashboards: bool = setting(True, "Write the interactive report (report.html), the Excel workbook and the "
                                "Tableau and Power BI files.")
@@ -285,7 +289,7 @@ class OutputConfig(Section):
                                           path=True)
 
     _rows = at_least(0, "csv_max_rows")
-    _tx_rows = at_least(-1, "transactions_max_rows")
+    _tx_rows = at_least(-1, "transactions_max_rows", "workbook_max_rows")
 
     def writes_transactions(self, rows: int) -> bool:
         """Whether transactions_with_segments is written for ``rows`` kept rows (-1: always)."""
