@@ -194,6 +194,23 @@ def test_entry_point_runs_the_embedded_default_and_exits_cleanly_on_error(tmp_pa
     assert "validation: 3 segments" in ok.stdout and "Churn and spend in the holdout" in ok.stdout
     record = json.loads((tmp_path / "o" / "clv_models.json").read_text())
     assert record["selection"]["chosen"] in ok.stdout and len(record["candidates"]) == 7
+    # the embedded data's kept rows are below output.transactions_max_rows: written, every kept row
+    kept = json.loads((tmp_path / "o" / "run.json").read_text())["rows"]["kept"]
+    assert pd.read_parquet(tmp_path / "o" / "transactions_with_segments.parquet", columns=["customer_id"]).shape[0] \
+        == kept > 400_000
+
+
+def test_the_embedded_data_above_the_transactions_limit(tmp_path):
+    out = tmp_path / "o"
+    ran = CliRunner().invoke(cli, ["run", "--out", str(out), "--transactions-max-rows", "400000", "--no-plots",
+                                   "--no-validate", "--no-clv", "--no-segments", "--no-dashboards"])
+    assert ran.exit_code == 0, ran.output
+    kept = json.loads((out / "cleaning_report.json").read_text())["rows_kept"]
+    assert kept > 400_000 and not list(out.glob("transactions_with_segments*"))
+    note = (f"transactions_with_segments.parquet (and its CSV) not written: {kept:,} kept rows is more than "
+            "output.transactions_max_rows (400,000)")
+    assert note in " ".join(ran.output.split())  # the summary says it too
+    assert any(n.startswith(note) for n in json.loads((out / "run.json").read_text())["notes"])
 
 
 def test_config_file_and_flags(small, tmp_path):
