@@ -213,6 +213,16 @@ def test_the_embedded_data_above_the_transactions_limit(tmp_path):
     assert any(n.startswith(note) for n in json.loads((out / "run.json").read_text())["notes"])
 
 
+def test_the_workbook_limit_is_a_note_of_the_run(small, tmp_path):
+    out = tmp_path / "out"
+    assert _invoke(small, "--out", out, "--workbook-max-rows", 5, "--no-plots", "--no-validate", "--no-clv").exit_code == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["dashboards"]["workbook"]["customer_rows"] == 5
+    assert record["dashboards"]["workbook"]["customers_left_out"] == 11
+    assert ("customersense.xlsx: the Customers sheet holds the first 5 customers; 11 more are in "
+            "customer_segments.parquet (--workbook-max-rows -1: as many as Excel holds)") in record["notes"]
+
+
 def test_config_file_and_flags(small, tmp_path):
     cfg = tmp_path / "cs.toml"
     cfg.write_text(f'[input]\nsource = "{small}"\n[cleaning]\nas_of = "2021-01-07"\n[output]\ndir = "{tmp_path / "o"}"\n')

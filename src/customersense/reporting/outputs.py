@@ -165,6 +165,10 @@ def _write_dashboards(result: RunResult, out: AtomicOutputs, engine: Engine) -> 
         written["report"] = {k: v for k, v in report.items() if k != "file"}
     book = write_workbook(result, out.path("customersense.xlsx"))
     written["workbook"] = {k: v for k, v in book.items() if k != "path"}
+    if book["customers_left_out"]:  # after the workbook: its Summary says so in its own words
+        _note(result, f"customersense.xlsx: the Customers sheet holds the first {book['customer_rows']:,} customers; "
+                      f"{book['customers_left_out']:,} more are in customer_segments.parquet (--workbook-max-rows -1: "
+                      "as many as Excel holds)")
     # the transactions join the BI files only where they were written (output.transactions_max_rows)
     tx = TRANSACTIONS_FILE if TRANSACTIONS_FILE in out.written else None
     if not at_scale:
