@@ -210,7 +210,10 @@ def test_the_embedded_data_above_the_transactions_limit(tmp_path):
     note = (f"transactions_with_segments.parquet (and its CSV) not written: {kept:,} kept rows is more than "
             "output.transactions_max_rows (400,000)")
     assert note in " ".join(ran.output.split())  # the summary says it too
-    assert any(n.startswith(note) for n in json.loads((out / "run.json").read_text())["notes"])
+    # without learned segments (and dashboards) the note names the columns there are
+    assert note + ("; each customer's segments are in customer_segments.parquet (customer_id, rfm_segment): join "
+                   "it to your transactions on customer_id, or ask for the file with --transactions-max-rows -1") \
+        in json.loads((out / "run.json").read_text())["notes"]
 
 
 def test_the_workbook_limit_is_a_note_of_the_run(small, tmp_path):
@@ -313,7 +316,9 @@ def test_transactions_limit_skips_the_transactions_and_the_bi_files_follow(small
     (note,) = [n for n in record["notes"] if n.startswith("transactions_with_segments")]
     assert note.startswith("transactions_with_segments.parquet (and its CSV) not written: 19 kept rows is more "
                            "than output.transactions_max_rows (18)")
-    assert "--transactions-max-rows -1" in note and "customer_segments.parquet" in note
+    assert note.endswith("each customer's segments are in customer_segments.parquet (customer_id, rfm_segment, "
+                         "segment): join it to your transactions on customer_id, or ask for the file with "
+                         "--transactions-max-rows -1; tableau/ and powerbi/ hold customers and segments only")
     # the mapping the note points at gives every kept row its segments (19 rows, 16 customers)
     mapping = pd.read_parquet(out / "customer_segments.parquet")[["customer_id", "rfm_segment", "segment"]]
     joined = pd.read_csv(small, dtype={"customer_id": str}).merge(mapping, on="customer_id", how="left")
@@ -328,7 +333,8 @@ def test_transactions_limit_skips_the_transactions_and_the_bi_files_follow(small
     result = run(load_config(None, {"input": {"source": str(small)}, "output": {
         "dir": str(tmp_path / "lib"), "transactions_max_rows": 18, "plots": False, "dashboards": False},
         "validation": {"enabled": False}, "clv": {"enabled": False}}))
-    assert result.transactions is None and note in result.notes
+    assert result.transactions is None and note.removesuffix("; tableau/ and powerbi/ hold customers and segments "
+                                                             "only") in result.notes  # no dashboards there
     for limit in (19, -1):
         assert _invoke(small, "--out", out, "--transactions-max-rows", limit, *fast).exit_code == 0
         assert len(pd.read_parquet(out / "transactions_with_segments.parquet")) == 19

@@ -117,7 +117,7 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
                 elif engine.writes_single_files:
                     result.notes.append(_csv_skipped("transactions_with_segments", rows, cap))
             else:
-                result.notes.append(_transactions_skipped(rows, result.config.output.transactions_max_rows))
+                result.notes.append(_transactions_skipped(result, rows))
             out.write_json("cleaning_report.json", result.cleaning.to_dict())
             if result.learned is not None:
                 out.write_csv("model_selection.csv", result.learned.model.selection_)
@@ -193,11 +193,13 @@ def _csv_skipped(name: str, rows: int, cap: int) -> str:
             f"{name}.parquet has every row (raise --csv-max-rows to get the CSV)")
 
 
-def _transactions_skipped(rows: int, limit: int) -> str:
+def _transactions_skipped(result: RunResult, rows: int) -> str:
+    columns = ", ".join(c for c in (S.CUSTOMER_ID, "rfm_segment", "segment") if c in result.customers.columns)
+    bi = "; tableau/ and powerbi/ hold customers and segments only" if result.config.output.dashboards else ""
     return (f"{TRANSACTIONS_FILE} (and its CSV) not written: {rows:,} kept rows is more than "
-            f"output.transactions_max_rows ({limit:,}); each customer's segments are in customer_segments.parquet "
-            "(customer_id, rfm_segment, segment): join it to your transactions on customer_id, or ask for the "
-            "file with --transactions-max-rows -1; tableau/ and powerbi/ hold customers and segments only")
+            f"output.transactions_max_rows ({result.config.output.transactions_max_rows:,}); each customer's "
+            f"segments are in customer_segments.parquet ({columns}): join it to your transactions on customer_id, "
+            f"or ask for the file with --transactions-max-rows -1{bi}")
 
 
 def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
