@@ -3,6 +3,8 @@
     .venv/bin/python bench/bench_api.py --model outputs/model --customers outputs/customer_segments.parquet \
         --transactions outputs/transactions_with_segments.parquet
 
+(a run with more than 1,000,000 kept rows writes that file only with ``--transactions-max-rows -1``)
+
 Starts the service itself (a subprocess on 127.0.0.1, a free port, a random API key), then runs
 three scenarios with an async httpx loop, each with a fixed request count and a duration cap:
 

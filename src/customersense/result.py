@@ -41,7 +41,8 @@ class RunResult:
     validation: ValidationReport | None
     clv: CLVResult | None
     # Cleaned transactions with the customer's segments (lazy, in the engine); after pipeline.run,
-    # the written transactions_with_segments.parquet (None where the driver cannot see it).
+    # the written transactions_with_segments.parquet (None where the driver cannot see it, or where it
+    # was not written: more kept rows than output.transactions_max_rows).
     transactions: ibis.Table | None
     clock: StageClock
     notes: list[str]              # things the user should know (skipped stages, ...)

@@ -195,6 +195,36 @@ def test_entry_point_runs_the_embedded_default_and_exits_cleanly_on_error(tmp_pa
     assert "validation: 3 segments" in ok.stdout and "Churn and spend in the holdout" in ok.stdout
     record = json.loads((tmp_path / "o" / "clv_models.json").read_text())
     assert record["selection"]["chosen"] in ok.stdout and len(record["candidates"]) == 7
+    # the embedded data's kept rows are below output.transactions_max_rows: written, every kept row
+    kept = json.loads((tmp_path / "o" / "run.json").read_text())["rows"]["kept"]
+    assert pd.read_parquet(tmp_path / "o" / "transactions_with_segments.parquet", columns=["customer_id"]).shape[0] \
+        == kept > 400_000
+
+
+def test_the_embedded_data_above_the_transactions_limit(tmp_path):
+    out = tmp_path / "o"
+    ran = CliRunner().invoke(cli, ["run", "--out", str(out), "--transactions-max-rows", "400000", "--no-plots",
+                                   "--no-validate", "--no-clv", "--no-segments", "--no-dashboards"])
+    assert ran.exit_code == 0, ran.output
+    kept = json.loads((out / "cleaning_report.json").read_text())["rows_kept"]
+    assert kept > 400_000 and not list(out.glob("transactions_with_segments*"))
+    note = (f"transactions_with_segments.parquet (and its CSV) not written: {kept:,} kept rows is more than "
+            "output.transactions_max_rows (400,000)")
+    assert note in " ".join(ran.output.split())  # the summary says it too
+    # without learned segments (and dashboards) the note names the columns there are
+    assert note + ("; each customer's segments are in customer_segments.parquet (customer_id, rfm_segment): join "
+                   "it to your transactions on customer_id, or ask for the file with --transactions-max-rows -1") \
+        in json.loads((out / "run.json").read_text())["notes"]
+
+
+def test_the_workbook_limit_is_a_note_of_the_run(small, tmp_path):
+    out = tmp_path / "out"
+    assert _invoke(small, "--out", out, "--workbook-max-rows", 5, "--no-plots", "--no-validate", "--no-clv").exit_code == 0
+    record = json.loads((out / "run.json").read_text())
+    assert record["dashboards"]["workbook"]["customer_rows"] == 5
+    assert record["dashboards"]["workbook"]["customers_left_out"] == 11
+    assert ("customersense.xlsx: the Customers sheet holds the first 5 customers; 11 more are in "
+            "customer_segments.parquet (--workbook-max-rows -1: as many as Excel holds)") in record["notes"]
 
 
 def test_config_file_and_flags(small, tmp_path):
@@ -267,3 +297,51 @@ def test_transactions_are_written_in_input_order(tmp_path, fmt):
     assert len(lines) - 1 - len(tx) == 2  # the two duplicate copies
     if fmt == "csv":
         assert list(pd.read_csv(out / "transactions_with_segments.csv", dtype=str)["order_id"]) == UNSORTED_ORDERS
+
+
+def test_transactions_limit_skips_the_transactions_and_the_bi_files_follow(small, tmp_path):
+    """19 kept rows: --transactions-max-rows 18 leaves transactions_with_segments out (a previous
+    run's removed), says so with the rows and the flag, and the BI files hold customers and
+    segments only; 19 (the boundary) and -1 (always) write it."""
+    from customersense.config import load_config
+    from customersense.pipeline import run
+
+    out = tmp_path / "out"
+    fast = ("--no-plots", "--no-validate", "--no-clv")
+    assert _invoke(small, "--out", out, *fast).exit_code == 0
+    assert (out / "transactions_with_segments.parquet").exists()
+    assert _invoke(small, "--out", out, "--transactions-max-rows", 18, *fast).exit_code == 0
+    assert not (out / "transactions_with_segments.parquet").exists()
+    assert not (out / "transactions_with_segments.csv").exists()
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["output"]["transactions_max_rows"] == 18
+    assert not any(name.startswith("transactions_with_segments") for name in record["outputs"])
+    (note,) = [n for n in record["notes"] if n.startswith("transactions_with_segments")]
+    assert note.startswith("transactions_with_segments.parquet (and its CSV) not written: 19 kept rows is more "
+                           "than output.transactions_max_rows (18)")
+    assert note.endswith("each customer's segments are in customer_segments.parquet (customer_id, rfm_segment, "
+                         "segment): join it to your transactions on customer_id, or ask for the file with "
+                         "--transactions-max-rows -1; tableau/ and powerbi/ hold customers and segments only")
+    # the mapping the note points at gives every kept row its segments (19 rows, 16 customers)
+    mapping = pd.read_parquet(out / "customer_segments.parquet")[["customer_id", "rfm_segment", "segment"]]
+    joined = pd.read_csv(small, dtype={"customer_id": str}).merge(mapping, on="customer_id", how="left")
+    assert len(joined) == 19 and joined["rfm_segment"].notna().all() and joined["segment"].notna().all()
+    assert set(record["dashboards"]["tableau"]["rows"]) == {"customers", "segments"}
+    assert set(record["dashboards"]["powerbi"]["tables"]) == {"customers", "segments"}
+    definition = out / "powerbi" / "CustomerSense.SemanticModel" / "definition"
+    assert not (definition / "tables" / "transactions.tmdl").exists()
+    assert not (definition / "relationships.tmdl").exists()
+    assert "transactions" not in (definition / "model.tmdl").read_text(encoding="utf-8")
+    # the library's result: no transactions to read, consistent with the files
+    result = run(load_config(None, {"input": {"source": str(small)}, "output": {
+        "dir": str(tmp_path / "lib"), "transactions_max_rows": 18, "plots": False, "dashboards": False},
+        "validation": {"enabled": False}, "clv": {"enabled": False}}))
+    assert result.transactions is None and note.removesuffix("; tableau/ and powerbi/ hold customers and segments "
+                                                             "only") in result.notes  # no dashboards there
+    for limit in (19, -1):
+        assert _invoke(small, "--out", out, "--transactions-max-rows", limit, *fast).exit_code == 0
+        assert len(pd.read_parquet(out / "transactions_with_segments.parquet")) == 19
+        assert len(pd.read_csv(out / "transactions_with_segments.csv")) == 19
+        record = json.loads((out / "run.json").read_text())
+        assert record["dashboards"]["tableau"]["rows"]["transactions"] == 19
+        assert not any(n.startswith("transactions_with_segments") for n in record["notes"])

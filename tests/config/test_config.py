@@ -62,8 +62,8 @@ def test_every_flag_is_a_key_and_named_by_the_rule():
         assert names[0] == (expected if expected != "SOURCE" else "[SOURCE]"), key.dotted
         flags[expected] = key.dotted
     assert params == {}  # ... and nothing else: every flag is a key
-    assert len(flags) == 68 - len(FILE_ONLY)  # unique flags; 68 keys in all
-    assert sum(1 for _ in keys()) == 68
+    assert len(flags) == 70 - len(FILE_ONLY)  # unique flags; 70 keys in all
+    assert sum(1 for _ in keys()) == 70
     assert [p.opts for p in _run_command().params if p.name.startswith("alias__")] == [
         ["--rfm-map"], ["--seed"], ["--horizon"]]
     assert all(p.hidden for p in _run_command().params if p.name.startswith("alias__"))
@@ -268,6 +268,7 @@ def test_sections_keep_their_constructors_rules_and_immutability(tmp_path):
         (lambda: CLVConfig(discount_rate=1.5), "clv.discount_rate=1.5: a monthly rate in (-1, 1), e.g. 0.01"),
         (lambda: CLVConfig(time_unit="months"), "clv.time_unit='months': use 'weeks' or 'days'"),
         (lambda: OutputConfig(csv_max_rows=-1), "output.csv_max_rows=-1: must be >= 0"),
+        (lambda: OutputConfig(transactions_max_rows=-2), "output.transactions_max_rows=-2: must be >= -1"),
         (lambda: CleaningPolicy(returns="keep"), "cleaning.returns='keep': use 'net' or 'ignore'"),
         (lambda: EngineConfig(name="spark", memory_limit="2GB"), "engine.memory_limit applies to DuckDB"),
     ]:

@@ -221,3 +221,32 @@ def test_csv_money_is_the_parquet_value_to_cents(run_out):
     # 3 x 2.675 is 8.024999999999999 as a double: the float noise goes before the cent is rounded
     assert "8.03" in tx_amounts and "8.02" not in tx_amounts
     assert 35.400000000000006 in pd.read_parquet(run_out / "transactions_with_segments.parquet")["line_amount"].tolist()
+
+
+@pytest.mark.parametrize("extra, read_back", [("", True), (", 1::HUGEINT AS big", False),
+                                              (", '6f1c64f6-54a6-4d1e-9a43-0c3e4b8f2a71'::UUID AS id", False),
+                                              (", TIMESTAMPTZ '2010-12-01 08:00:00+00' AS zoned", True)])
+def test_the_transactions_csv_reads_the_written_parquet_only_where_it_has_the_engines_types(
+        tmp_path, extra, read_back):
+    """The CSV is written from the Parquet just written (no second run of the query) when that file
+    holds the engine stream's Arrow types (a zoned timestamp too); a type Parquet stores otherwise
+    (HUGEINT as a double, UUID as Arrow's uuid type) keeps the engine's stream. Either way: the bytes of the CSV from the engine."""
+    from customersense.reporting.outputs import _csv_source
+
+    engine = DuckDBEngine()
+    try:
+        table = engine.backend.sql("SELECT customer_id, TIMESTAMP '2010-12-01 08:26:00' + to_minutes(i) AS timestamp, "
+                                   f"i * 1.25 AS line_amount{extra} FROM (SELECT range AS i, 'c' || (range % 7) AS "
+                                   "customer_id FROM range(5000)) ORDER BY i")
+        engine.write_parquet(table, tmp_path / "t.parquet")
+        source = _csv_source(engine, table, tmp_path / "t.parquet")
+        write_table_csv(source, tmp_path / "out.csv")
+        write_table_csv(lambda: engine.record_batches(table, batch_rows=999), tmp_path / "engine.csv")
+        # which one it reads: the file, cut to its first 10 rows, or the engine's 5,000
+        engine.write_parquet(table.limit(10), tmp_path / "t.parquet")
+        write_table_csv(source, tmp_path / "which.csv")
+    finally:
+        engine.close()
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "engine.csv").read_bytes()
+    assert (tmp_path / "out.csv").read_text().count("\n") == 5001
+    assert (tmp_path / "which.csv").read_text().count("\n") == (11 if read_back else 5001)

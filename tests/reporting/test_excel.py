@@ -165,6 +165,26 @@ def test_row_cap_keeps_the_first_customers_and_says_so(run_result, tmp_path, mon
                     "(Excel's row limit); customer_segments.parquet has them all."]
 
 
+
+@pytest.mark.parametrize("limit, rows", [(150, 150), (400, 400), (10_000, 400), (-1, 400), (0, 0)])
+def test_workbook_max_rows_caps_the_customers_sheet(run_result, tmp_path, parquet_customers, limit, rows):
+    """output.workbook_max_rows: the first ``limit`` customers (400 in all; -1: as many as Excel holds),
+    and a note naming the setting and the flag whenever some are left out."""
+    config = run_result.config.model_copy(update={"output": run_result.config.output.model_copy(
+        update={"workbook_max_rows": limit})})
+    info = write_workbook(dataclasses.replace(run_result, config=config), tmp_path / "c.xlsx")
+    assert (info["customer_rows"], info["customers_left_out"]) == (rows, 400 - rows)
+    wb = load_workbook(tmp_path / "c.xlsx")
+    ids = [r[0] for r in wb["Customers"].iter_rows(min_row=2, values_only=True)]
+    assert ids == list(parquet_customers["customer_id"][:rows])
+    summary = [v for row in wb["Summary"].iter_rows(values_only=True) for v in row if isinstance(v, str)]
+    note = [s for s in summary if "left out" in s]
+    assert note == ([] if rows == 400 else [
+        f"The Customers sheet holds the first {rows:,} customers in customer order: {400 - rows:,} more are left "
+        "out (output.workbook_max_rows; --workbook-max-rows -1 writes as many as Excel holds); "
+        "customer_segments.parquet has them all."])
+
+
 def test_two_writes_are_byte_identical_and_carry_the_as_of_date(run_result, tmp_path, written):
     path, _, wb = written
     again = tmp_path / "again.xlsx"

@@ -274,3 +274,24 @@ def test_the_stacked_segments_table_is_never_summed_by_default(project):
     customers = (tables / "customers.tmdl").read_text(encoding="utf-8")
     monetary = customers[customers.index("column monetary"):].split("\n\tcolumn ")[0]
     assert "summarizeBy: sum" in monetary
+
+
+def test_without_the_transactions_file_the_project_has_customers_and_segments(project, tmp_path):
+    """Above output.transactions_max_rows the run writes no transactions file and passes none: every
+    JSON part still validates, the model lints clean with two tables and no relationship, and the
+    report's pages and visuals are those of the project with transactions (none reads them)."""
+    result, out, written = project
+    alone = out / "powerbi_alone"
+    info = write_powerbi(result, alone, {k: v for k, v in TABLES.items() if k != "transactions"})
+    assert info["tables"] == {"customers": TABLES["customers"], "segments": TABLES["segments"]}
+    for part in json_parts(alone):
+        assert schema_errors(json.loads(part.read_text(encoding="utf-8"))) == [], part
+    assert lint(alone) == []
+    model = load_model(alone / "CustomerSense.SemanticModel")
+    assert sorted(model["tables"]) == ["customers", "segments"] and model["relationships"] == []
+    with_tx, without = snapshot(out / "powerbi"), snapshot(alone)
+    report = [p for p in with_tx if p.startswith("CustomerSense.Report/")]
+    assert [p for p in without if p.startswith("CustomerSense.Report/")] == report
+    assert all(without[p] == with_tx[p] for p in report)
+    assert set(with_tx) - set(without) == {"CustomerSense.SemanticModel/definition/tables/transactions.tmdl",
+                                           "CustomerSense.SemanticModel/definition/relationships.tmdl"}

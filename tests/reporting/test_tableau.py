@@ -303,3 +303,30 @@ def test_a_folder_of_parquet_parts_is_streamed_part_after_part(planted, tmp_path
     assert sorted(lines["order_id"].to_pylist()) == sorted(source["order_id"].to_pylist())
     assert pc.sum(lines["line_amount"]).as_py() == pytest.approx(pc.sum(source["line_amount"]).as_py(),
                                                                   rel=1e-9)
+
+
+def test_without_transactions_the_files_hold_customers_and_segments_only(planted, twb_schema, tmp_path):
+    """Above output.transactions_max_rows no transactions file is written: the extract has exactly
+    the two other tables, the workbook validates, names only those, relates nothing and has no
+    sheet over the transactions' line amounts."""
+    result, _, first, _ = planted
+    alone = write_tableau(result, tmp_path / "alone", None)
+    hyper, twb, twbx = alone["files"]
+    assert alone["rows"] == {"customers": len(result.customers), "segments": len(result.profiles)}
+    types = _hyper_types(hyper)
+    assert sorted(types) == ["customers", "segments"]
+    with zipfile.ZipFile(twbx) as zf:
+        packed = zf.read("customersense.twb")
+    for doc in (etree.parse(str(twb)), etree.fromstring(packed).getroottree()):
+        assert twb_schema.validate(doc), "\n".join(f"{e.line}: {e.message}" for e in twb_schema.error_log)
+    root = etree.parse(str(twb)).getroot()
+    assert _reference_problems(root, types) == []
+    assert list(root.iter("relationship")) == []
+    assert {r.get("name") for r in root.iter("relation") if r.get("type") == "table"} == {"customers", "segments"}
+    assert not any(rec.findtext("parent-name") == "[transactions]" for rec in root.iter("metadata-record"))
+    names = [s.get("name") for s in root.find("worksheets")]
+    with_tx = [s.get("name") for s in etree.parse(str(first["files"][1])).getroot().find("worksheets")]
+    # the one sheet over the transactions goes; every customer and segment sheet stays
+    assert names == [n for n in with_tx if n != "Revenue per month"] and "Revenue per month" in with_tx
+    # the customers' rows are the same as in the extract with transactions
+    assert _tables(hyper)["customers"].num_rows == _tables(first["files"][0])["customers"].num_rows == 400

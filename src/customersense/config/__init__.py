@@ -79,6 +79,8 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     [output]
     dir = "outputs"               # relative to this file
     csv_max_rows = 1000000
+    transactions_max_rows = 1000000  # above it no transactions_with_segments; -1: always, 0: never
+    workbook_max_rows = 100000    # customers in customersense.xlsx; -1: as many as Excel holds
     plots = true
     dashboards = true             # report.html, customersense.xlsx, tableau/, powerbi/
     csv_bom = false               # a UTF-8 byte-order mark for Excel's double-click
@@ -285,6 +287,13 @@ class OutputConfig(Section):
     dir: PathText = setting("outputs", "Output folder.", flag="--out", metavar="DIR", path=True)
     csv_max_rows: int = setting(1_000_000, "Write the CSV copies (customers, transactions) only up to this "
                                 "many rows; Parquet always.")
+    transactions_max_rows: int = setting(1_000_000, "Write transactions_with_segments (Parquet, and CSV up to "
+                                         "--csv-max-rows) only up to this many kept rows; -1: always, 0: "
+                                         "never. Above it, join customer_segments.parquet to your "
+                                         "transactions on customer_id.")
+    workbook_max_rows: int = setting(100_000, "The Customers sheet of customersense.xlsx holds at most this "
+                                     "many customers (the first in customer order); -1: as many as Excel "
+                                     "holds (1,048,575).")
     plots: bool = setting(True, "Draw the PNG dashboards.")
     dashboards: bool = setting(True, "Write the interactive report (report.html), the Excel workbook and the "
                                "Tableau and Power BI files.")
@@ -295,6 +304,11 @@ class OutputConfig(Section):
                                           path=True)
 
     _rows = at_least(0, "csv_max_rows")
+    _tx_rows = at_least(-1, "transactions_max_rows", "workbook_max_rows")
+
+    def writes_transactions(self, rows: int) -> bool:
+        """Whether transactions_with_segments is written for ``rows`` kept rows (-1: always)."""
+        return self.transactions_max_rows < 0 or rows <= self.transactions_max_rows
 
 
 class EngineConfig(Section):

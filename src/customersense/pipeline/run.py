@@ -50,7 +50,8 @@ MIN_CUSTOMERS_FOR_LEARNING = 10
 def run(config: Config, reporter: Reporter | None = None) -> RunResult:
     """Run every stage on ``config``'s input and write every output into ``config.output.dir``
     (all or nothing). The result stays usable after the engine is closed: its ``transactions``
-    (and, at scale on Spark, ``customer_table``) then read the Parquet files just written."""
+    (and, at scale on Spark, ``customer_table``) then read the Parquet files just written
+    (``transactions`` is None where that file was not written: output.transactions_max_rows)."""
     with claim_outputs(config), session(config) as (engine, workdir):  # the output folder's lock first
         result = analyse(config, engine, workdir, reporter)
         files = write_outputs(result, config.output.dir, engine)
@@ -128,7 +129,7 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
     if renamed:  # the engine's names are kept; the user's columns are renamed, never dropped
         notes.append("columns of yours renamed in the outputs, as their names are the engine's (case ignored): "
                      + ", ".join(f"{a} -> {b}" for a, b in renamed.items()))
-    if not engine.writes_single_files:
+    if not engine.writes_single_files and config.output.writes_transactions(cleaned.report.rows_kept):
         notes.append("Spark engine: transactions_with_segments.parquet is a folder of Parquet parts "
                      "written by the executors; no transactions CSV is written")
     limit = engine.max_collect_customers

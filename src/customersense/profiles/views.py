@@ -70,8 +70,9 @@ def box_stats(customers: pd.DataFrame, column: str, by: str, order: Sequence[str
     left out): n, q1, median, q3 (linear quantiles), and whiskers at the most extreme values
     within 1.5 IQR of the box; computed over every customer, so a figure need not carry them."""
     rows = []
-    groups = {str(k): g[column].dropna().to_numpy(dtype=float)
-              for k, g in customers.groupby(customers[by].astype(str), observed=True, sort=False)}
+    # the one column split by group (splitting every column of a million customers cost a second)
+    groups = {str(k): g.dropna().to_numpy(dtype=float)
+              for k, g in customers[column].groupby(customers[by].astype(str), observed=True, sort=False)}
     for name in order:
         v = groups.get(str(name))
         if v is None or not len(v):

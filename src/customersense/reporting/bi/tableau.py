@@ -6,6 +6,8 @@
   their text) and ``transactions`` (the cleaned lines with their segments, streamed from the
   Parquet output batch by batch: pantab reads an Arrow C stream (a ``RecordBatchReader``), so the
   lines never sit in pandas; on the embedded data, 408,809 lines, the extract is 8.5 MB).
+  Without the transactions (not written above ``output.transactions_max_rows``) the extract holds
+  ``customers`` and ``segments`` only, and the workbook has no relationship and no transaction sheet.
   Column types are kept: text, 64-bit integers (8-bit scores as 16-bit, Hyper's smallest),
   doubles, booleans, dates and timestamps.
 - ``customersense.twb``: the workbook, pointing at the extract beside it.
@@ -119,26 +121,33 @@ def transaction_batches(path: Path, batch_size: int = 65_536) -> pa.RecordBatchR
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def write_extract(path: Path, customers: pa.Table, segments: pa.Table, transactions_parquet: Path) -> None:
-    """Write the three tables into a new Hyper file at ``path`` (replacing one there)."""
+def write_extract(path: Path, customers: pa.Table, segments: pa.Table, transactions_parquet: Path | None) -> None:
+    """Write the tables into a new Hyper file at ``path`` (replacing one there): customers,
+    segments and, unless ``transactions_parquet`` is None, the transactions."""
     path.unlink(missing_ok=True)
-    pantab.frames_to_hyper({(SCHEMA, "customers"): customers, (SCHEMA, "segments"): segments,
-                            (SCHEMA, "transactions"): transaction_batches(transactions_parquet)},
-                           path, atomic=False)
+    tables = {(SCHEMA, "customers"): customers, (SCHEMA, "segments"): segments}
+    if transactions_parquet is not None:
+        tables[(SCHEMA, "transactions")] = transaction_batches(transactions_parquet)
+    pantab.frames_to_hyper(tables, path, atomic=False)
 
 
-def datasources(customers: pa.Schema, segments: pa.Schema, transactions: pa.Schema,
+def datasources(customers: pa.Schema, segments: pa.Schema, transactions: pa.Schema | None,
                 dbname: str) -> tuple[Datasource, Datasource]:
-    """Customers related to their transactions on customer_id; the segment profiles on their own
-    (one row per segment of each segmentation: no key to the customers table)."""
+    """Customers related to their transactions on customer_id (customers alone without
+    transactions); the segment profiles on their own (one row per segment of each segmentation:
+    no key to the customers table)."""
     cust = _fields("customers", customers)
-    tx = _fields("transactions", transactions, {f.column for f in cust})
-    tx_key = next(f.local for f in tx if f.column == "customer_id")
-    people = Datasource(
-        name="federated." + stable_id("datasource", "customers").replace("-", "").lower()[:28],
-        caption="CustomerSense customers", dbname=dbname, schema=SCHEMA,
-        tables=("customers", "transactions"), fields=cust + tx,
-        relationship=Relationship("customers", "transactions", "customer_id", tx_key))
+    name = "federated." + stable_id("datasource", "customers").replace("-", "").lower()[:28]
+    if transactions is None:
+        people = Datasource(name=name, caption="CustomerSense customers", dbname=dbname, schema=SCHEMA,
+                            tables=("customers",), fields=cust)
+    else:
+        tx = _fields("transactions", transactions, {f.column for f in cust})
+        tx_key = next(f.local for f in tx if f.column == "customer_id")
+        people = Datasource(
+            name=name, caption="CustomerSense customers", dbname=dbname, schema=SCHEMA,
+            tables=("customers", "transactions"), fields=cust + tx,
+            relationship=Relationship("customers", "transactions", "customer_id", tx_key))
     profiles = Datasource(
         name="federated." + stable_id("datasource", "segments").replace("-", "").lower()[:28],
         caption="CustomerSense segments", dbname=dbname, schema=SCHEMA, tables=("segments",),
@@ -177,9 +186,10 @@ def sheets(people: Datasource, profiles: Datasource) -> list[Sheet]:
     return out
 
 
-def workbook(customers: pa.Schema, segments: pa.Schema, transactions: pa.Schema, dbname: str,
+def workbook(customers: pa.Schema, segments: pa.Schema, transactions: pa.Schema | None, dbname: str,
              caption: str) -> bytes:
-    """The .twb bytes over an extract with these three table schemas at ``dbname``."""
+    """The .twb bytes over an extract with these table schemas at ``dbname`` (``transactions``
+    None: an extract without them)."""
     people, profiles = datasources(customers, segments, transactions, dbname)
     return workbook_xml((people, profiles), sheets(people, profiles), DASHBOARD,
                         "CustomerSense: customer segments", caption)
@@ -198,26 +208,28 @@ def package_twbx(path: Path, twb: bytes, extract: Path) -> None:
             zf.writestr(info, read(), compresslevel=level)
 
 
-def write_tableau(result, folder: Path, transactions_parquet: Path) -> dict:
+def write_tableau(result, folder: Path, transactions_parquet: Path | None) -> dict:
     """Write ``customersense.hyper``, ``.twb`` and ``.twbx`` into ``folder``.
 
     ``transactions_parquet``: the transactions with their segments, one Parquet file or a folder of
-    parts (``transactions_with_segments.parquet``). Returns ``{"files": [paths], "rows": {table:
-    rows}}``.
+    parts (``transactions_with_segments.parquet``); None where they were not written (the files
+    then hold customers and segments only). Returns ``{"files": [paths], "rows": {table: rows}}``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     customers = _frame_table(result.customers)
     segments = _frame_table(result.profiles)
-    dataset = _transactions(Path(transactions_parquet))
+    tx_path = Path(transactions_parquet) if transactions_parquet is not None else None
+    dataset = _transactions(tx_path) if tx_path is not None else None
     hyper = folder / HYPER_FILE
-    write_extract(hyper, customers, segments, Path(transactions_parquet))
+    write_extract(hyper, customers, segments, tx_path)
     _plain_mode(hyper)
-    schemas = (customers.schema, segments.schema, dataset.schema)
+    schemas = (customers.schema, segments.schema, dataset.schema if dataset is not None else None)
     twb = folder / TWB_FILE
     twb.write_bytes(workbook(*schemas, HYPER_FILE, result.caption))
     twbx = folder / TWBX_FILE
     package_twbx(twbx, workbook(*schemas, TWBX_EXTRACT, result.caption), hyper)
-    rows = {"customers": customers.num_rows, "segments": segments.num_rows,
-            "transactions": dataset.count_rows()}
+    rows = {"customers": customers.num_rows, "segments": segments.num_rows}
+    if dataset is not None:
+        rows["transactions"] = dataset.count_rows()
     return {"files": [hyper, twb, twbx], "rows": rows}

@@ -2,9 +2,11 @@
 Cleaning (the last three when the run has them). It copies the run's tables; it computes nothing
 (the headline totals come from :mod:`customersense.profiles.totals`).
 
-Excel holds at most 1,048,576 rows per sheet: the Customers sheet takes the first
-:data:`MAX_DATA_ROWS` customers in customer order, and the Summary says how many are left out
-(customer_segments.parquet has them all).
+Excel holds at most 1,048,576 rows per sheet, and a sheet near that size is slow to open, filter
+and sort (982,139 customers: a 134 MB file): the Customers sheet takes the first
+``output.workbook_max_rows`` customers (default 100,000; at most :data:`MAX_DATA_ROWS`) in
+customer order, and the Summary says how many are left out (customer_segments.parquet has them
+all).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def write_workbook(result: RunResult, path: Path) -> dict[str, Any]:
     """Write ``result`` as one .xlsx at ``path``; returns what was written (sheets, rows, bytes)."""
     path = Path(path)
     customers = result.customers
-    cap = MAX_DATA_ROWS
+    cap = customer_rows(result.config.output.workbook_max_rows)
     shown = customers if len(customers) <= cap else customers.iloc[:cap]
     left_out = len(customers) - len(shown)
     extra = len(result.currency) + 1 if result.currency else 0
@@ -72,6 +74,11 @@ def write_workbook(result: RunResult, path: Path) -> dict[str, Any]:
         "customers_left_out": left_out,
         "bytes": path.stat().st_size,
     }
+
+
+def customer_rows(limit: int) -> int:
+    """The Customers sheet's size for ``output.workbook_max_rows`` (-1: as many as Excel holds)."""
+    return MAX_DATA_ROWS if limit < 0 else min(limit, MAX_DATA_ROWS)
 
 
 def table(frame: pd.DataFrame, money_extra: int = 0) -> Table:
@@ -124,9 +131,11 @@ def _summary(result: RunResult, left_out: int, money_extra: int) -> Sheet:
 def _notes(result: RunResult, left_out: int) -> list[str]:
     notes = []
     if left_out:
-        notes.append(f"The Customers sheet holds the first {len(result.customers) - left_out:,} customers in "
-                     f"customer order: {left_out:,} more are left out (Excel's row limit); "
-                     "customer_segments.parquet has them all.")
+        shown = len(result.customers) - left_out
+        why = ("Excel's row limit" if shown == MAX_DATA_ROWS else
+               "output.workbook_max_rows; --workbook-max-rows -1 writes as many as Excel holds")
+        notes.append(f"The Customers sheet holds the first {shown:,} customers in customer order: {left_out:,} more "
+                     f"are left out ({why}); customer_segments.parquet has them all.")
     if result.customer_table is not None:
         notes.append(f"At scale: the Customers sheet holds the sample of {len(result.customers):,} customers the "
                      "models were fitted on; the run facts and the segment tables cover every customer; "
