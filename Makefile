@@ -41,7 +41,7 @@ test: $(VENV)/.installed-dev $(CHROMIUM)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_features.py --rows 10000000
 
-# Issue 5: every table of docs/benchmarks.md section 5 (about 50 minutes; a quiet machine).
+# Issues 5 and 19: every table of docs/benchmarks.md sections 5 and 8 (about an hour; a quiet machine).
 bench-scale: $(VENV)/.installed-bench
 	bash bench/scale.sh
 

@@ -7,8 +7,8 @@
 # Sets up what it needs on first use: the project's .venv with the bench extra (polars; make),
 # lifetimes in its own environment (/tmp/lifetimes-venv, pinned versions below), and the seeded
 # synthetic files in bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only
-# with SCALE_200M=1). Run it on a quiet machine: every number is a time. About 50 minutes on
-# 2 cores (the 200M-row run adds about 40). The tables go to stdout and to RESULTS_FILE
+# with SCALE_200M=1). Run it on a quiet machine: every number is a time. About an hour on
+# 2 cores, an estimate from its parts (the 200M-row run adds about 12: 2 to generate, 8-9 to run). The tables go to stdout and to RESULTS_FILE
 # (default bench/results/scale.md, git-ignored), each with its machine load before and after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
