@@ -107,6 +107,8 @@ def run_clv(clean: ibis.Table, as_of: dt.date, cfg: CLVConfig, engine: Engine | 
     step()
     periods = customer_periods(days, [last_day, cal_end], engine=engine,
                                windows=[(cal_end, last_day), (train_end, cal_end)], bucket_seed=random_state)
+    if engine is not None:
+        engine.release_memory()  # the fits and predictions that follow work on the customers in Python
     sample = FitSample.of(len(periods), cfg.fit_sample, random_state)
     keep = sample.mask(periods[BUCKET].to_numpy())
     fitting = periods if keep is None else periods[keep]   # the customers the candidates are fitted on

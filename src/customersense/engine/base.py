@@ -92,6 +92,10 @@ class Engine(Protocol):
     def spill_to(self, folder: Path) -> None:
         """Where the engine may spill what does not fit in memory (the run's scratch folder)."""
 
+    def release_memory(self) -> None:
+        """Between stages: hand back the memory the engine's tables hold in this process (they
+        stay the engine's, read back when next needed), for the customer-level work that follows."""
+
     def is_out_of_memory(self, exc: BaseException) -> bool: ...
 
     def close(self) -> None: ...

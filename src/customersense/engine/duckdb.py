@@ -36,6 +36,7 @@ _ATTACHED = itertools.count()
 # beyond this the engine spills to the run's scratch folder (docs/benchmarks.md section 8).
 MEMORY_SHARE = 4
 MEMORY_CAP_MIB = 4096
+RELEASE_TO = "64MiB"  # the limit release_memory lowers to for a moment
 
 
 def default_memory_limit() -> str | None:
@@ -220,6 +221,20 @@ class DuckDBEngine:
     # -- lifetime ---------------------------------------------------------------------------
     def spill_to(self, folder: Path) -> None:
         self.backend.raw_sql(f"SET temp_directory = {sql_text(str(folder))}")
+
+    def release_memory(self) -> None:
+        """Lower the memory limit for a moment: DuckDB then writes its temporary tables' pages to
+        the scratch folder (:meth:`spill_to`) and frees them, and reads them back when a query
+        next needs them; the limit is then restored. Where it cannot free that much (no scratch
+        folder, pages in use) it keeps what it has: nothing is lost either way."""
+        limit = self.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        try:
+            self.backend.raw_sql(f"SET memory_limit = '{RELEASE_TO}'")
+        except Exception as exc:  # noqa: BLE001 - DuckDB refuses what it cannot free; that is all
+            if "memory" not in str(exc).lower():
+                raise
+        finally:
+            self.backend.raw_sql(f"SET memory_limit = {sql_text(limit)}")
 
     def is_out_of_memory(self, exc: BaseException) -> bool:
         """DuckDB could not stay within its memory limit (named, so no import of duckdb)."""

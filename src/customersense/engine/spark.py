@@ -172,6 +172,9 @@ class SparkEngine:
     def spill_to(self, folder: Path) -> None:
         pass  # Spark spills to its own local directories
 
+    def release_memory(self) -> None:
+        pass  # the tables live in the JVM and its executors, not in this process
+
     def is_out_of_memory(self, exc: BaseException) -> bool:
         return False
 

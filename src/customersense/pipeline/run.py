@@ -151,10 +151,14 @@ def analyse(config: Config, engine: Engine, workdir: Path, reporter: Reporter | 
         pieces = customers.columns.intersection(PRICING_PIECES)
         pricing = customers[pieces].set_axis(customers[S.CUSTOMER_ID]) if len(pieces) else None
         customers = customers.drop(columns=pieces)
+    # The transaction-level queries are done for now: the engine's tables leave this process's
+    # memory (read back from the scratch folder when next needed) for the customer-level stages.
+    engine.release_memory()
     clv = None
     if config.clv.enabled:
         with clock.stage("clv", "Churn and lifetime value (candidates ranked on a holdout)") as progress:
             clv = _clv(cleaned, config, notes, engine, progress)
+        engine.release_memory()
         if clv is not None:
             customers = customers.join(clv.columns, on=S.CUSTOMER_ID)
     with clock.stage("rfm", "RFM scores and segments"):
