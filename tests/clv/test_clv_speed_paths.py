@@ -114,8 +114,10 @@ def test_lifetime_values_per_distinct_cell_equal_the_per_customer_sum(cls):
         prev = cum
     reference = 0.5 * spend.expected_average_spend(x, m) * total
     got = lifetime_values(model, spend, x, tx, T, m, horizon=12, discount_rate=0.01, margin=0.5, p_alive=pa)
-    assert np.array_equal(got, reference)
-    assert np.array_equal(lifetime_values(model, spend, x, tx, T, m, margin=0.5), reference)
+    # Two computation paths (a cell's values, or each customer's): the same elementwise formulas,
+    # so equal to rounding; stated tolerance 1e-12 relative, for any machine's vector math.
+    np.testing.assert_allclose(got, reference, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(lifetime_values(model, spend, x, tx, T, m, margin=0.5), reference, rtol=1e-12, atol=0)
     assert np.unique(np.stack([x, tx, T]), axis=1).shape[1] < x.size  # cells shared: the grouped path ran
 
 
@@ -133,7 +135,8 @@ def test_predictions_per_distinct_cell_equal_those_of_every_customer(cls):
     got = candidates.btyd_predict(model, spend, summary, 13.0)
     pa = model.probability_alive(x, tx, T)
     purchases = model.expected_purchases(13.0, x, tx, T, p_alive=pa)
-    assert np.array_equal(got["p_alive"], pa)
-    assert np.array_equal(got["churn"], model.probability_no_purchase(13.0, x, tx, T, p_alive=pa))
-    assert np.array_equal(got["purchases"], purchases)
-    assert np.array_equal(got["spend"], purchases * spend.expected_average_spend(x, m))
+    close = {"rtol": 1e-12, "atol": 0}  # two computation paths: equal to rounding, on any machine
+    np.testing.assert_allclose(got["p_alive"], pa, **close)
+    np.testing.assert_allclose(got["churn"], model.probability_no_purchase(13.0, x, tx, T, p_alive=pa), **close)
+    np.testing.assert_allclose(got["purchases"], purchases, **close)
+    np.testing.assert_allclose(got["spend"], purchases * spend.expected_average_spend(x, m), **close)

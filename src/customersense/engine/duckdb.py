@@ -75,6 +75,7 @@ class DuckDBEngine:
         limit = cfg.memory_limit or default_memory_limit()
         if limit is not None:
             kwargs["memory_limit"] = limit
+        self._memory_limit = limit  # restored as given after release_memory
         # Time zone: UTC, so that a time-zone-aware column becomes the same naive (UTC) time on
         # every machine (DuckDB's default is the machine's zone); see io/dates.py.
         self.backend = ibis.duckdb.connect(**kwargs)  # extra keyword arguments become settings
@@ -227,7 +228,7 @@ class DuckDBEngine:
         the scratch folder (:meth:`spill_to`) and frees them, and reads them back when a query
         next needs them; the limit is then restored. Where it cannot free that much (no scratch
         folder, pages in use) it keeps what it has: nothing is lost either way."""
-        limit = self.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+        limit = self._memory_limit or self.backend.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
         try:
             self.backend.raw_sql(f"SET memory_limit = '{RELEASE_TO}'")
         except Exception as exc:  # noqa: BLE001 - DuckDB refuses what it cannot free; that is all
