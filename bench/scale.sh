@@ -10,6 +10,8 @@
 # with SCALE_200M=1). Run it on a quiet machine: every number is a time. About an hour on
 # 2 cores, an estimate from its parts (the 200M-row run adds about 12: 2 to generate, 8-9 to run). The tables go to stdout and to RESULTS_FILE
 # (default bench/results/scale.md, git-ignored), each with its machine load before and after.
+# Peak memory of a whole run is the process tree's (bench/treepeak.py): the run draws its figures
+# in a worker process beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -38,16 +40,16 @@ HALF=$(( $(getconf PAGE_SIZE) * $(getconf _PHYS_PAGES) / 2 / 1048576 ))MiB
 for limit in default "$HALF"; do
     echo "memory limit: $limit" | tee -a "$OUT"
     extra=(); [ "$limit" = default ] || extra=(--memory-limit "$limit")
-    /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
+    $PY bench/treepeak.py .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
         --out /tmp/customersense-memory --quiet "${extra[@]}" \
         2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true
 done
 section "5.2 the whole run with DuckDB capped at 1 GB, 10M rows / 1M customers"
-/usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
+$PY bench/treepeak.py .venv/bin/customersense run bench/data/synthetic_10000000_issue5.parquet \
     --out /tmp/customersense-capped --quiet --memory-limit 1GB --no-dashboards \
     2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true  # its exit status is in the table
 section "5.2 the whole run with DuckDB capped at 3 GB, 50M rows / 5M customers"
-/usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_50000000_issue5.parquet \
+$PY bench/treepeak.py .venv/bin/customersense run bench/data/synthetic_50000000_issue5.parquet \
     --out /tmp/customersense-capped50 --quiet --memory-limit 3GB --no-dashboards \
     2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT" || true
 section "5.2 from a 10M-row CSV"
@@ -61,7 +63,7 @@ $PY bench/bench_clv_stage.py --customers 100000 1000000 --lifetimes-python "$LT/
 if [ "${SCALE_200M:-0}" = 1 ]; then
     section "5.5 / 8 200M rows, default options, bounded memory"
     [ -f bench/data/synthetic_200000000.parquet ] || $PY bench/generate.py --rows 200000000
-    /usr/bin/time -v .venv/bin/customersense run bench/data/synthetic_200000000.parquet \
+    $PY bench/treepeak.py .venv/bin/customersense run bench/data/synthetic_200000000.parquet \
         --out /tmp/customersense-200m --quiet \
         2>&1 | grep -E "Elapsed|Maximum resident|Exit status" | tee -a "$OUT"
     $PY -c "import json; t = json.load(open('/tmp/customersense-200m/run.json'))['timings']; print(json.dumps(t))" | tee -a "$OUT"

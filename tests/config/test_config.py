@@ -62,8 +62,8 @@ def test_every_flag_is_a_key_and_named_by_the_rule():
         assert names[0] == (expected if expected != "SOURCE" else "[SOURCE]"), key.dotted
         flags[expected] = key.dotted
     assert params == {}  # ... and nothing else: every flag is a key
-    assert len(flags) == 70 - len(FILE_ONLY)  # unique flags; 70 keys in all
-    assert sum(1 for _ in keys()) == 70
+    assert len(flags) == 71 - len(FILE_ONLY)  # unique flags; 71 keys in all
+    assert sum(1 for _ in keys()) == 71
     assert [p.opts for p in _run_command().params if p.name.startswith("alias__")] == [
         ["--rfm-map"], ["--seed"], ["--horizon"]]
     assert all(p.hidden for p in _run_command().params if p.name.startswith("alias__"))

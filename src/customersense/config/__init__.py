@@ -82,6 +82,7 @@ TOML layout (every key optional; tests/config/test_config.py checks it lists eve
     transactions_max_rows = 1000000  # above it no transactions_with_segments; -1: always, 0: never
     workbook_max_rows = 100000    # customers in customersense.xlsx; -1: as many as Excel holds
     plots = true
+    plots_worker = true           # draw them in a second process while the tables are written
     dashboards = true             # report.html, customersense.xlsx, tableau/, powerbi/
     csv_bom = false               # a UTF-8 byte-order mark for Excel's double-click
     save_model = "models/2010-12" # the model bundle elsewhere (default: DIR/model)
@@ -295,6 +296,8 @@ class OutputConfig(Section):
                                      "many customers (the first in customer order); -1: as many as Excel "
                                      "holds (1,048,575).")
     plots: bool = setting(True, "Draw the PNG dashboards.")
+    plots_worker: bool = setting(True, "Draw the PNG dashboards in a second process while the other outputs are "
+                                 "written (the same files, sooner on a second core); off: in this process.")
     dashboards: bool = setting(True, "Write the interactive report (report.html), the Excel workbook and the "
                                "Tableau and Power BI files.")
     csv_bom: bool = setting(False, "Start each CSV with a UTF-8 byte-order mark, so that Excel detects UTF-8 "

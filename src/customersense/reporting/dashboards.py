@@ -22,6 +22,8 @@ __all__ = ["PROFILE_FEATURES", "SAMPLE_CAP", "SAMPLE_SEED", "k_selection_figure"
            "segmentation_dashboard"]
 OUTLIERS = "Outliers"
 OUTLIER_COLOR = (0.62, 0.62, 0.62, 1.0)
+# the customers' columns segmentation_dashboard reads
+DASHBOARD_COLUMNS = ("segment", "engagement_score", "recency_days", "frequency", "monetary")
 DASHBOARD_TITLES = (
     "Customers per segment",
     "Revenue per segment",

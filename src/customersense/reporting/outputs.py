@@ -22,14 +22,14 @@ from ..engine import Engine
 from ..result import RunResult
 from ..scoring import save_bundle, write_bundle
 from .clv_plot import clv_figure
-from .dashboards import k_selection_figure, segmentation_dashboard
-from .figures import save_figure
+from .dashboards import DASHBOARD_COLUMNS, k_selection_figure, segmentation_dashboard
 from .bi import write_powerbi, write_tableau
 from .bi.tableau import transaction_batches
 from .excel import write_workbook
 from .html import write_report
 from .rfm_plot import rfm_figure
 from .validation_plot import validation_figure
+from .plot_worker import PlotJob, Plots
 from .folder import check_ownership, foreign, locked
 from .writers import AtomicOutputs
 
@@ -90,7 +90,8 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
     clock = result.clock
     owned = _owned(result.config)
     cap = result.config.output.csv_max_rows
-    with AtomicOutputs(out_dir, replaces=owned, csv_bom=result.config.output.csv_bom) as out:
+    with AtomicOutputs(out_dir, replaces=owned, csv_bom=result.config.output.csv_bom) as out, \
+            _plots(result, out) as plots:
         with clock.stage("write", "Writing outputs"):
             customers = result.customers
             if result.customer_table is None:
@@ -136,14 +137,16 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
         if result.model is not None:
             with clock.stage("model", "Saving the model bundle"):
                 bundle = _write_model(result, out)
-        if result.config.output.plots:
-            with clock.stage("plots", "Drawing dashboards"):
-                _write_plots(result, out)
         dashboards = None
         if result.config.output.dashboards:
             with clock.stage("dashboards", "Writing the report, the workbook and the BI files"):
                 dashboards = _write_dashboards(result, out, engine)
-        out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle, dashboards))
+        figures = None
+        if result.config.output.plots:
+            # in a worker: what is left of its drawing once the rest is written
+            with clock.stage("plots", "Drawing the PNG dashboards"):
+                figures = plots.finish()
+        out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle, dashboards, figures))
     return [Path(out_dir) / name for name in out.written]
 
 
@@ -210,14 +213,22 @@ def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
     return {"version": save_bundle(result.model, elsewhere), "folder": str(elsewhere)}
 
 
-def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
+def _plots(result: RunResult, out: AtomicOutputs) -> Plots:
+    """The run's figures, started in a worker process now (``output.plots_worker``) so that they
+    are drawn while the tables are written; none without ``output.plots``."""
+    jobs = plot_jobs(result) if result.config.output.plots else []
+    return Plots(jobs, {job.name: out.path(job.name) for job in jobs}, result.config.output.plots_worker)
+
+
+def plot_jobs(result: RunResult) -> list[PlotJob]:
+    """The PNG figures of ``result``, each with the inputs it draws (see :mod:`.plot_worker`)."""
     learned, caption, currency = result.learned, result.caption, result.currency
     profiles = result.profiles
     if result.customer_table is not None:  # at scale on Spark: grids, boxes and points are the sample's
         caption += f" · grid, boxes and points: the models' sample of {len(result.customers):,} customers"
-    fig = rfm_figure(profiles[profiles["segmentation"] == "rfm"], rfm_grid(result.customers),
-                     caption=caption, currency=currency)
-    save_figure(fig, out.path("rfm_segments.png"))
+    jobs = [PlotJob("rfm_segments.png", rfm_figure, (profiles[profiles["segmentation"] == "rfm"],
+                                                     rfm_grid(result.customers)),
+                    {"caption": caption, "currency": currency})]
     if result.clv is not None:
         clv = result.clv
         segments = clv.record.get("segments", {})
@@ -226,22 +237,24 @@ def _write_plots(result: RunResult, out: AtomicOutputs) -> None:
         if len(by_segment):
             by_segment = by_segment.rename(columns={"clv_mean": "clv"})[["segment", "customers", "churn_probability",
                                                                           "clv"]]
-        fig = clv_figure(clv.deciles, clv.gains, clv.tracking, result.customers["clv"], by_segment,
-                         caption=caption, currency=currency, chosen=clv.record["selection"]["chosen"],
-                         horizon_days=clv.horizon_days,
-                         title=f"Churn and customer lifetime value: {clv.record['selection']['chosen']}",
-                         missing=None if clv.tracking is not None else
-                         {"Tracking: cumulative repeat purchases": "no BTYD model could be fitted"})
-        save_figure(fig, out.path("clv_analysis.png"))
+        jobs.append(PlotJob(
+            "clv_analysis.png", clv_figure, (clv.deciles, clv.gains, clv.tracking, result.customers["clv"], by_segment),
+            {"caption": caption, "currency": currency, "chosen": clv.record["selection"]["chosen"],
+             "horizon_days": clv.horizon_days, "title": f"Churn and customer lifetime value: {clv.record['selection']['chosen']}",
+             "missing": None if clv.tracking is not None else
+             {"Tracking: cumulative repeat purchases": "no BTYD model could be fitted"}}))
     if learned is None:
-        return
-    fig = segmentation_dashboard(result.customers, profiles[profiles["segmentation"] == "learned"], learned.order,
-                                 caption=caption, currency=currency)
-    save_figure(fig, out.path("customer_segmentation_dashboard.png"))
-    fig = k_selection_figure(learned.model.selection_, learned.model.n_clusters_, caption=caption)
-    save_figure(fig, out.path("optimal_clusters_analysis.png"))
+        return jobs
+    # the dashboard reads these columns of the customers (a narrow copy travels to the worker)
+    drawn = result.customers[[c for c in DASHBOARD_COLUMNS if c in result.customers.columns]]
+    jobs.append(PlotJob("customer_segmentation_dashboard.png", segmentation_dashboard,
+                        (drawn, profiles[profiles["segmentation"] == "learned"], learned.order),
+                        {"caption": caption, "currency": currency}))
+    jobs.append(PlotJob("optimal_clusters_analysis.png", k_selection_figure,
+                        (learned.model.selection_, learned.model.n_clusters_), {"caption": caption}))
     if result.validation is not None:
-        save_figure(validation_figure(result.validation, caption=caption), out.path("validation_analysis.png"))
+        jobs.append(PlotJob("validation_analysis.png", validation_figure, (result.validation,), {"caption": caption}))
+    return jobs
 
 
 def _csv_source(engine: Engine, tx, parquet: Path):
@@ -277,8 +290,9 @@ def _ordered_transactions(result: RunResult):
 
 
 def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | None = None,
-               dashboards: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What the run did: config, versions, input fingerprint, row counts, timings."""
+               dashboards: dict[str, Any] | None = None, figures: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the run did: config, versions, input fingerprint, row counts, timings (``figures``:
+    where the PNG figures were drawn, in how many seconds, at what peak memory of the worker)."""
     customers = result.customers
     return {
         "customersense_run": 1,
@@ -305,6 +319,7 @@ def run_record(result: RunResult, files: list[str], bundle: dict[str, str] | Non
         "clv": _clv_summary(result),
         "model_bundle": bundle,
         "dashboards": dashboards,
+        "figures": figures,
         "representations": result.representations.summary() if result.representations is not None else None,
         "notes": result.notes,
         "timings": result.clock.to_dict(),

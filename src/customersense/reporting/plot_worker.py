@@ -1,0 +1,138 @@
+"""The PNG figures, drawn in a second process while this one writes the other outputs.
+
+Each figure is a pure function of small inputs prepared by the run (:class:`PlotJob`), so the
+figures can be drawn anywhere: here, one after the other, or (``output.plots_worker``, the
+default) by a worker process started before the tables are written, which takes the figures'
+seconds (about 5 s, whatever the data's size) off the run's critical path on a machine with a
+second core. The files are the same bytes either way (tested).
+
+The worker is a plain ``python -m customersense.reporting.plot_worker JOBS RESULT`` process, not a
+fork (the engine's threads are running) nor a ``multiprocessing`` spawn (which re-imports the
+caller's main module): it reads the pickled jobs from a scratch file, writes the figures, and
+leaves its seconds and peak memory, or the exception that stopped it, in a second file. The run
+waits for it before its outputs are switched in, and stops it (by its process id) when anything
+else fails first.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import OutputError
+from ..progress import peak_rss_mb
+from .figures import save_figure
+
+
+@dataclass(frozen=True)
+class PlotJob:
+    """One figure: ``figure(*args, **kwargs)`` saved as ``name`` (``figure`` is a module-level
+    function, pickled by reference)."""
+
+    name: str
+    figure: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def draw(jobs: Sequence[PlotJob], paths: dict[str, Path]) -> None:
+    """Draw and save every job, here, in order."""
+    for job in jobs:
+        save_figure(job.figure(*job.args, **job.kwargs), paths[job.name])
+
+
+class Plots:
+    """Figures being drawn: by a worker process (``in_worker``) from :meth:`start`, else here at
+    :meth:`finish`. Use as a context manager: leaving it early stops the worker."""
+
+    def __init__(self, jobs: Sequence[PlotJob], paths: dict[str, Path], in_worker: bool) -> None:
+        self.jobs, self.paths, self.in_worker = list(jobs), paths, in_worker and bool(jobs)
+        self._proc: subprocess.Popen | None = None
+        self._scratch: Path | None = None
+
+    def __enter__(self) -> Plots:
+        if self.in_worker:
+            self._start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start(self) -> None:
+        self._scratch = Path(tempfile.mkdtemp(prefix="customersense-plots-"))
+        with open(self._scratch / "jobs.pkl", "wb") as fh:
+            pickle.dump((self.jobs, {k: str(v) for k, v in self.paths.items()}), fh, protocol=5)
+        package_root = str(Path(__file__).resolve().parents[2])  # the customersense this run imported
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
+        with open(self._scratch / "stderr.txt", "wb") as err:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(self._scratch / "jobs.pkl"), str(self._scratch / "result.pkl")],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
+
+    def finish(self) -> dict[str, Any]:
+        """Wait for the figures (or draw them here); their seconds and peak memory (MiB) and where
+        they were drawn. An exception that stopped the worker is raised here, as it was raised there."""
+        if not self.in_worker:
+            t0 = time.perf_counter()
+            draw(self.jobs, self.paths)
+            return {"figures": len(self.jobs), "drawn_in": "this process", "seconds": round(time.perf_counter() - t0, 4)}
+        assert self._proc is not None and self._scratch is not None
+        code = self._proc.wait()
+        result = self._scratch / "result.pkl"
+        if not result.exists():
+            err = (self._scratch / "stderr.txt").read_text(errors="replace").strip().splitlines()
+            raise OutputError(f"the process drawing the figures stopped (exit code {code})"
+                              + (f": {err[-1]}" if err else "") + "; rerun with --no-plots-worker to draw them here")
+        with open(result, "rb") as fh:
+            outcome = pickle.load(fh)
+        if outcome[0] == "error":
+            exc, trace = outcome[1], outcome[2]
+            exc.add_note(f"in the process drawing the figures:\n{trace}")
+            raise exc
+        _, seconds, peak = outcome
+        return {"figures": len(self.jobs), "drawn_in": "a worker process", "seconds": round(seconds, 4),
+                "peak_rss_mb": round(peak, 1)}
+
+    def stop(self) -> None:
+        """Stop the worker if it still runs (by its process id) and remove the scratch files."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+
+def _main(jobs_file: str, result_file: str) -> int:
+    t0 = time.perf_counter()
+    try:
+        with open(jobs_file, "rb") as fh:
+            jobs, paths = pickle.load(fh)
+        draw(jobs, {k: Path(v) for k, v in paths.items()})
+        outcome: tuple = ("ok", time.perf_counter() - t0, peak_rss_mb())
+    except BaseException as exc:  # noqa: BLE001 - handed to the run, which raises it
+        trace = traceback.format_exc()
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        outcome = ("error", exc, trace)
+    partial = Path(result_file + ".part")
+    with open(partial, "wb") as fh:
+        pickle.dump(outcome, fh)
+    partial.replace(result_file)  # whole or absent
+    return 0 if outcome[0] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1], sys.argv[2]))
