@@ -165,9 +165,14 @@ def test_the_compiled_predictions_are_scikit_learns_bit_for_bit(seasonal, monkey
         "predict_purchases": model.purchases_model_.predict(X),
         "predict_spend": model.spend_model_.predict(X),
     }
+    together = {"churn": "predict_churn", "purchases": "predict_purchases", "spend": "predict_spend"}
+    for key, values in model.predict_all(hold).items():  # scikit-learn's own predict below COMPILED_FROM
+        np.testing.assert_array_equal(values, expected[together[key]])
     monkeypatch.setattr(supervised, "COMPILED_FROM", 1)  # the kernel for these 4,000 rows
     for method, want in expected.items():
         np.testing.assert_array_equal(getattr(model, method)(hold), want)
+    for key, values in model.predict_all(hold).items():  # X checked once for the three models
+        np.testing.assert_array_equal(values, expected[together[key]])
     assert set(model._flat) == {"churn", "purchases", "spend"} and all(model._flat.values())
 
 

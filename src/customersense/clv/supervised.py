@@ -181,7 +181,16 @@ class SupervisedCLV(ClassifierMixin, BaseEstimator):
 
     def predict_churn(self, X) -> np.ndarray:
         """P(no purchase day in the horizon) per row of ``X``."""
-        X = self._checked(X)
+        return self._churn(self._checked(X))
+
+    def predict_all(self, X) -> dict[str, np.ndarray]:
+        """``churn``, ``purchases`` and ``spend`` per row of ``X`` (each as its ``predict_*``),
+        ``X`` checked and laid out once for the three models."""
+        X = np.ascontiguousarray(self._checked(X))
+        return {"churn": self._churn(X), "purchases": self._predicted("purchases", X),
+                "spend": self._predicted("spend", X)}
+
+    def _churn(self, X: np.ndarray) -> np.ndarray:
         model = self.churn_model_
         if isinstance(model, _Constant):
             return model.predict(X)
@@ -198,7 +207,9 @@ class SupervisedCLV(ClassifierMixin, BaseEstimator):
         return self.classes_[churned.astype(np.int64)] if self.classes_.size == 2 else np.repeat(self.classes_, len(churned))
 
     def _predict(self, name: str, X) -> np.ndarray:
-        X = self._checked(X)
+        return self._predicted(name, self._checked(X))
+
+    def _predicted(self, name: str, X: np.ndarray) -> np.ndarray:
         model = getattr(self, f"{name}_model_")
         if model is None:
             raise NotFittedError(f"{type(self).__name__} was fitted without {name}: pass {name}= to fit")

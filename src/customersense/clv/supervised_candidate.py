@@ -48,7 +48,7 @@ def predict_supervised(model: SupervisedCLV, days: ibis.Table, cut: dt.date, cus
     if feats[list(FEATURES)].isna().all(axis=1).any():
         raise DataError(f"the supervised model has no features as of {cut} for some customers")
     X = feats[list(FEATURES)]
-    return {"churn": model.predict_churn(X), "purchases": model.predict_purchases(X), "spend": model.predict_spend(X)}
+    return model.predict_all(X)
 
 
 def supervised_candidate(days: ibis.Table, train_end: dt.date, cal_end: dt.date, horizon_days: int,
