@@ -41,7 +41,8 @@ test: $(VENV)/.installed-dev $(CHROMIUM)
 bench: $(VENV)/.installed
 	$(BIN)/python bench/bench_features.py --rows 10000000
 
-# Issues 5 and 19: every table of docs/benchmarks.md sections 5 and 8 (about an hour; a quiet machine).
+# Issues 5 and 19: every table of docs/benchmarks.md sections 5, 7 and 8 (46 minutes on 2 cores with
+# SCALE_200M=1; a quiet machine).
 bench-scale: $(VENV)/.installed-bench
 	bash bench/scale.sh
 

@@ -7,8 +7,9 @@
 # Sets up what it needs on first use: the project's .venv with the bench extra (polars; make),
 # lifetimes in its own environment (/tmp/lifetimes-venv, pinned versions below), and the seeded
 # synthetic files in bench/data/ (bench/generate.py; 1M, 10M and 50M rows, the 200M-row file only
-# with SCALE_200M=1). Run it on a quiet machine: every number is a time. About an hour on
-# 2 cores, an estimate from its parts (the 200M-row run adds about 12: 2 to generate, 8-9 to run). The tables go to stdout and to RESULTS_FILE
+# with SCALE_200M=1). Run it on a quiet machine: every number is a time. Measured end to end on
+# 2 cores (2026-12-02, SCALE_200M=1, generating its files on the way): 46 minutes, of
+# which the 200M-row file took 11 (2 to generate, 9 to run). The tables go to stdout and to RESULTS_FILE
 # (default bench/results/scale.md, git-ignored), each with its machine load before and after.
 # Peak memory of a whole run is the process tree's (bench/treepeak.py): the run draws its figures
 # in a worker process beside it.

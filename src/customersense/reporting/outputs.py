@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -146,6 +147,9 @@ def write_outputs(result: RunResult, out_dir: str | Path, engine: Engine) -> lis
             # in a worker: what is left of its drawing once the rest is written
             with clock.stage("plots", "Drawing the PNG dashboards"):
                 figures = plots.finish()
+            if "worker_stopped" in figures:
+                _note(result, f"the PNGs were drawn in this process: the process drawing them stopped "
+                              f"({figures['worker_stopped']})")
         out.write_json("run.json", run_record(result, [*out.written, "run.json"], bundle, dashboards, figures))
     return [Path(out_dir) / name for name in out.written]
 
@@ -216,8 +220,10 @@ def _write_model(result: RunResult, out: AtomicOutputs) -> dict[str, str]:
 def _plots(result: RunResult, out: AtomicOutputs) -> Plots:
     """The run's figures, started in a worker process now (``output.plots_worker``) so that they
     are drawn while the tables are written; none without ``output.plots``."""
+    t0 = time.perf_counter()
     jobs = plot_jobs(result) if result.config.output.plots else []
-    return Plots(jobs, {job.name: out.path(job.name) for job in jobs}, result.config.output.plots_worker)
+    return Plots(jobs, {job.name: out.path(job.name) for job in jobs}, result.config.output.plots_worker,
+                 inputs_seconds=time.perf_counter() - t0)
 
 
 def plot_jobs(result: RunResult) -> list[PlotJob]:

@@ -11,7 +11,8 @@ fork (the engine's threads are running) nor a ``multiprocessing`` spawn (which r
 caller's main module): it reads the pickled jobs from a scratch file, writes the figures, and
 leaves its seconds and peak memory, or the exception that stopped it, in a second file. The run
 waits for it before its outputs are switched in, and stops it (by its process id) when anything
-else fails first.
+else fails first; should the worker stop without a word (killed, or no Python to start), the run
+draws the figures itself and says so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
 from ..progress import peak_rss_mb
 from .figures import save_figure
 
@@ -52,11 +52,14 @@ def draw(jobs: Sequence[PlotJob], paths: dict[str, Path]) -> None:
 
 
 class Plots:
-    """Figures being drawn: by a worker process (``in_worker``) from :meth:`start`, else here at
-    :meth:`finish`. Use as a context manager: leaving it early stops the worker."""
+    """Figures being drawn: by a worker process (``in_worker``) from entering the context, else
+    here at :meth:`finish`. Leaving the context early stops the worker. ``inputs_seconds``: what
+    preparing the jobs took (recorded with the rest)."""
 
-    def __init__(self, jobs: Sequence[PlotJob], paths: dict[str, Path], in_worker: bool) -> None:
+    def __init__(self, jobs: Sequence[PlotJob], paths: dict[str, Path], in_worker: bool,
+                 inputs_seconds: float = 0.0) -> None:
         self.jobs, self.paths, self.in_worker = list(jobs), paths, in_worker and bool(jobs)
+        self.inputs_seconds = inputs_seconds
         self._proc: subprocess.Popen | None = None
         self._scratch: Path | None = None
 
@@ -81,27 +84,29 @@ class Plots:
 
     def finish(self) -> dict[str, Any]:
         """Wait for the figures (or draw them here); their seconds and peak memory (MiB) and where
-        they were drawn. An exception that stopped the worker is raised here, as it was raised there."""
-        if not self.in_worker:
-            t0 = time.perf_counter()
-            draw(self.jobs, self.paths)
-            return {"figures": len(self.jobs), "drawn_in": "this process", "seconds": round(time.perf_counter() - t0, 4)}
-        assert self._proc is not None and self._scratch is not None
-        code = self._proc.wait()
-        result = self._scratch / "result.pkl"
-        if not result.exists():
+        they were drawn. An exception raised by a figure in the worker is raised here, as it was
+        raised there; a worker that stopped without a word (killed, or no Python to start) leaves
+        the figures to this process, and the record says so (``worker_stopped``)."""
+        record: dict[str, Any] = {"figures": len(self.jobs), "inputs_seconds": round(self.inputs_seconds, 4)}
+        if self.in_worker:
+            assert self._proc is not None and self._scratch is not None
+            code = self._proc.wait()
+            result = self._scratch / "result.pkl"
+            if result.exists():
+                with open(result, "rb") as fh:
+                    outcome = pickle.load(fh)
+                if outcome[0] == "error":
+                    exc, trace = outcome[1], outcome[2]
+                    exc.add_note(f"in the process drawing the figures:\n{trace}")
+                    raise exc
+                _, seconds, peak = outcome
+                return {**record, "drawn_in": "a worker process", "seconds": round(seconds, 4),
+                        "peak_rss_mb": round(peak, 1)}
             err = (self._scratch / "stderr.txt").read_text(errors="replace").strip().splitlines()
-            raise OutputError(f"the process drawing the figures stopped (exit code {code})"
-                              + (f": {err[-1]}" if err else "") + "; rerun with --no-plots-worker to draw them here")
-        with open(result, "rb") as fh:
-            outcome = pickle.load(fh)
-        if outcome[0] == "error":
-            exc, trace = outcome[1], outcome[2]
-            exc.add_note(f"in the process drawing the figures:\n{trace}")
-            raise exc
-        _, seconds, peak = outcome
-        return {"figures": len(self.jobs), "drawn_in": "a worker process", "seconds": round(seconds, 4),
-                "peak_rss_mb": round(peak, 1)}
+            record["worker_stopped"] = f"exit code {code}" + (f": {err[-1]}" if err else "")
+        t0 = time.perf_counter()
+        draw(self.jobs, self.paths)
+        return {**record, "drawn_in": "this process", "seconds": round(time.perf_counter() - t0, 4)}
 
     def stop(self) -> None:
         """Stop the worker if it still runs (by its process id) and remove the scratch files."""
