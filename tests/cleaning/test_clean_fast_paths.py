@@ -107,7 +107,15 @@ def _reference(rows, policy):
             kept.append(row)
         else:
             dropped[reason] += 1
-    is_return = {r: (r[3] or 0) < 0 or (r[4] or 0) < 0 or (r[1] or "").startswith("C") for r in kept}
+    # cancelled order ids (C + digits) mark returns only where the other order ids are digits
+    # (>= 95% of them; data/returns.toml), read over every input row; negative amounts and
+    # quantities always
+    orders = [r[1] for r in rows if r[1] is not None]
+    cancelled = [o for o in orders if re.fullmatch(r"C\d+", o)]
+    others = [o for o in orders if o != "" and not re.fullmatch(r"C\d+", o)]
+    by_order = bool(cancelled) and bool(others) and sum(o.isdigit() for o in others) >= 0.95 * len(others)
+    is_return = {r: (r[3] or 0) < 0 or (r[4] or 0) < 0 or (by_order and re.fullmatch(r"C\d+", r[1] or "") is not None)
+                 for r in kept}
     buyers = {r[0] for r in kept if not is_return[r]}
     final = [r for r in kept if not is_return[r] or r[0] in buyers]
     dropped["orphan_returns"] = len(kept) - len(final)

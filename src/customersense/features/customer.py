@@ -34,7 +34,7 @@ import pandas as pd
 
 from .. import schema as S
 from ..cleaning import IS_RETURN, LINE_AMOUNT, ORDER_KEY, PURCHASE_DATE
-from ..engine.base import Engine, fetch_columns
+from ..engine.base import Engine, fetch
 from .pricing import PRICING_PIECES
 
 FEATURE_COLUMNS = (
@@ -72,7 +72,7 @@ def customer_frame(clean: ibis.Table, as_of: dt.date, pricing: bool = False,
     engagement score, a function of three customer-level columns, is computed here with the same
     floating-point operations (identical values; tested), which saves the engine three sorts of
     every customer."""
-    frame = fetch_columns(customer_features(clean, as_of, pricing=pricing, engagement=False), engine)
+    frame = fetch(customer_features(clean, as_of, pricing=pricing, engagement=False), engine)
     frame.insert(
         frame.columns.get_loc(FEATURE_COLUMNS[-2]) + 1, "engagement_score",
         engagement_scores(frame["recency_days"], frame["frequency"], frame["monetary"]),
