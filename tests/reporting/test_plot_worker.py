@@ -67,11 +67,14 @@ def test_a_worker_that_stops_without_a_word_leaves_the_figures_to_this_process(f
 
     result, tmp = finished
     job = next(j for j in plot_jobs(result) if j.name == "optimal_clusters_analysis.png")
-    monkeypatch.setattr(plot_worker.sys, "executable", "/bin/false")  # no Python to start: exits 1, silent
-    with Plots([job], {job.name: tmp_path / job.name}, in_worker=True) as plots:
-        info = plots.finish()
-    assert info["drawn_in"] == "this process" and info["worker_stopped"] == "exit code 1"
-    assert (tmp_path / job.name).read_bytes() == (tmp / "out" / job.name).read_bytes()
+    for executable, why in (("/bin/false", "exit code 1"),  # starts, exits 1 without a word
+                            (str(tmp_path / "no-python"), "not started: No such file or directory")):
+        monkeypatch.setattr(plot_worker.sys, "executable", executable)
+        (tmp_path / job.name).unlink(missing_ok=True)
+        with Plots([job], {job.name: tmp_path / job.name}, in_worker=True) as plots:
+            info = plots.finish()
+        assert info["drawn_in"] == "this process" and info["worker_stopped"] == why
+        assert (tmp_path / job.name).read_bytes() == (tmp / "out" / job.name).read_bytes()
 
 
 def test_leaving_early_stops_the_worker(tmp_path):

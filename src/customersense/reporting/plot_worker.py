@@ -62,6 +62,7 @@ class Plots:
         self.inputs_seconds = inputs_seconds
         self._proc: subprocess.Popen | None = None
         self._scratch: Path | None = None
+        self._not_started: str | None = None
 
     def __enter__(self) -> Plots:
         if self.in_worker:
@@ -78,9 +79,12 @@ class Plots:
         package_root = str(Path(__file__).resolve().parents[2])  # the customersense this run imported
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)}
         with open(self._scratch / "stderr.txt", "wb") as err:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(self._scratch / "jobs.pkl"), str(self._scratch / "result.pkl")],
-                stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
+            try:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(self._scratch / "jobs.pkl"), str(self._scratch / "result.pkl")],
+                    stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
+            except OSError as exc:  # no Python to start (an embedded interpreter): drawn here at finish
+                self._not_started = f"not started: {exc.strerror or exc}"
 
     def finish(self) -> dict[str, Any]:
         """Wait for the figures (or draw them here); their seconds and peak memory (MiB) and where
@@ -88,8 +92,10 @@ class Plots:
         raised there; a worker that stopped without a word (killed, or no Python to start) leaves
         the figures to this process, and the record says so (``worker_stopped``)."""
         record: dict[str, Any] = {"figures": len(self.jobs), "inputs_seconds": round(self.inputs_seconds, 4)}
-        if self.in_worker:
-            assert self._proc is not None and self._scratch is not None
+        if self.in_worker and self._proc is None:
+            record["worker_stopped"] = self._not_started
+        elif self.in_worker:
+            assert self._scratch is not None
             code = self._proc.wait()
             result = self._scratch / "result.pkl"
             if result.exists():
