@@ -12,7 +12,7 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 sys.path.insert(0, str(BENCH))
 import treepeak  # noqa: E402
 
-CHILD = "b = bytearray(200 * 2**20); import time; time.sleep(1.5)"  # bytearray(n) touches every page
+CHILD = "b = b'x' * (200 * 2**20); import time; time.sleep(1.5)"  # every byte written: resident, whatever the allocator
 PARENT = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {CHILD!r}], check=True)"
 
 
